@@ -1,0 +1,1 @@
+"""kpyc: the kpy compiler, linker and image builder."""
