@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install kpy (editable) and its Python dependencies. With --test, also the
+# test dependencies and the Debian tools the suite checks against: QEMU (the
+# second machine every image must boot on), gdb, binutils and ld.lld.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quiet() { "$@" >/tmp/kpy-setup.log 2>&1 || { cat /tmp/kpy-setup.log; exit 1; }; }
+
+if [ "${1:-}" = "--test" ]; then
+    quiet python3 -m pip install --disable-pip-version-check -e '.[test]'
+    need=""
+    command -v qemu-system-i386 >/dev/null || need="$need qemu-system-x86"
+    command -v gdb >/dev/null || need="$need gdb"
+    command -v objdump >/dev/null || need="$need binutils"
+    command -v ld.lld >/dev/null || need="$need lld"
+    if [ -n "$need" ]; then
+        if [ "$(id -u)" = 0 ]; then
+            echo "setup: apt-get install$need" >&2
+            quiet apt-get update
+            DEBIAN_FRONTEND=noninteractive quiet apt-get install -y --no-install-recommends $need
+        else
+            echo "setup: not root; install these Debian packages yourself:$need" >&2
+        fi
+    fi
+else
+    quiet python3 -m pip install --disable-pip-version-check -e .
+fi
