@@ -1,0 +1,305 @@
+"""The build driver: build.toml -> compiled modules -> linked targets -> disk image.
+
+``build()`` reads ``kernel_src/build.toml`` (schema: docs/build-toml.md),
+compiles each target's modules (following their imports), links every
+target with compiler.linker, assembles build/disk.img with compiler.image,
+and writes all outputs only once everything succeeded (temporary files
+renamed at the end), so a failed build leaves the previous outputs intact.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .image import STAGE2_SECTORS, SECTOR, ImageError, KernelImage, disk_image
+from .linker import LinkError, LinkResult, TargetLayout, link
+
+BUILD_FILE = Path("kernel_src") / "build.toml"
+DEFAULT_ROOTS = ["runtime", "kernel_src"]
+_TOP_KEYS = {"build", "image", "targets"}
+
+
+class BuildError(Exception):
+    """A build failed; ``str(err)`` is the whole user-facing report."""
+
+
+@dataclass
+class TargetSpec:
+    name: str
+    layout: TargetLayout
+    modules: list[str]
+    follow_imports: bool
+    sources: list[str]
+    objects: list[str]
+
+
+@dataclass
+class BuildDescription:
+    path: Path
+    roots: list[Path]
+    targets: dict[str, TargetSpec]
+    mbr: str | None
+    stage2: str | None
+    kernel: str | None
+
+
+@dataclass
+class BuildResult:
+    disk_image: Path
+    kernel_elf: Path
+    map_file: Path
+    links: dict[str, LinkResult] = field(default_factory=dict)
+    outputs: list[Path] = field(default_factory=list)
+
+
+# ---- the description ---------------------------------------------------------
+
+def load_description(project_root: Path, path: Path | None = None) -> BuildDescription:
+    path = path or project_root / BUILD_FILE
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BuildError(f"{path}: build description not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BuildError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BuildError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        return _parse_description(project_root, path, table)
+    except LinkError as exc:
+        raise BuildError(f"{path}: {exc}") from None
+
+
+def _parse_description(project_root: Path, path: Path, table: dict) -> BuildDescription:
+    unknown = set(table) - _TOP_KEYS
+    if unknown:
+        raise BuildError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}; known: build, image, targets")
+    build = table.get("build", {})
+    roots = build.get("roots", DEFAULT_ROOTS)
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        raise BuildError(f"{path}: [build] roots must be a list of directory names")
+    targets_table = table.get("targets")
+    if not isinstance(targets_table, dict) or not targets_table:
+        raise BuildError(f"{path}: no [targets.NAME] tables")
+    targets = {name: _parse_target(path, name, t) for name, t in targets_table.items()}
+    image = table.get("image", {})
+    desc = BuildDescription(path, [project_root / r for r in roots], targets,
+                            image.get("mbr"), image.get("stage2"), image.get("kernel"))
+    _check_image_roles(desc)
+    return desc
+
+
+def _parse_target(path: Path, name: str, table: dict) -> TargetSpec:
+    layout = TargetLayout.from_dict(name, table)
+    lists = {}
+    for key in ("modules", "sources", "objects"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BuildError(f"{path}: [targets.{name}] '{key}' must be a list of strings")
+        lists[key] = value
+    if not (lists["modules"] or lists["sources"] or lists["objects"]):
+        raise BuildError(f"{path}: [targets.{name}] lists no modules, sources or objects")
+    return TargetSpec(name, layout, lists["modules"], bool(table.get("follow_imports", True)),
+                      lists["sources"], lists["objects"])
+
+
+def _check_image_roles(desc: BuildDescription) -> None:
+    for role, wanted in (("mbr", ("bootsector",)), ("stage2", ("flat", "bootsector")), ("kernel", ("elf",))):
+        name = getattr(desc, role)
+        if name is None:
+            continue
+        target = desc.targets.get(name)
+        if target is None:
+            raise BuildError(f"{desc.path}: [image] {role} = {name!r}, but there is no [targets.{name}]")
+        if target.layout.format not in wanted:
+            raise BuildError(f"{desc.path}: [image] {role} target {name!r} has format "
+                             f"{target.layout.format!r}; it must be {' or '.join(wanted)}")
+    stage2 = desc.targets.get(desc.stage2) if desc.stage2 else None
+    if stage2 is not None and stage2.layout.max_size is None:
+        stage2.layout.max_size = STAGE2_SECTORS * SECTOR
+
+
+# ---- finding the sources -------------------------------------------------------
+
+def _module_files(pattern: str, roots: list[Path]) -> list[Path]:
+    """Files of a dotted module name; ``*`` is one level, ``**`` any depth."""
+    parts = pattern.split(".")
+    found = []
+    for root in roots:
+        if "*" in pattern:
+            glob = "/".join(parts) + ("" if parts[-1] == "**" else ".kpy")
+            hits = root.glob(glob + ("/*.kpy" if parts[-1] == "**" else ""))
+            found += sorted(p for p in hits if p.is_file())
+        else:
+            candidate = root.joinpath(*parts).with_suffix(".kpy")
+            if candidate.is_file():
+                return [candidate]
+    return found
+
+
+def _imports_of(path: Path, roots: list[Path]) -> list[Path]:
+    """Modules a source imports that exist under the roots (the compiler reports the rest)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
+        return []           # the compiler gives the proper diagnostic
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names]
+    files = []
+    for name in names:
+        files += _module_files(name, roots)
+    return files
+
+
+def target_sources(spec: TargetSpec, project_root: Path, roots: list[Path]) -> list[Path]:
+    """Every source file of a target, in link order, without repeats."""
+    ordered: dict[Path, None] = {}
+
+    def visit(path: Path):
+        path = path.resolve()
+        if path in ordered:
+            return
+        ordered[path] = None
+        if spec.follow_imports:
+            for dep in _imports_of(path, roots):
+                visit(dep)
+
+    for pattern in spec.modules:
+        files = _module_files(pattern, roots)
+        if not files:
+            raise BuildError(f"target {spec.name}: module {pattern!r} not found under "
+                             f"{', '.join(str(r) for r in roots)}")
+        for f in files:
+            visit(f)
+    for pattern in spec.sources:
+        files = sorted(p for p in project_root.glob(pattern) if p.is_file())
+        if not files:
+            raise BuildError(f"target {spec.name}: source pattern {pattern!r} matches no file")
+        for f in files:
+            ordered.setdefault(f.resolve(), None)
+    return list(ordered)
+
+
+# ---- compiling ------------------------------------------------------------------
+
+def _compiler():
+    try:
+        from compiler.cache import compile_cached as compile_one
+    except ImportError:
+        try:
+            from compiler.driver import compile_file as compile_one
+        except ImportError as exc:
+            raise BuildError(f"the kpy compiler is not available (compiler.driver: {exc})") from None
+    try:
+        from compiler.driver import CompileError
+    except ImportError:
+        CompileError = ()
+    return compile_one, CompileError
+
+
+class _ObjectCache:
+    """Compile each source once per build, whatever number of targets use it."""
+
+    def __init__(self, roots: list[Path], opt: int, debug: bool):
+        self.roots, self.opt, self.debug = roots, opt, debug
+        self.done: dict[Path, bytes] = {}
+        self.compile_one = self.compile_error = None
+
+    def get(self, path: Path) -> bytes:
+        if path not in self.done:
+            if self.compile_one is None:
+                self.compile_one, self.compile_error = _compiler()
+            try:
+                self.done[path] = self.compile_one(path, roots=self.roots, opt=self.opt, debug=self.debug)
+            except self.compile_error as exc:
+                raise BuildError(str(exc)) from None
+        return self.done[path]
+
+
+def _display_name(path: Path, project_root: Path) -> str:
+    try:
+        return str(path.relative_to(project_root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def target_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cache: _ObjectCache):
+    objects = [(_display_name(p, project_root), cache.get(p))
+               for p in target_sources(spec, project_root, roots)]
+    for rel in spec.objects:
+        path = project_root / rel
+        try:
+            objects.append((rel, path.read_bytes()))
+        except OSError as exc:
+            raise BuildError(f"target {spec.name}: cannot read object {rel}: {exc.strerror}") from None
+    return objects
+
+
+# ---- the build --------------------------------------------------------------
+
+def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", out_dir=None) -> BuildResult:
+    project_root = Path(project_root).resolve()
+    out_dir = Path(out_dir) if out_dir is not None else project_root / "build"
+    desc = load_description(project_root)
+    cache = _ObjectCache(desc.roots, opt, debug)
+    links: dict[str, LinkResult] = {}
+    for name, spec in desc.targets.items():
+        objects = target_objects(spec, project_root, desc.roots, cache)
+        try:
+            links[name] = link(objects, spec.layout)
+        except LinkError as exc:
+            raise BuildError(f"link of target {name} failed:\n{exc}") from None
+    files = _output_files(desc, links, cmdline)
+    _write_all(out_dir, files)
+    kernel = desc.kernel or next(iter(links))
+    return BuildResult(disk_image=out_dir / "disk.img", kernel_elf=out_dir / f"{kernel}.elf",
+                       map_file=out_dir / f"{kernel}.map", links=links,
+                       outputs=[out_dir / n for n in files])
+
+
+def _output_files(desc: BuildDescription, links: dict[str, LinkResult], cmdline: str) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for name, result in links.items():
+        files[f"{name}.elf"] = result.elf
+        files[f"{name}.map"] = result.map_text.encode()
+        if result.format != "elf":
+            files[f"{name}.bin"] = result.flat
+    if desc.mbr and desc.kernel:
+        kernel = links[desc.kernel]
+        image = KernelImage(kernel.load_address, kernel.flat, kernel.entry,
+                            kernel.mem_end - kernel.load_address)
+        stage2 = links[desc.stage2].flat if desc.stage2 else None
+        try:
+            files["disk.img"] = disk_image(links[desc.mbr].flat, stage2, image, cmdline)
+        except ImageError as exc:
+            raise BuildError(f"disk image: {exc}") from None
+    return files
+
+
+def _write_all(out_dir: Path, files: dict[str, bytes]) -> None:
+    """Write every output to a temporary file first, then rename them all."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staged = []
+        for name, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o644)
+            staged.append((tmp, out_dir / name))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    except OSError as exc:
+        for tmp, _final in locals().get("staged", []):
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise BuildError(f"cannot write outputs to {out_dir}: {exc.strerror or exc}") from None

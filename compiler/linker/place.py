@@ -1,0 +1,175 @@
+"""Placing input sections into output sections and giving them addresses.
+
+The rules are ld's (see docs/build-toml.md): each input section goes to the
+first input statement that matches it; output sections follow each other
+from the target's base address, each aligned to its inputs; a section's
+load address keeps the VMA-LMA offset of the one before unless told.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+from .errors import LinkError
+from .layout import OutputSectionSpec, TargetLayout
+from .objfile import (SHF_ALLOC, SHF_EXECINSTR, SHF_GROUP, SHF_WRITE, SHT_INIT_ARRAY, SHT_NOBITS,
+                      SHT_PROGBITS, InputObject, InputSection)
+from .resolve import CommonBlock, SymbolTable
+
+
+@dataclass(eq=False)
+class OutputSection:
+    name: str
+    spec: OutputSectionSpec | None        # None for carried-through non-alloc sections
+    inputs: list = field(default_factory=list)   # InputSection | CommonBlock, in order
+    vma: int = 0
+    lma: int = 0
+    size: int = 0
+    align: int = 1
+    flags: int = 0
+    type: int = SHT_PROGBITS
+    entsize: int = 0
+    index: int = 0                        # section header index in the output ELF
+    data: bytearray | None = None         # contents, filled by the relocator
+
+    @property
+    def is_alloc(self) -> bool:
+        return bool(self.flags & SHF_ALLOC)
+
+    @property
+    def is_nobits(self) -> bool:
+        return self.type == SHT_NOBITS
+
+
+def _matcher(patterns: list[str]):
+    """A fast predicate for one input statement's section-name patterns."""
+    exact = {p for p in patterns if not any(c in p for c in "*?[")}
+    globs = [p for p in patterns if p not in exact and p != "COMMON"]
+    regex = re.compile("|".join(fnmatch.translate(g) for g in globs)) if globs else None
+    return lambda name: name in exact or (regex is not None and regex.match(name) is not None)
+
+
+def assign_inputs(layout: TargetLayout, objects: list[InputObject], symbols: SymbolTable) -> list[OutputSection]:
+    """Map every live allocated input section (and common block) to its output section."""
+    outputs = [OutputSection(name=spec.name, spec=spec, align=spec.align) for spec in layout.sections]
+    candidates = [s for obj in objects for s in obj.sections
+                  if s is not None and s.live and s.is_alloc]
+    taken = set()
+    commons = symbols.commons()
+    for out in outputs:
+        for statement in out.spec.inputs:
+            match = _matcher(statement)
+            for sec in candidates:
+                if sec not in taken and match(sec.name):
+                    taken.add(sec)
+                    out.inputs.append(sec)
+                    sec.out = out
+            if "COMMON" in statement:
+                for block in commons:
+                    if block.out is None:
+                        block.out = out
+                        out.inputs.append(block)
+    stray = [s for s in candidates if s not in taken and s.size > 0]
+    if stray:
+        lines = [f"  {s.where()} ({s.size} bytes)" for s in stray[:20]]
+        raise LinkError(f"target {layout.name}: {len(stray)} allocated input section(s) match no output "
+                        "section pattern in the build description:\n" + "\n".join(lines))
+    return outputs
+
+
+def non_alloc_outputs(objects: list[InputObject]) -> list[OutputSection]:
+    """Debug and comment sections, concatenated per name in link order."""
+    by_name: dict[str, OutputSection] = {}
+    for obj in objects:
+        for sec in obj.sections:
+            if sec is None or sec.is_alloc or not sec.live:
+                continue
+            if not (sec.name.startswith(".debug_") or sec.name == ".comment"):
+                continue
+            out = by_name.get(sec.name)
+            if out is None:
+                out = by_name[sec.name] = OutputSection(name=sec.name, spec=None, type=sec.type,
+                                                        flags=sec.flags & ~SHF_GROUP, entsize=sec.entsize)
+            out.inputs.append(sec)
+            sec.out = out
+    for out in by_name.values():
+        offset = 0
+        for sec in out.inputs:
+            offset = _align_up(offset, sec.align)
+            sec.addr = offset
+            out.align = max(out.align, sec.align)
+            offset += sec.size
+        out.size = offset
+    return list(by_name.values())
+
+
+def _align_up(value: int, align: int) -> int:
+    return (value + align - 1) & -align
+
+
+def assign_addresses(layout: TargetLayout, outputs: list[OutputSection]) -> None:
+    """Give every output section and every input in it its VMA and LMA."""
+    dot = layout.vma
+    lma_offset = (layout.lma - layout.vma) if layout.lma is not None else 0
+    previous = None
+    for out in outputs:
+        out.inputs = [i for i in out.inputs if i.live]
+        spec = out.spec
+        if spec.vma is not None:
+            if spec.vma < dot and previous is not None:
+                raise LinkError(f"target {layout.name}: section {out.name} is placed at {spec.vma:#x}, "
+                                f"below the end of {previous.name} ({dot:#x}); sections overlap")
+            dot = spec.vma
+        out.align = max([spec.align] + [i.align for i in out.inputs])
+        dot = _align_up(dot, out.align)
+        out.vma = dot
+        if spec.lma is not None:
+            lma_offset = spec.lma - dot
+        out.lma = dot + lma_offset
+        _place_inputs(out)
+        dot = out.vma + out.size
+        if dot > 1 << 32:
+            raise LinkError(f"target {layout.name}: section {out.name} ends at {dot:#x}, beyond 4 GiB")
+        if out.inputs or out.size:
+            previous = out
+    check_overlaps(layout.name, [o for o in outputs if o.size])
+
+
+def _place_inputs(out: OutputSection) -> None:
+    offset = 0
+    flags = SHF_ALLOC
+    nobits = True
+    types = set()
+    for item in out.inputs:
+        offset = _align_up(offset, item.align)
+        item.addr = out.vma + offset
+        if isinstance(item, CommonBlock):
+            offset += item.size
+            flags |= SHF_WRITE
+            continue
+        offset += item.size
+        flags |= item.flags & (SHF_WRITE | SHF_EXECINSTR)
+        nobits &= item.type == SHT_NOBITS
+        types.add(item.type)
+    out.size = offset
+    out.flags = flags
+    if out.spec.nobits or (nobits and out.inputs):
+        out.type = SHT_NOBITS
+    elif types == {SHT_INIT_ARRAY}:
+        out.type = SHT_INIT_ARRAY
+    else:
+        out.type = SHT_PROGBITS
+
+
+def check_overlaps(target: str, outputs: list[OutputSection]) -> None:
+    spans = sorted(outputs, key=lambda o: o.vma)
+    for a, b in zip(spans, spans[1:]):
+        if a.vma + a.size > b.vma:
+            raise LinkError(f"target {target}: sections {a.name} [{a.vma:#x}, {a.vma + a.size:#x}) and "
+                            f"{b.name} [{b.vma:#x}, {b.vma + b.size:#x}) overlap in virtual memory")
+    loaded = sorted((o for o in outputs if not o.is_nobits), key=lambda o: o.lma)
+    for a, b in zip(loaded, loaded[1:]):
+        if a.lma + a.size > b.lma:
+            raise LinkError(f"target {target}: sections {a.name} [{a.lma:#x}, {a.lma + a.size:#x}) and "
+                            f"{b.name} [{b.lma:#x}, {b.lma + b.size:#x}) overlap in load memory")

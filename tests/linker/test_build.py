@@ -1,0 +1,151 @@
+"""compiler.build: build.toml -> linked targets -> disk image (objects made by llvmlite)."""
+import struct
+
+import pytest
+
+from compiler.build import BuildError, build
+from compiler.image import parse_boot_info
+
+from lk_objects import make_object
+
+MBR_ASM = """
+.code16
+.section .text.entry,"ax"
+.globl _start
+_start:
+  cli
+  xor %ax, %ax
+  mov %ax, %ds
+  mov $msg, %si
+  jmp _start
+msg: .asciz "kpy"
+"""
+
+KERNEL_IR = """
+@ticks = global i32 0
+@greeting = constant [5 x i8] c"hello"
+define void @_entry() nounwind section ".text.entry" {
+  store i32 1, ptr @ticks
+  ret void
+}
+define ptr @hello() nounwind { ret ptr @greeting }
+"""
+
+BUILD_TOML = """
+[image]
+mbr = "boot"
+kernel = "kernel"
+
+[targets.boot]
+format = "bootsector"
+objects = ["obj/mbr.o"]
+entry = "_start"
+vma = 0x7C00
+  [[targets.boot.sections]]
+  name = ".text"
+  inputs = [".text.entry", ".text .text.*", ".rodata .rodata.* .data .data.*"]
+  [[targets.boot.sections]]
+  name = ".bss"
+  inputs = [".bss .bss.* COMMON"]
+
+[targets.kernel]
+format = "elf"
+objects = ["obj/kernel.o"]
+entry = "_entry"
+vma = 0xFE000000
+lma = 0x400000
+  [[targets.kernel.sections]]
+  name = ".text"
+  align = 4096
+  inputs = [".text.entry", ".text .text.*"]
+  [[targets.kernel.sections]]
+  name = ".rodata"
+  inputs = [".rodata .rodata.*"]
+  [[targets.kernel.sections]]
+  name = ".data"
+  align = 4096
+  inputs = [".data .data.*"]
+  [[targets.kernel.sections]]
+  name = ".bss"
+  inputs = [".bss .bss.* COMMON"]
+  start_symbol = "__bss_start"
+  end_symbol = "__bss_end"
+  [targets.kernel.symbols]
+  __kernel_phys_start = "load_start(.text)"
+  __kernel_end = "end(.bss) + 0x10"
+"""
+
+
+def make_project(tmp_path, toml=BUILD_TOML, mbr_asm=MBR_ASM, kernel_ir=KERNEL_IR):
+    (tmp_path / "kernel_src").mkdir()
+    (tmp_path / "obj").mkdir()
+    (tmp_path / "kernel_src" / "build.toml").write_text(toml)
+    (tmp_path / "obj" / "mbr.o").write_bytes(make_object(asm=mbr_asm))
+    (tmp_path / "obj" / "kernel.o").write_bytes(make_object(kernel_ir))
+    return tmp_path
+
+
+def test_build_writes_image_with_fixed_layout(tmp_path):
+    root = make_project(tmp_path)
+    res = build(root, cmdline="exp=smc-sweep")
+    disk = res.disk_image.read_bytes()
+    assert disk[510:512] == b"\x55\xaa"
+    assert disk[0] == 0xFA                                # cli, _start first
+    assert disk[512:64 * 512] == bytes(63 * 512)          # no stage 2: zeros
+    info = parse_boot_info(disk[64 * 512:65 * 512])
+    kernel = res.links["kernel"]
+    assert info.kernel_load_phys == 0x400000
+    assert info.kernel_entry_virt == kernel.symbols["_entry"] == 0xFE000000
+    assert info.cmdline == "exp=smc-sweep"
+    assert info.kernel_mem_size == kernel.symbols["__bss_end"] - 0xFE000000
+    assert info.kernel_sectors * 512 == len(disk) - 65 * 512
+    assert disk[65 * 512:65 * 512 + len(kernel.flat)] == kernel.flat
+    assert kernel.symbols["__kernel_phys_start"] == 0x400000
+    assert kernel.symbols["__kernel_end"] == kernel.symbols["__bss_end"] + 0x10
+    assert res.kernel_elf.read_bytes()[:4] == b"\x7fELF"
+    assert "_entry" in res.map_file.read_text()
+
+
+def test_kernel_data_lands_at_its_load_address(tmp_path):
+    res = build(make_project(tmp_path))
+    kernel = res.links["kernel"]
+    hello = kernel.symbols["greeting"] - 0xFE000000      # virt -> offset from load address
+    assert kernel.flat[hello:hello + 5] == b"hello"
+    # _entry stores 1 to ticks: movl $1, <ticks> with the absolute virtual address
+    code = kernel.flat[:16]
+    assert struct.pack("<I", kernel.symbols["ticks"]) in code
+
+
+def test_boot_sector_too_big_names_excess_and_keeps_old_outputs(tmp_path):
+    root = make_project(tmp_path)
+    first = build(root)
+    before = first.disk_image.read_bytes()
+    big = MBR_ASM + ".fill 600, 1, 0x90\n"
+    (root / "obj" / "mbr.o").write_bytes(make_object(asm=big))
+    with pytest.raises(BuildError) as err:
+        build(root)
+    text = str(err.value)
+    assert "boot sector" in text and "over its limit of 510" in text
+    assert "obj/mbr.o:(.text.entry)" in text
+    assert first.disk_image.read_bytes() == before
+
+
+def test_bad_toml_is_a_clear_error(tmp_path):
+    root = make_project(tmp_path, toml="[targets.boot\nformat=1")
+    with pytest.raises(BuildError) as err:
+        build(root)
+    assert "invalid TOML" in str(err.value)
+
+
+def test_unknown_key_is_named(tmp_path):
+    root = make_project(tmp_path, toml=BUILD_TOML.replace('entry = "_entry"', 'entyr = "_entry"'))
+    with pytest.raises(BuildError) as err:
+        build(root)
+    assert "entyr" in str(err.value)
+
+
+def test_command_line_too_long(tmp_path):
+    root = make_project(tmp_path)
+    with pytest.raises(BuildError) as err:
+        build(root, cmdline="x" * 448)
+    assert "448 bytes, 1 over" in str(err.value)
