@@ -65,7 +65,10 @@ def _extends(seg: Segment, out: OutputSection) -> bool:
     last = seg.sections[-1]
     gap = out.vma - (seg.vaddr + seg.memsz)
     same_delta = out.vma - seg.vaddr == out.lma - seg.paddr
-    return same_delta and 0 <= gap < PAGE and (not last.is_nobits or out.is_nobits)
+    # Writable data gets its own segment (as ld.lld --no-rosegment): code and
+    # read-only data share one read-execute segment.
+    same_access = bool(last.flags & SHF_WRITE) == bool(out.flags & SHF_WRITE)
+    return same_delta and same_access and 0 <= gap < PAGE and (not last.is_nobits or out.is_nobits)
 
 
 def _pflags(out: OutputSection) -> int:

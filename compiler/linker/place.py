@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .errors import LinkError
 from .layout import OutputSectionSpec, TargetLayout
-from .objfile import (SHF_ALLOC, SHF_EXECINSTR, SHF_GROUP, SHF_WRITE, SHT_INIT_ARRAY, SHT_NOBITS,
+from .objfile import (SHF_ALLOC, SHF_EXECINSTR, SHF_GROUP, SHF_MERGE, SHF_STRINGS, SHF_WRITE, SHT_INIT_ARRAY, SHT_NOBITS,
                       SHT_PROGBITS, InputObject, InputSection)
 from .resolve import CommonBlock, SymbolTable
 
@@ -113,9 +113,13 @@ def assign_addresses(layout: TargetLayout, outputs: list[OutputSection]) -> None
     dot = layout.vma
     lma_offset = (layout.lma - layout.vma) if layout.lma is not None else 0
     previous = None
+    referenced = {v[1] for v in layout.symbols.values() if isinstance(v, tuple)}
     for out in outputs:
         out.inputs = [i for i in out.inputs if i.live]
         spec = out.spec
+        if _discardable(out, referenced):
+            out.vma, out.lma, out.size = dot, dot + lma_offset, 0
+            continue
         if spec.vma is not None:
             if spec.vma < dot and previous is not None:
                 raise LinkError(f"target {layout.name}: section {out.name} is placed at {spec.vma:#x}, "
@@ -136,6 +140,14 @@ def assign_addresses(layout: TargetLayout, outputs: list[OutputSection]) -> None
     check_overlaps(layout.name, [o for o in outputs if o.size])
 
 
+def _discardable(out: OutputSection, referenced: set) -> bool:
+    """As ld.lld: a section with no inputs, no symbols and no mention in an expression
+    vanishes without aligning the location counter."""
+    spec = out.spec
+    return not out.inputs and not spec.start_symbol and not spec.end_symbol and spec.name not in referenced \
+        and spec.vma is None and spec.lma is None
+
+
 def _place_inputs(out: OutputSection) -> None:
     offset = 0
     flags = SHF_ALLOC
@@ -153,13 +165,27 @@ def _place_inputs(out: OutputSection) -> None:
         nobits &= item.type == SHT_NOBITS
         types.add(item.type)
     out.size = offset
-    out.flags = flags
+    out.flags = flags | _common_merge_flags(out.inputs)
     if out.spec.nobits or (nobits and out.inputs):
         out.type = SHT_NOBITS
     elif types == {SHT_INIT_ARRAY}:
         out.type = SHT_INIT_ARRAY
     else:
         out.type = SHT_PROGBITS
+    if out.flags & SHF_MERGE:
+        out.entsize = out.inputs[0].entsize
+
+
+def _common_merge_flags(inputs: list) -> int:
+    """SHF_MERGE/SHF_STRINGS survive when every input has them with one entry size (as ld)."""
+    sections = [i for i in inputs if isinstance(i, InputSection)]
+    if not sections or len(sections) != len(inputs):
+        return 0
+    merge = SHF_MERGE | SHF_STRINGS
+    flags = sections[0].flags & merge
+    if any((s.flags & merge) != flags or s.entsize != sections[0].entsize for s in sections):
+        return 0
+    return flags
 
 
 def check_overlaps(target: str, outputs: list[OutputSection]) -> None:

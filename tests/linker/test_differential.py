@@ -1,0 +1,36 @@
+"""Our linker against Debian's ld.lld driven by the same layout (see lldscript.py)."""
+import shutil
+
+import pytest
+
+from lk_diff import (compile_program, debug_sections, entry_of, link_both, lld_link, loadable_sections,
+                     symbol_values)
+from lk_programs import programs
+from lk_runner import Loaded
+
+pytestmark = pytest.mark.skipif(shutil.which("ld.lld") is None,
+                                reason="ld.lld not installed (apt-get install lld)")
+PROGRAMS = programs()
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_same_as_lld(program, tmp_path):
+    objects, ours, theirs = link_both(program, tmp_path)
+    assert loadable_sections(ours.elf) == loadable_sections(theirs)
+    our_globals, our_locals = symbol_values(ours.elf)
+    lld_globals, lld_locals = symbol_values(theirs)
+    assert our_globals == lld_globals
+    assert our_locals == lld_locals
+    assert entry_of(ours.elf) == entry_of(theirs)
+    if program.layout.format != "elf":
+        flat = lld_link(objects, program.layout, tmp_path / "bin", binary=True)
+        assert ours.flat[:len(flat)] == flat
+        assert ours.flat[len(flat):].strip(b"\0") in (b"", b"\x55\xaa")
+
+
+@pytest.mark.parametrize("program", [p for p in PROGRAMS if p.calls], ids=lambda p: p.name)
+def test_linked_program_runs(program, tmp_path):
+    objects, ours, _ = link_both(program, tmp_path)
+    machine = Loaded(ours.elf)
+    for name, args, expected in program.calls:
+        assert machine.call(name, *args) == expected, name
