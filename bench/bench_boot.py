@@ -1,0 +1,80 @@
+"""Boot benchmark: power-on to ACPI shutdown of the default kernel.
+
+Prints, for the VM (median of 5 runs): host wall time, guest instructions
+and emulated cycles; for qemu-system-i386 under TCG (median of 5): the wall
+time of the whole QEMU process, start-up included (Debian's QEMU has no
+TCG plugins, so it cannot count guest instructions).
+
+    python bench/bench_boot.py [-O 2] [--runs 5] [--cmdline "exp=demo"]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_image(opt: int, cmdline: str, out_dir: Path) -> bytes:
+    from compiler.build import build
+    return build(ROOT, opt=opt, cmdline=cmdline, out_dir=out_dir).disk_image.read_bytes()
+
+
+def vm_run(image: bytes, timing: str):
+    from vm.machine import Machine
+    machine = Machine(ram_size=128 << 20, timing=timing, disk=image, serial=io.BytesIO())
+    start = time.perf_counter()
+    result = machine.run(timeout=600)
+    wall = time.perf_counter() - start
+    cpu = machine.cpu
+    return wall, result, getattr(cpu, "insns", None), getattr(cpu, "cycles", None)
+
+
+def qemu_run(image_path: Path) -> float:
+    cmd = ["qemu-system-i386", "-machine", "pc", "-accel", "tcg", "-m", "128",
+           "-drive", f"format=raw,file={image_path}", "-serial", "null",
+           "-display", "none", "-monitor", "none", "-no-reboot"]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, timeout=120, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-O", dest="opt", type=int, default=2, choices=(0, 1, 2))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cmdline", default="")
+    ap.add_argument("--timing", default="tcg", help="VM timing profile (tcg, kvm, off)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image(args.opt, args.cmdline, Path(tmp))
+        runs = [vm_run(image, args.timing) for _ in range(args.runs)]
+        bad = [r for r in runs if r[1].reason != "poweroff"]
+        if bad:
+            print(f"VM run did not power off: {bad[0][1].reason}\n{bad[0][1].report}", file=sys.stderr)
+            return 1
+        wall = statistics.median(r[0] for r in runs)
+        insns = runs[0][2]
+        cycles = runs[0][3]
+        print(f"VM   (-O{args.opt}, {args.timing}): wall {wall:.3f} s median of {args.runs}, "
+              f"guest instructions {insns}, emulated cycles {cycles}"
+              + (f", {insns / wall / 1e6:.2f} MIPS" if insns else ""))
+        if shutil.which("qemu-system-i386"):
+            path = Path(tmp) / "disk.img"
+            path.write_bytes(image)
+            qwall = statistics.median(qemu_run(path) for _ in range(args.runs))
+            print(f"QEMU (TCG): wall {qwall:.3f} s median of {args.runs} (process start-up included)")
+        else:
+            print("QEMU: qemu-system-i386 not installed, skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
