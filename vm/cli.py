@@ -1,0 +1,209 @@
+"""Run options in QEMU's spirit, shared by `kpyc run` and `python -m vm`.
+
+Exit statuses of a run:
+  0        the guest powered off through ACPI (PM1a control, S5)
+  odd      the guest wrote v to the isa-debug-exit port 0xF4: (v << 1) | 1
+  1        bad input: missing or malformed image, ROM or kernel, bad option value
+  2        bad command line (argparse)
+  4        triple fault (with --no-reboot, the default for the VM)
+  6        hlt that nothing can wake (IF=0, or no unmasked interrupt source)
+  8        --max-insns or --max-cycles reached
+  10       --timeout reached (wall clock)
+  12       no bootable device
+  14       the guest reset the machine while --no-reboot is set
+  16       internal emulator error (a bug in the VM; the report says where)
+"""
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors", "post", "a20")
+EXIT_HELP = __doc__[__doc__.index("Exit statuses"):]
+
+
+class OptionError(ValueError):
+    pass
+
+
+def parse_size(text: str) -> int:
+    """QEMU's -m: a number of MiB, or with a K/M/G suffix."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = str(text).strip().upper().removesuffix("B")
+    scale = units.get(text[-1:], None)
+    number = text[:-1] if scale else text
+    try:
+        value = float(number)
+    except ValueError:
+        raise OptionError(f"bad memory size {text!r} (try 128, 128M or 1G)") from None
+    return int(value * (scale or 1 << 20))
+
+
+def parse_int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise OptionError(f"bad number {text!r}") from None
+
+
+def add_run_options(parser: argparse.ArgumentParser):
+    g = parser.add_argument_group("machine (reference VM)", EXIT_HELP)
+    g.add_argument("-m", "--memory", default="128", metavar="SIZE", help="RAM size: MiB or with K/M/G (default 128)")
+    g.add_argument("--serial", default="stdio", metavar="stdio|file:PATH|none", help="where COM1 output goes")
+    g.add_argument("--serial-input", metavar="FILE", help="bytes the guest receives on COM1 ('-' = stdin)")
+    g.add_argument("--debugcon", default="none", metavar="stdio|file:PATH|none", help="port 0xE9 debug console")
+    g.add_argument("--bios", metavar="FILE", help="raw ROM (64 KiB multiple) run from the reset vector instead of the built-in BIOS")
+    g.add_argument("--kernel", metavar="ELF", help="boot a Multiboot v1 kernel directly (like qemu -kernel)")
+    g.add_argument("--append", metavar="CMDLINE", help="Multiboot command line for --kernel")
+    g.add_argument("--no-reboot", action="store_true", default=True, help="stop on triple fault or guest reset (default)")
+    g.add_argument("--reboot", dest="no_reboot", action="store_false", help="reset like QEMU without -no-reboot")
+    g.add_argument("--max-insns", type=parse_int, metavar="N", help="stop after N guest instructions")
+    g.add_argument("--max-cycles", type=parse_int, metavar="N", help="stop after N emulated cycles")
+    g.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this much wall-clock time")
+    g.add_argument("-d", dest="log", default="", metavar="LIST", help="log categories: " + ",".join(LOG_CATEGORIES))
+    g.add_argument("-D", dest="log_file", metavar="FILE", help="write the -d log here instead of stderr")
+    g.add_argument("--trace", metavar="FILE", help="instruction trace (one line per instruction)")
+    g.add_argument("--watch-phys", action="append", default=[], metavar="ADDR[,LEN]",
+                   help="log every write to this physical range with EIP (repeatable)")
+    g.add_argument("--timing", default="tcg", metavar="tcg|kvm|off|FILE", help="emulated timing profile")
+    g.add_argument("--rtc", default=None, metavar="YYYY-MM-DDTHH:MM:SS", help="fixed RTC start time")
+    g.add_argument("--vga-dump", action="store_true", help="print the final VGA text screen on exit")
+    g.add_argument("--post-codes", action="store_true", help="print the POST codes written to port 0x80")
+    g.add_argument("--gdb", type=parse_int, metavar="PORT", help="GDB remote stub on 127.0.0.1:PORT")
+    g.add_argument("-s", dest="gdb", action="store_const", const=1234, help="shorthand for --gdb 1234")
+    g.add_argument("--wait-gdb", "-S", action="store_true", help="wait for gdb before the first instruction")
+    g.add_argument("--quiet-report", action="store_true", help="do not print the report of an abnormal end")
+
+
+class _Outputs:
+    """Opened host files, closed when the run ends."""
+
+    def __init__(self):
+        self.files = []
+
+    def stream(self, spec: str, what: str):
+        if spec in (None, "", "none", "null"):
+            return None
+        if spec == "stdio":
+            return sys.stdout.buffer
+        if spec == "stderr":
+            return sys.stderr.buffer
+        if spec.startswith("file:"):
+            return self.open(spec[5:], "wb", what)
+        raise OptionError(f"--{what} {spec!r}: use stdio, file:PATH or none")
+
+    def open(self, path: str, mode: str, what: str):
+        try:
+            f = open(path, mode)
+        except OSError as err:
+            raise OptionError(f"cannot open {what} file {path}: {err.strerror}") from None
+        self.files.append(f)
+        return f
+
+    def close(self):
+        for f in self.files:
+            f.close()
+
+
+def _serial_input(path) -> bytes:
+    if path is None:
+        return b""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise OptionError(f"cannot read serial input {path}: {err.strerror}") from None
+
+
+def _rtc_time(text):
+    from vm.devices.cmos import DEFAULT_TIME
+    if text is None:
+        return DEFAULT_TIME
+    try:
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise OptionError(f"bad --rtc time {text!r} (use YYYY-MM-DDTHH:MM:SS)") from None
+
+
+def _log_categories(text: str):
+    categories = [c for c in text.split(",") if c]
+    for c in categories:
+        if c not in LOG_CATEGORIES:
+            raise OptionError(f"unknown -d category {c!r}; known: {', '.join(LOG_CATEGORIES)}")
+    return categories
+
+
+def build_machine(args, disk_image, outputs: _Outputs):
+    from vm.machine import Machine
+    g = lambda name, default=None: getattr(args, name, default)   # noqa: E731 (kpyc may lack some options)
+    log_file = outputs.open(g("log_file"), "w", "log") if g("log_file") else sys.stderr
+    machine = Machine(
+        ram_size=parse_size(g("memory", "128")), timing=g("timing", "tcg"), disk=disk_image,
+        bios=g("bios"), serial=outputs.stream(g("serial", "stdio"), "serial"),
+        kernel=g("kernel"), cmdline=g("append") or g("cmdline") or "",
+        serial_input=_serial_input(g("serial_input")), debugcon=outputs.stream(g("debugcon", "none"), "debugcon"),
+        no_reboot=g("no_reboot", True), rtc_time=_rtc_time(g("rtc")),
+        log=_log_categories(g("log", "")), log_file=log_file)
+    for base, length in (_parse_watch(w) for w in g("watch_phys", [])):
+        machine.watch_physical(base, length, log_file)
+    if g("trace"):
+        machine.trace_to(outputs.open(g("trace"), "w", "trace"))
+    return machine
+
+
+def _parse_watch(text: str):
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise OptionError(f"bad --watch-phys {text!r}: use ADDR or ADDR,LEN")
+    base = parse_int(parts[0])
+    length = parse_int(parts[1]) if len(parts) == 2 else 1
+    if length <= 0 or base < 0:
+        raise OptionError(f"bad --watch-phys {text!r}: the range is empty")
+    return base, length
+
+
+def run_from_args(args, disk_image) -> int:
+    """Boot `disk_image` (a path, or None with --kernel/--bios) with the options; the exit status."""
+    from vm.machine import EXIT_STATUS, MachineError
+    outputs = _Outputs()
+    try:
+        machine = build_machine(args, disk_image, outputs)
+        gdb_port = getattr(args, "gdb", None)
+        if gdb_port is not None:
+            from vm.gdbstub import GdbStub
+            stub = GdbStub(machine, gdb_port)
+            result = stub.serve(wait=getattr(args, "wait_gdb", False),
+                                max_insns=getattr(args, "max_insns", None), timeout=getattr(args, "timeout", None))
+        else:
+            result = machine.run(max_insns=getattr(args, "max_insns", None), timeout=getattr(args, "timeout", None),
+                                 max_cycles=getattr(args, "max_cycles", None))
+    except (OptionError, MachineError) as err:
+        print(f"kpy vm: error: {err}", file=sys.stderr)
+        outputs.close()
+        return EXIT_STATUS["bad-input"]
+    _print_epilogue(args, machine, result)
+    outputs.close()
+    return result.exit_code & 0xFF
+
+
+def _print_epilogue(args, machine, result):
+    if result.report and not getattr(args, "quiet_report", False):
+        sys.stderr.write(result.report)
+    if getattr(args, "vga_dump", False):
+        sys.stderr.write("---- VGA text screen ----\n" + machine.vga.screen_text() + "-------------------------\n")
+    if getattr(args, "post_codes", False):
+        codes = " ".join(f"{v:02x}@{c}" for c, v in result.post_codes)
+        sys.stderr.write(f"POST codes: {codes or '(none)'}\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vm", description="Boot a disk image on kpy's reference PC.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("image", nargs="?", help="raw disk image (optional with --kernel or --bios)")
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    if args.image is None and args.kernel is None and args.bios is None:
+        parser.error("give a disk IMAGE, --kernel ELF or --bios ROM")
+    return run_from_args(args, args.image)

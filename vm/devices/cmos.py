@@ -1,0 +1,90 @@
+"""CMOS RAM and the MC146818 real-time clock (ports 0x70/0x71).
+
+The clock starts at a fixed, configurable date and advances with emulated
+time (cycles / CPU_HZ seconds), so every run sees the same times. The
+memory-size and equipment bytes are filled the way SeaBIOS/QEMU fill them.
+Register B selects BCD or binary (24-hour mode is always used); register A's
+update-in-progress bit is never set, so drivers' UIP waits finish at once.
+"""
+
+import datetime
+
+REG_SECONDS, REG_MINUTES, REG_HOURS = 0x00, 0x02, 0x04
+REG_WEEKDAY, REG_DAY, REG_MONTH, REG_YEAR = 0x06, 0x07, 0x08, 0x09
+REG_A, REG_B, REG_C, REG_D = 0x0A, 0x0B, 0x0C, 0x0D
+REG_CENTURY = 0x32
+REG_B_BINARY = 0x04
+
+DEFAULT_TIME = datetime.datetime(2026, 1, 1, 0, 0, 0)
+
+
+def to_bcd(value: int) -> int:
+    return (value // 10) << 4 | value % 10
+
+
+class CMOS:
+    def __init__(self, board, ram_size: int, start_time: datetime.datetime = DEFAULT_TIME, cpu_hz: int = 100_000_000):
+        self.board = board
+        self.start_time = start_time
+        self.cpu_hz = cpu_hz
+        self.index = 0
+        self.nmi_disabled = False
+        self.ram = bytearray(128)
+        self.ram[REG_A] = 0x26           # 32.768 kHz time base, 1024 Hz rate
+        self.ram[REG_B] = 0x02           # 24-hour, BCD
+        self.ram[REG_D] = 0x80           # valid RAM and time
+        self._fill_configuration(ram_size)
+
+    def _fill_configuration(self, ram_size: int):
+        r = self.ram
+        r[0x10] = 0x00                   # no floppy drives
+        r[0x12] = 0xF0                   # hard disk 0: type from 0x19
+        r[0x14] = 0x06                   # equipment: VGA, FPU, no floppy
+        r[0x15], r[0x16] = 640 & 0xFF, 640 >> 8
+        ext_kib = min(max(ram_size - (1 << 20), 0) >> 10, 0xFC00)
+        r[0x17], r[0x18] = ext_kib & 0xFF, ext_kib >> 8
+        r[0x30], r[0x31] = r[0x17], r[0x18]
+        above_16m = min(max(ram_size - (16 << 20), 0) >> 16, 0xFFFF)
+        r[0x34], r[0x35] = above_16m & 0xFF, above_16m >> 8
+        r[0x19] = 0x2F
+        r[0x38] = 0x30                   # boot order: hard disk first
+        r[0x3D] = 0x02
+
+    def now(self) -> datetime.datetime:
+        seconds = self.board.cycles() // self.cpu_hz
+        return self.start_time + datetime.timedelta(seconds=seconds)
+
+    def _clock_register(self, reg: int):
+        t = self.now()
+        values = {REG_SECONDS: t.second, REG_MINUTES: t.minute, REG_HOURS: t.hour,
+                  REG_WEEKDAY: t.isoweekday() % 7 + 1, REG_DAY: t.day, REG_MONTH: t.month,
+                  REG_YEAR: t.year % 100, REG_CENTURY: t.year // 100}
+        value = values.get(reg)
+        if value is None:
+            return None
+        return value if self.ram[REG_B] & REG_B_BINARY else to_bcd(value)
+
+    def read_register(self, reg: int) -> int:
+        value = self._clock_register(reg)
+        if value is not None:
+            return value
+        if reg == REG_C:
+            value, self.ram[REG_C] = self.ram[REG_C], 0   # reading C acknowledges
+            return value
+        return self.ram[reg]
+
+    def port_read(self, port: int, size: int) -> int:
+        if port == 0x70:
+            return 0xFF
+        return self.read_register(self.index)
+
+    def port_write(self, port: int, size: int, value: int):
+        value &= 0xFF
+        if port == 0x70:
+            self.index = value & 0x7F
+            self.nmi_disabled = bool(value & 0x80)
+        elif self.index not in (REG_C, REG_D) and self._clock_register(self.index) is None:
+            self.ram[self.index] = value & (0x7F if self.index == REG_A else 0xFF)
+
+    def register(self, ports):
+        ports.register(0x70, 2, self)

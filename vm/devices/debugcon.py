@@ -1,0 +1,20 @@
+"""The Bochs/QEMU debug console, port 0xE9: bytes written go to a host
+stream; reading returns 0xE9, the value guests use to detect the port."""
+
+
+class DebugConsole:
+    def __init__(self, output=None):
+        self.output = output
+        self.written = bytearray()
+
+    def port_read(self, port: int, size: int) -> int:
+        return 0xE9
+
+    def port_write(self, port: int, size: int, value: int):
+        byte = value & 0xFF
+        self.written.append(byte)
+        if self.output is not None:
+            self.output.write(bytes((byte,)))
+
+    def register(self, ports):
+        ports.register(0xE9, 1, self)

@@ -1,0 +1,65 @@
+"""The 8042 keyboard controller (ports 0x60/0x64), as much as boot code
+uses: status, the output port (A20 gate in bit 1, reset in bit 0) through
+commands 0xD0/0xD1, A20 shortcuts 0xDD/0xDF, self test 0xAA, pulse reset
+0xFE, the command byte 0x20/0x60. No key is ever pressed."""
+
+STATUS_OUTPUT_FULL = 0x01
+STATUS_SYSTEM = 0x04
+STATUS_COMMAND = 0x08
+
+
+class KeyboardController:
+    def __init__(self, board):
+        self.board = board
+        self.output = []           # bytes waiting in the output buffer
+        self.pending_command = None
+        self.command_byte = 0x61
+        self.last_was_command = False
+
+    def port_read(self, port: int, size: int) -> int:
+        if port == 0x64:
+            return (STATUS_OUTPUT_FULL if self.output else 0) | STATUS_SYSTEM | (
+                STATUS_COMMAND if self.last_was_command else 0)
+        return self.output.pop(0) if self.output else 0x00
+
+    def _output_port(self) -> int:
+        return 0x01 | (0x02 if self.board.a20_enabled() else 0)
+
+    def port_write(self, port: int, size: int, value: int):
+        value &= 0xFF
+        if port == 0x64:
+            self.last_was_command = True
+            self._command(value)
+            return
+        self.last_was_command = False
+        command, self.pending_command = self.pending_command, None
+        if command == 0xD1:
+            self.board.set_a20(bool(value & 0x02))
+            if not value & 0x01:
+                self.board.request_reset("keyboard controller output port")
+        elif command == 0x60:
+            self.command_byte = value
+        elif command is None:
+            self.output.append(0xFA)          # the keyboard acknowledges any command
+
+    def _command(self, command: int):
+        if command in (0xD1, 0x60):
+            self.pending_command = command
+        elif command == 0xD0:
+            self.output.append(self._output_port())
+        elif command == 0x20:
+            self.output.append(self.command_byte)
+        elif command == 0xAA:
+            self.output.append(0x55)
+        elif command == 0xAB:
+            self.output.append(0x00)
+        elif command == 0xDD:
+            self.board.set_a20(False)
+        elif command == 0xDF:
+            self.board.set_a20(True)
+        elif command & 0xF0 == 0xF0 and not command & 0x01:
+            self.board.request_reset("keyboard controller pulse")
+
+    def register(self, ports):
+        ports.register(0x60, 1, self)
+        ports.register(0x64, 1, self)

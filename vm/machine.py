@@ -1,0 +1,362 @@
+"""The PC: RAM, ROM, the devices, the firmware, and the run loop.
+
+`Machine(...).run()` executes until the guest powers off, asks to exit, or
+the run ends abnormally (triple fault, hlt that nothing can wake, a limit);
+every end is a `RunResult` with a reason, an exit status and, for abnormal
+ends, a report. Guest faults never escape as Python exceptions.
+
+The run loop asks the CPU to run until the next device event (the PIT's
+next IRQ0 edge), fires due events, and when the CPU halts with interrupts
+enabled skips emulated time straight to the next event — idle time costs
+no host time, and everything stays deterministic.
+"""
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vm.bios.disk import Disk
+from vm.bios.firmware import BuiltinBios
+from vm.bios.multiboot import MultibootKernel
+from vm.bios.rom import ROM_BASE, ROM_SIZE, load_rom_file
+from vm.devices.acpi_pm import AcpiPM
+from vm.devices.clock import CPU_HZ
+from vm.devices.cmos import CMOS, DEFAULT_TIME
+from vm.devices.debug_exit import DebugExit
+from vm.devices.debugcon import DebugConsole
+from vm.devices.kbc import KeyboardController
+from vm.devices.pic import DualPIC
+from vm.devices.pit import PIT8254
+from vm.devices.post import PostPort
+from vm.devices.system_control import SystemControl
+from vm.devices.uart import UART16550
+from vm.devices.vga import VGAText
+
+# Process exit status for each way a run ends (debug-exit gives (v << 1) | 1,
+# always odd; the abnormal ends are even so the two never collide).
+EXIT_STATUS = {
+    "poweroff": 0,
+    "bad-input": 1,
+    "triple-fault": 4,
+    "hlt-no-interrupts": 6,
+    "insn-limit": 8,
+    "cycle-limit": 8,
+    "timeout": 10,
+    "no-boot-device": 12,
+    "reset": 14,
+    "internal-error": 16,
+}
+MIN_RAM = 2 << 20
+MAX_RAM = 3 << 30
+IDLE_SKIPS_LIMIT = 100_000      # events fired while halted with nothing delivered
+TIMEOUT_SLICE = 1_000_000       # cycles between wall-clock checks when --timeout is set
+EFLAGS_IF = 0x200
+
+
+class MachineError(ValueError):
+    """Bad configuration or input (image, ROM, kernel): a user error, not a guest fault."""
+
+
+@dataclass
+class RunResult:
+    reason: str
+    exit_code: int
+    report: str = ""
+    cycles: int = 0
+    insns: int = 0
+    post_codes: list = field(default_factory=list)
+
+
+class Machine:
+    def __init__(self, ram_size=128 << 20, timing="tcg", disk=None, bios=None, serial=None,
+                 kernel=None, cmdline="", serial_input=b"", debugcon=None, no_reboot=True,
+                 rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ):
+        if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % 4096:
+            raise MachineError(f"RAM size must be a multiple of 4 KiB between 2 MiB and 3 GiB, not {ram_size}")
+        self.ram_size = ram_size
+        self.cpu_hz = cpu_hz
+        self.no_reboot = no_reboot
+        self.log_categories = set(log)
+        self.log_file = log_file if log_file is not None else sys.stderr
+        self.stop = None            # (reason, exit_code, message) once the run must end
+        self.resets = 0
+        self._build_cpu(timing)
+        self._build_devices(serial, serial_input, debugcon, rtc_time)
+        self._build_firmware(disk, bios, kernel, cmdline)
+
+    # ------------------------------------------------------------ construction
+    def _build_cpu(self, timing):
+        from vm.cpu import CPU
+        from vm.memory import PhysicalMemory
+        from vm.ports import PortBus
+        from vm.timing import ProfileError, load_profile
+        try:
+            profile = load_profile(timing)
+        except (ProfileError, OSError, ValueError) as err:
+            raise MachineError(f"timing profile {timing!r}: {err}") from None
+        self.memory = PhysicalMemory(self.ram_size)
+        self.ports = PortBus()
+        self.cpu = CPU(self.memory, self.ports, timing=profile)
+
+    def _build_devices(self, serial, serial_input, debugcon, rtc_time):
+        self.pic = DualPIC(self.cpu)
+        self.cpu.intc = self.pic
+        self.pit = PIT8254(self, self.cpu_hz)
+        self.uart = UART16550(self, serial, serial_input)
+        self.cmos = CMOS(self, self.ram_size, rtc_time, self.cpu_hz)
+        self.vga = VGAText()
+        self.post = PostPort(self)
+        self.debugcon = DebugConsole(debugcon)
+        self.acpi = AcpiPM(self, self.cpu_hz)
+        for device in (self.pic, self.pit, self.uart, self.cmos, self.post, self.debugcon,
+                       DebugExit(self), self.acpi, SystemControl(self), KeyboardController(self)):
+            device.register(self.ports)
+        self.vga.register(self.ports, self.memory)
+        self.timed_devices = [self.pit]
+        self._a20 = True
+
+    def _build_firmware(self, disk, bios, kernel, cmdline):
+        self.disk = _load_disk(disk) if disk is not None else None
+        if bios is not None:
+            rom = bios if isinstance(bios, (bytes, bytearray)) else _checked(load_rom_file, bios)
+            if len(rom) % ROM_SIZE or not rom:
+                raise MachineError("BIOS ROM must be a non-empty multiple of 64 KiB")
+            self.firmware = None
+            # the last 64 KiB at 0xF0000, the whole ROM at the top of the 4 GiB space
+            self.memory.add_rom(ROM_BASE, rom[-ROM_SIZE:])
+            self.memory.add_rom((1 << 32) - len(rom), rom)
+        else:
+            multiboot = None
+            if kernel is not None:
+                image = kernel if isinstance(kernel, (bytes, bytearray)) else _read(kernel, "kernel")
+                multiboot = _checked(MultibootKernel, bytes(image), self.ram_size, cmdline)
+            self.firmware = BuiltinBios(self, self.disk, multiboot)
+            self.firmware.install(self.memory, self.cpu)
+        self.power_on()
+
+    def power_on(self):
+        """Reset the CPU to F000:FFF0, where the ROM's reset vector is."""
+        self.set_a20(True)
+        reset = getattr(self.cpu, "reset", None)
+        if reset is not None:
+            reset()
+        else:
+            self.cpu.load_seg(1, 0xF000)
+            self.cpu.eip = 0xFFF0
+
+    # ------------------------------------------------------------ board services for devices
+    def cycles(self) -> int:
+        return self.cpu.cycles
+
+    def set_irq(self, irq: int, level: bool):
+        self.pic.set_irq(irq, level)
+
+    def pulse_irq(self, irq: int):
+        self.pic.pulse_irq(irq)
+
+    def set_a20(self, enabled: bool):
+        if enabled != self._a20:
+            self.log("a20", f"A20 {'on' if enabled else 'off'}")
+        self._a20 = enabled
+        self.memory.set_a20(enabled)
+
+    def a20_enabled(self) -> bool:
+        return self._a20
+
+    def request_exit(self, reason: str, exit_code, message: str = ""):
+        if self.stop is None:
+            code = EXIT_STATUS[reason] if exit_code is None else exit_code
+            self.stop = (reason, code, message)
+        self.cpu.request_stop()
+
+    def request_reset(self, why: str):
+        self.log("cpu_reset", f"reset requested: {why}")
+        if self.no_reboot:
+            self.request_exit("reset", None, f"the guest reset the machine ({why}) and --no-reboot is set")
+        else:
+            self._pending_reset = why
+            self.cpu.request_stop()
+
+    def log(self, category: str, message: str):
+        if category in self.log_categories:
+            print(f"[{category}] {message}", file=self.log_file)
+
+    # ------------------------------------------------------------ observability
+    def watch_physical(self, base: int, length: int, out):
+        """--watch-phys: log every write into [base, base+length) with the writer's EIP."""
+        def report(paddr, size, value, eip):
+            print(f"[watch] cycle={self.cpu.cycles} eip={eip:08x} wrote {size} byte(s) "
+                  f"{value:#0{2 + 2 * size}x} at {paddr:#010x}", file=out)
+        self.memory.add_write_watch(base, length, report)
+
+    def trace_to(self, out):
+        """--trace: one line per executed instruction (needs the CPU's trace hook)."""
+        if not hasattr(self.cpu, "trace"):
+            raise MachineError("--trace: this CPU has no instruction trace hook yet")
+        cpu = self.cpu
+
+        def trace(*_):
+            print(f"{cpu.cycles:>12} {cpu.get_seg(1):04x}:{cpu.eip:08x}", file=out)
+        cpu.trace = trace
+
+    # ------------------------------------------------------------ run loop
+    def run(self, max_insns=None, timeout=None, max_cycles=None) -> RunResult:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._pending_reset = None
+        try:
+            while self.stop is None:
+                self._step(max_insns, max_cycles, deadline)
+        except Exception:                            # an emulator bug: report it, never raise
+            self.stop = ("internal-error", EXIT_STATUS["internal-error"],
+                         "the emulator failed (a bug in kpy's VM):\n" + traceback.format_exc())
+        self._flush_outputs()
+        return self._result()
+
+    def _step(self, max_insns, max_cycles, deadline):
+        cpu = self.cpu
+        if max_insns is not None and self.insns() >= max_insns:
+            return self.request_exit("insn-limit", None, f"stopped after {max_insns} instructions (--max-insns)")
+        if max_cycles is not None and cpu.cycles >= max_cycles:
+            return self.request_exit("cycle-limit", None, f"stopped after {max_cycles} cycles")
+        if deadline is not None and time.monotonic() >= deadline:
+            return self.request_exit("timeout", None, "wall-clock timeout (--timeout)")
+        until = self._run_until(max_cycles, deadline)
+        budget = None if max_insns is None else max_insns - self.insns()
+        reason = cpu.run(max_insns=budget, until_cycle=until)
+        self._fire_events()
+        self._flush_outputs()
+        if self._pending_reset:
+            self._reset()
+        elif reason == "hlt" and self.stop is None:
+            self._idle(max_cycles)
+        elif reason == "triple-fault":
+            self._triple_fault()
+        elif reason == "insn-limit" and max_insns is not None and self.insns() >= max_insns:
+            self.request_exit("insn-limit", None, f"stopped after {max_insns} instructions (--max-insns)")
+
+    def _run_until(self, max_cycles, deadline):
+        candidates = [c for c in (self._next_event(), max_cycles) if c is not None]
+        if deadline is not None:
+            candidates.append(self.cpu.cycles + TIMEOUT_SLICE)
+        return min(candidates) if candidates else None
+
+    def _next_event(self):
+        events = [e for e in (d.next_event_cycle() for d in self.timed_devices) if e is not None]
+        return min(events) if events else None
+
+    def _fire_events(self):
+        now = self.cpu.cycles
+        for device in self.timed_devices:
+            due = device.next_event_cycle()
+            if due is not None and due <= now:
+                device.advance(now)
+
+    def _idle(self, max_cycles):
+        """hlt: skip emulated time to the next event that delivers an interrupt."""
+        cpu = self.cpu
+        if not cpu.get_eflags() & EFLAGS_IF:
+            return self.request_exit("hlt-no-interrupts", None, "hlt with interrupts disabled (IF=0): "
+                                     "nothing can wake the CPU")
+        for _ in range(IDLE_SKIPS_LIMIT):
+            if cpu.irq_pending:
+                return
+            event = self._next_event()
+            if event is None:
+                return self.request_exit("hlt-no-interrupts", None, "hlt with IF=1 but no interrupt "
+                                         "source is active (PIT not running)")
+            if max_cycles is not None and event > max_cycles:
+                cpu.cycles = max(cpu.cycles, max_cycles)
+                return
+            cpu.cycles = max(cpu.cycles, event)
+            self._fire_events()
+        self.request_exit("hlt-no-interrupts", None, "hlt with IF=1 but every interrupt that fires is "
+                          "masked at the PIC")
+
+    def _triple_fault(self):
+        self.log("cpu_reset", f"triple fault at EIP={self.cpu.eip:#010x}")
+        if self.no_reboot:
+            self.request_exit("triple-fault", None, "triple fault: an exception occurred while the CPU "
+                              "could not deliver a double fault")
+        else:
+            self._pending_reset = "triple fault"
+            self._reset()
+
+    def _reset(self):
+        why, self._pending_reset = self._pending_reset, None
+        self.resets += 1
+        self.log("cpu_reset", f"machine reset #{self.resets} ({why})")
+        self.power_on()
+
+    def insns(self) -> int:
+        return getattr(self.cpu, "insns", 0)
+
+    def _flush_outputs(self):
+        for stream in (self.uart.output, self.debugcon.output):
+            flush = getattr(stream, "flush", None)
+            if flush is not None:
+                try:
+                    flush()
+                except (OSError, ValueError):
+                    pass
+
+    # ------------------------------------------------------------ results
+    def _result(self) -> RunResult:
+        reason, code, message = self.stop
+        report = "" if reason in ("poweroff", "debug-exit") else self.report(reason, message)
+        return RunResult(reason, code, report, self.cpu.cycles, self.insns(), list(self.post.codes))
+
+    def report(self, reason: str, message: str) -> str:
+        cpu = self.cpu
+        lines = [f"kpy vm: {reason}: {message}"]
+        try:
+            cs = cpu.get_seg(1)
+            lines.append(f"  EIP={cpu.eip:08x} CS={cs:04x} EFLAGS={cpu.get_eflags():08x} "
+                         f"CR0={cpu.cr[0]:08x} CR2={cpu.cr[2]:08x} CR3={cpu.cr[3]:08x}")
+            lines.append(f"  EAX={cpu.eax:08x} EBX={cpu.ebx:08x} ECX={cpu.ecx:08x} EDX={cpu.edx:08x}")
+            lines.append(f"  ESI={cpu.esi:08x} EDI={cpu.edi:08x} EBP={cpu.ebp:08x} ESP={cpu.esp:08x}")
+        except Exception as err:                     # the report must not fail
+            lines.append(f"  (registers unavailable: {err})")
+        lines.append(f"  cycles={cpu.cycles} instructions={self.insns()} resets={self.resets}")
+        exceptions = list(getattr(cpu, "recent_exceptions", ()))
+        if exceptions:
+            lines.append("  last exceptions (vector, error code, EIP):")
+            lines += [f"    {_format_exception(e)}" for e in exceptions]
+        eips = list(getattr(cpu, "recent_eips", ()))
+        if eips:
+            lines.append("  last instructions: " + " ".join(f"{e:08x}" for e in eips))
+        if self.post.codes:
+            lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in self.post.codes[-16:]))
+        return "\n".join(lines) + "\n"
+
+
+def _format_exception(entry) -> str:
+    if isinstance(entry, (tuple, list)):
+        return " ".join(f"{v:#x}" if isinstance(v, int) else str(v) for v in entry)
+    return str(entry)
+
+
+def _read(path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise MachineError(f"cannot read {what} {path}: {err.strerror}") from None
+
+
+def _load_disk(disk) -> Disk:
+    data = disk if isinstance(disk, (bytes, bytearray)) else _read(disk, "disk image")
+    if not data:
+        raise MachineError("the disk image is empty")
+    return Disk(bytes(data))
+
+
+def _checked(constructor, *args):
+    """Turn a loader's ValueError into a MachineError with the same message."""
+    try:
+        return constructor(*args)
+    except ValueError as err:
+        raise MachineError(str(err)) from None
+
+
+__all__ = ["Machine", "RunResult", "MachineError", "EXIT_STATUS"]
