@@ -411,6 +411,44 @@ def programs() -> list[Program]:
     progs.append(Program("realmode-flat", [Source("rm.o", asm=REALMODE_ASM),
                                            Source("rm2.o", asm=REALMODE_HELPER_ASM)],
                          boot_layout("stage2", "flat", 0x7E00)))
+    progs.append(debug_program())
+    gc_debug = debug_program()
+    gc_debug.name, gc_debug.layout = "debug-info-gc", kernel_layout(gc=True)
+    progs.append(gc_debug)
     progs.append(Program("many-objects", many_objects(), flat_layout(0x100000, "f_0_0"),
                          calls=[("f_0_0", (0,), 24 * 12)]))
     return progs
+
+
+def debug_ir(module: str, functions: list[tuple[str, int]], callee: str | None = None) -> str:
+    """IR with DWARF line info: each function (name, first line) in ``module``.kpy, -O0 style."""
+    lines = []
+    meta = [f'!0 = distinct !DICompileUnit(language: DW_LANG_C99, file: !1, producer: "kpyc", '
+            f'isOptimized: false, runtimeVersion: 0, emissionKind: FullDebug)',
+            f'!1 = !DIFile(filename: "{module}.kpy", directory: "/src")',
+            '!2 = !{i32 2, !"Dwarf Version", i32 4}', '!3 = !{i32 2, !"Debug Info Version", i32 3}',
+            '!4 = !DISubroutineType(types: !5)', '!5 = !{null}']
+    n = 6
+    if callee:
+        lines.append(f"declare i32 @{callee}(i32)")
+    for name, line in functions:
+        sp, l1, l2, l3 = n, n + 1, n + 2, n + 3
+        n += 4
+        meta.append(f'!{sp} = distinct !DISubprogram(name: "{name}", scope: !1, file: !1, line: {line}, '
+                    f'type: !4, scopeLine: {line}, spFlags: DISPFlagDefinition, unit: !0)')
+        meta += [f"!{l1} = !DILocation(line: {line + 1}, column: 5, scope: !{sp})",
+                 f"!{l2} = !DILocation(line: {line + 2}, column: 9, scope: !{sp})",
+                 f"!{l3} = !DILocation(line: {line + 3}, column: 5, scope: !{sp})"]
+        call = (f"  %c = call i32 @{callee}(i32 %y), !dbg !{l2}\n" if callee else f"  %c = mul i32 %y, 3, !dbg !{l2}\n")
+        # One section per function (what -ffunction-sections does) so gc can drop one.
+        lines.append(f"define i32 @{name}(i32 %x) nounwind section \".text.{name}\" !dbg !{sp} {{\n"
+                     f"  %y = add i32 %x, 1, !dbg !{l1}\n{call}  ret i32 %c, !dbg !{l3}\n}}")
+    lines.append("!llvm.dbg.cu = !{!0}\n!llvm.module.flags = !{!2, !3}")
+    return "\n".join(lines + meta) + "\n"
+
+
+def debug_program() -> Program:
+    main = debug_ir("kernel/main", [("_entry", 10), ("kmain", 20)], callee="helper")
+    helper = debug_ir("lib/helper", [("helper", 5), ("unused_helper", 30)])
+    layout = kernel_layout()
+    return Program("debug-info", [Source("main.o", main, opt=0), Source("helper.o", helper, opt=0)], layout)

@@ -22,6 +22,7 @@ def test_same_as_lld(program, tmp_path):
     assert our_globals == lld_globals
     assert our_locals == lld_locals
     assert entry_of(ours.elf) == entry_of(theirs)
+    assert debug_sections(ours.elf) == debug_sections(theirs)
     if program.layout.format != "elf":
         flat = lld_link(objects, program.layout, tmp_path / "bin", binary=True)
         assert ours.flat[:len(flat)] == flat
