@@ -23,7 +23,7 @@ def flat_image(outputs: list[OutputSection]) -> tuple[int, bytes]:
 
 def largest_contributors(outputs: list[OutputSection], count: int = 5) -> str:
     items = [(i.size, i.where()) for o in outputs if o.is_alloc and not o.is_nobits
-             for i in o.inputs if isinstance(i, InputSection)]
+             for i in o.inputs if isinstance(i, InputSection) and i.size]
     items.sort(key=lambda t: -t[0])
     return "\n".join(f"  {size:6d} bytes  {where}" for size, where in items[:count])
 

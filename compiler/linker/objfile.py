@@ -87,12 +87,19 @@ class InputObject:
         """Name of the function (or object) whose bytes hold ``offset``."""
         best = None
         for sym in self.symbols:
-            if sym.section is section and sym.type in (STT_FUNC, STT_OBJECT) and sym.name:
+            if sym.section is section and _names_code_or_data(sym):
                 if sym.value <= offset < sym.value + max(sym.size, 1):
                     return sym.name
                 if sym.value <= offset and (best is None or sym.value > best.value):
                     best = sym
         return best.name if best else None
+
+
+def _names_code_or_data(sym: ObjSymbol) -> bool:
+    if sym.type in (STT_FUNC, STT_OBJECT):
+        return bool(sym.name)
+    # asm labels are NOTYPE; assembler-local ".L" labels name nothing useful
+    return sym.type == STT_NOTYPE and bool(sym.name) and not sym.name.startswith(".L")
 
 
 def read_object(name: str, data: bytes) -> InputObject:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 
 from .errors import LinkError
-from .objfile import SHN_ABS, STB_LOCAL, InputObject, InputSection
+from .objfile import SHN_ABS, STB_LOCAL, STT_SECTION, InputObject, InputSection
 from .place import OutputSection
 from .resolve import SymbolTable
 
@@ -111,14 +111,26 @@ class Relocator:
                 else:
                     fmt.pack_into(data, at, _tombstone(sec.name) & ((1 << (8 * width)) - 1))
                 continue
-            addend = fmt.unpack_from(data, at)[0]
-            if addend & _SIGN[width]:
-                addend -= _SIGN[width] << 1
+            addend = self._addend(sec.obj, symidx, fmt.unpack_from(data, at)[0], width, pc)
             value = target + addend - (sec.addr + offset if pc else 0)
             if not low <= value <= high:
                 self.errors.append(self._overflow(sec, offset, name, symidx, value, low, high))
                 continue
             fmt.pack_into(data, at, value & ((1 << (8 * width)) - 1))
+
+    @staticmethod
+    def _addend(obj: InputObject, symidx: int, stored: int, width: int, pc: bool) -> int:
+        """The implicit addend, sign-extended as ld.lld does, except that an absolute 8/16-bit
+        reference to a section symbol whose unsigned addend lies inside that section is
+        a label's offset (the assembler's "section + offset" form): reading it unsigned
+        gives the same bytes and lets a label beyond 32 KiB be reported as out of range."""
+        if not stored & _SIGN[width]:
+            return stored
+        if width < 4 and not pc:
+            sym = obj.symbols[symidx]
+            if sym.type == STT_SECTION and sym.section is not None and stored < sym.section.size:
+                return stored
+        return stored - (_SIGN[width] << 1)
 
     def _site(self, sec: InputSection, offset: int) -> str:
         func = sec.obj.function_at(sec, offset)
