@@ -1,0 +1,263 @@
+"""Type rules of kpy's builtin functions (asm, cast, addr, sizeof, ...).
+
+Each check_* sets `call.kind` (what lowering must do) and `call.info`
+(the resolved pieces) and returns the checked call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import astnodes as A
+from . import typesys as T
+from .symbols import FuncSym, GlobalVar, LocalVar
+
+
+@dataclass
+class AsmOperand:
+    constraint: str
+    expr: A.Expr          # value (inputs), lvalue (outputs)
+    indirect: bool        # "=*m"/"*m": the operand is an address
+    elem_type: T.Type     # the type in memory (for indirect) or of the value
+
+
+@dataclass
+class AsmInfo:
+    template: str
+    result: tuple[str, T.Type] | None
+    outputs: list[AsmOperand]
+    inputs: list[AsmOperand]
+    clobbers: list[str]
+    volatile: bool
+
+
+def check_builtin(ck, e: A.Call, name: str, expected) -> A.Expr:
+    fn = globals().get("check_" + name)
+    if fn is None:
+        hint = {"range": "range() is only for `for` loops",
+                "global_asm": "global_asm(...) belongs at module level",
+                "extern": "extern() is only the initialiser of an external global: `x: u32 = extern()`",
+                "Final": "Final is an annotation of module-level constants",
+                "Struct": "Struct is the base of struct classes"}.get(name, f"'{name}' cannot be called")
+        ck.error(e.loc, hint)
+    e.kind = name
+    return fn(ck, e, expected)
+
+
+def _nargs(ck, e: A.Call, n: int, spelling: str) -> None:
+    if len(e.args) != n or e.keywords:
+        ck.error(e.loc, f"usage: {spelling}")
+
+
+def _type_arg(ck, e: A.Expr) -> T.Type:
+    t = ck.try_type(e)
+    if t is None:
+        if isinstance(e, A.NoneLit):
+            return T.VOID
+        ck.error(e.loc, f"expected a type, got '{_short(e)}'")
+    return t
+
+
+def _short(e) -> str:
+    from .declarations import _describe
+    return _describe(e)
+
+
+def check_cast(ck, e: A.Call, expected):
+    _nargs(ck, e, 2, "cast(T, value)")
+    t = _type_arg(ck, e.args[0])
+    if not isinstance(t, (T.IntType, T.PtrType, T.FnType, T.BoolType)):
+        ck.error(e.args[0].loc, f"cast() converts to integer, pointer or fn types, not {t}")
+    return ck.explicit_cast(e, t, e.args[1])
+
+
+def check_addr(ck, e: A.Call, expected):
+    _nargs(ck, e, 1, "addr(variable)")
+    target = e.args[0]
+    if isinstance(target, (A.Name, A.Attribute)):
+        sym = ck.symbol_of(target) if isinstance(target, A.Name) or ck._is_module_path(target.value) else None
+        if isinstance(sym, FuncSym):
+            v = ck.check_expr(target, None)
+            e.args, e.ty, e.kind = [v], T.PtrType(T.VOID), "addr_fn"
+            return e
+    v = ck.check_expr(target, None)
+    if not ck.is_lvalue(v):
+        ck.error(target.loc, "addr() needs a variable, field or element")
+    e.args = [v]
+    e.ty = T.PtrType(v.ty.elem) if isinstance(v.ty, T.ArrayType) and False else T.PtrType(v.ty)
+    return e
+
+
+def _size_query(ck, e: A.Call, what: str):
+    _nargs(ck, e, 1, f"{what}(T)")
+    t = _type_arg(ck, e.args[0])
+    if isinstance(t, T.VoidType):
+        ck.error(e.args[0].loc, f"{what}(None) is meaningless")
+    e.ty = T.USIZE
+    e.const = t.size if what == "sizeof" else t.align
+    e.kind = "const"
+    return e
+
+
+def check_sizeof(ck, e, expected):
+    return _size_query(ck, e, "sizeof")
+
+
+def check_alignof(ck, e, expected):
+    return _size_query(ck, e, "alignof")
+
+
+def check_offsetof(ck, e: A.Call, expected):
+    _nargs(ck, e, 2, "offsetof(Struct, field)")
+    t = _type_arg(ck, e.args[0])
+    if not isinstance(t, T.StructType):
+        ck.error(e.args[0].loc, f"offsetof needs a struct type, not {t}")
+    if not isinstance(e.args[1], A.Name):
+        ck.error(e.args[1].loc, "offsetof's second argument is a field name")
+    f = t.field(e.args[1].id)
+    if f is None:
+        from .suggest import nearest
+        hint = nearest(e.args[1].id, [x.name for x in t.fields])
+        ck.error(e.args[1].loc, f"struct '{t}' has no field '{e.args[1].id}'" + (f"; did you mean '{hint}'?" if hint else ""))
+    e.ty, e.const, e.kind = T.USIZE, f.offset, "const"
+    return e
+
+
+def check_ord(ck, e: A.Call, expected):
+    _nargs(ck, e, 1, 'ord("c")')
+    s = e.args[0]
+    if not isinstance(s, A.StrLit) or len(s.value) != 1:
+        ck.error(s.loc, "ord() takes a one-character string literal")
+    e.const = s.value[0]
+    e.kind = "const"
+    if isinstance(expected, T.IntType) and T.fits(e.const, expected):
+        e.ty = expected
+    else:
+        e.ty = T.LITINT
+    return e
+
+
+def check_va_arg(ck, e: A.Call, expected):
+    _nargs(ck, e, 2, "va_arg(ap, T)")
+    ap = ck.check_expr(e.args[0], None)
+    if not isinstance(ap.ty, T.VaListType) or not ck.is_lvalue(ap):
+        ck.error(ap.loc, f"va_arg needs a VaList variable, got {ap.ty}")
+    t = _type_arg(ck, e.args[1])
+    if not isinstance(t, (T.IntType, T.PtrType, T.FnType)):
+        ck.error(e.args[1].loc, f"va_arg reads integers and pointers, not {t}")
+    if isinstance(t, T.IntType) and t.bits < 32:
+        ck.error(e.args[1].loc, f"variadic arguments are promoted to 32 bits; read {'i32' if t.signed else 'u32'} and convert")
+    e.args = [ap]
+    e.info = t
+    e.ty = t
+    return e
+
+
+def check_volatile_load(ck, e: A.Call, expected):
+    _nargs(ck, e, 1, "volatile_load(p)")
+    p = ck.decay(ck.check_expr(e.args[0], None))
+    if not isinstance(p.ty, T.PtrType) or not p.ty.target.is_scalar:
+        ck.error(p.loc, f"volatile_load needs a pointer to an integer or pointer, got {p.ty}")
+    e.args, e.ty = [p], p.ty.target
+    return e
+
+
+def check_volatile_store(ck, e: A.Call, expected):
+    _nargs(ck, e, 2, "volatile_store(p, value)")
+    p = ck.decay(ck.check_expr(e.args[0], None))
+    if not isinstance(p.ty, T.PtrType) or not p.ty.target.is_scalar:
+        ck.error(p.loc, f"volatile_store needs a pointer to an integer or pointer, got {p.ty}")
+    v = ck.coerce(ck.check_expr(e.args[1], p.ty.target), p.ty.target, "volatile_store value")
+    e.args, e.ty = [p, v], T.VOID
+    return e
+
+
+def check_unreachable(ck, e: A.Call, expected):
+    _nargs(ck, e, 0, "unreachable()")
+    e.ty = T.VOID
+    return e
+
+
+# ---- inline assembly ------------------------------------------------------
+
+def _string(ck, e: A.Expr, what: str) -> str:
+    if not isinstance(e, A.StrLit):
+        ck.error(e.loc, f"{what} must be a string literal")
+    return e.value.decode("utf-8", "replace")
+
+
+def _pairs(ck, e: A.Expr, what: str) -> list[tuple[str, A.Expr]]:
+    if not isinstance(e, A.ListLit):
+        ck.error(e.loc, f"{what} is a list of (constraint, value) pairs")
+    out = []
+    for item in e.elts:
+        if not isinstance(item, A.TupleLit) or len(item.elts) != 2:
+            ck.error(item.loc, f"each of {what} is a (constraint, value) pair")
+        out.append((_string(ck, item.elts[0], "a constraint"), item.elts[1]))
+    return out
+
+
+def check_asm(ck, e: A.Call, expected):
+    if len(e.args) != 1:
+        ck.error(e.loc, 'asm takes the template as its one positional argument: asm("...", inputs=[...])')
+    template = _string(ck, e.args[0], "the asm template")
+    kw = {}
+    for k in e.keywords:
+        if k.name not in ("result", "outputs", "inputs", "clobbers", "volatile"):
+            ck.error(k.loc, f"asm has no option '{k.name}' (result, outputs, inputs, clobbers, volatile)")
+        kw[k.name] = k.value
+    result = None
+    if "result" in kw:
+        r = kw["result"]
+        if not isinstance(r, A.TupleLit) or len(r.elts) != 2:
+            ck.error(r.loc, 'result is a pair: result=("=r", u32)')
+        c = _string(ck, r.elts[0], "a constraint")
+        if not c.startswith("="):
+            ck.error(r.loc, f"an output constraint starts with '=' (got '{c}')")
+        t = _type_arg(ck, r.elts[1])
+        if not t.is_scalar or isinstance(t, T.VoidType):
+            ck.error(r.elts[1].loc, f"an asm result is an integer or pointer, not {t}")
+        result = (c, t)
+    outputs = []
+    for c, target in _pairs(ck, kw["outputs"], "outputs") if "outputs" in kw else []:
+        if not c.startswith("=") and not c.startswith("+"):
+            ck.error(target.loc, f"an output constraint starts with '=' (got '{c}')")
+        lv = ck.check_lvalue(target)
+        indirect = "m" in c.lstrip("=+*&") and not any(ch in c for ch in "rqabcdSDA") or "*" in c
+        if c.startswith("+") and not indirect:
+            ck.error(target.loc, "'+' (read-write) register outputs are not supported; use an output and a tied input")
+        outputs.append(AsmOperand(c, lv, indirect, lv.ty))
+    inputs = []
+    for c, value in _pairs(ck, kw["inputs"], "inputs") if "inputs" in kw else []:
+        if c.startswith("="):
+            ck.error(value.loc, f"an input constraint cannot start with '=' (got '{c}')")
+        if c.startswith("*"):
+            p = ck.decay(ck.check_expr(value, None))
+            if not isinstance(p.ty, T.PtrType):
+                ck.error(value.loc, f"a '{c}' memory operand takes a pointer, got {p.ty}")
+            inputs.append(AsmOperand(c, p, True, p.ty.target if not isinstance(p.ty.target, T.VoidType) else T.U8))
+            continue
+        v = ck.check_expr(value, None)
+        if isinstance(v.ty, T.LiteralIntType):
+            v = ck.coerce(v, T.literal_type_for(v.const), "asm input")
+        v = ck.decay(v)
+        if isinstance(v.ty, T.NullType):
+            v = ck.coerce(v, T.PtrType(T.VOID), "asm input")
+        if not v.ty.is_scalar or isinstance(v.ty, T.VoidType):
+            ck.error(value.loc, f"an asm input is an integer, bool or pointer, not {v.ty}")
+        inputs.append(AsmOperand(c, v, False, v.ty))
+    clobbers = []
+    if "clobbers" in kw:
+        cl = kw["clobbers"]
+        if not isinstance(cl, A.ListLit):
+            ck.error(cl.loc, 'clobbers is a list of register names: clobbers=["eax", "memory"]')
+        clobbers = [_string(ck, x, "a clobber").lstrip("%") for x in cl.elts]
+    volatile = result is None and not outputs
+    if "volatile" in kw:
+        v = kw["volatile"]
+        if not isinstance(v, A.BoolLit):
+            ck.error(v.loc, "volatile is True or False")
+        volatile = v.value
+    e.info = AsmInfo(template, result, outputs, inputs, clobbers, volatile)
+    e.ty = result[1] if result else T.VOID
+    e.args = []
+    return e

@@ -1,0 +1,121 @@
+"""DWARF debug info (-g): compile unit, subprograms, line locations and
+variables, as LLVM debug metadata. gdb reads it as C (DW_LANG_C99), which
+lets it print and evaluate kpy's C-like values."""
+from __future__ import annotations
+
+import os
+
+from llvmlite import ir
+
+from . import typesys as T
+
+I32 = ir.IntType(32)
+
+
+class DebugInfo:
+    def __init__(self, mod: ir.Module, filename: str, optimised: bool = False):
+        self.mod = mod
+        path = os.path.abspath(filename)
+        self.file = mod.add_debug_info("DIFile", {"filename": os.path.basename(path),
+                                                  "directory": os.path.dirname(path)})
+        self.cu = mod.add_debug_info("DICompileUnit", {
+            "language": ir.DIToken("DW_LANG_C99"), "file": self.file, "producer": "kpyc",
+            "isOptimized": optimised, "runtimeVersion": 0,
+            "emissionKind": ir.DIToken("FullDebug"),
+        }, is_distinct=True)
+        self.scope = None
+        self._types: dict = {}
+        self._globals: list = []
+        self._declare = None
+
+    def finish(self) -> None:
+        m = self.mod
+        m.add_named_metadata("llvm.dbg.cu", self.cu)
+        m.add_named_metadata("llvm.module.flags", [I32(7), "Dwarf Version", I32(4)])
+        m.add_named_metadata("llvm.module.flags", [I32(2), "Debug Info Version", I32(3)])
+
+    # ---- types ----------------------------------------------------------------
+    def type(self, t: T.Type):
+        key = id(t) if isinstance(t, T.StructType) else t
+        got = self._types.get(key)
+        if got is not None:
+            return got
+        m = self.mod
+        if isinstance(t, T.IntType):
+            enc = "DW_ATE_signed" if t.signed else "DW_ATE_unsigned"
+            if t.bits == 8:
+                enc += "_char"
+            d = m.add_debug_info("DIBasicType", {"name": t.name, "size": t.bits, "encoding": ir.DIToken(enc)})
+        elif isinstance(t, T.BoolType):
+            d = m.add_debug_info("DIBasicType", {"name": "bool", "size": 8, "encoding": ir.DIToken("DW_ATE_boolean")})
+        elif isinstance(t, T.PtrType):
+            base = None if isinstance(t.target, T.VoidType) else self.type(t.target)
+            ops = {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32}
+            if base is not None:
+                ops["baseType"] = base
+            d = m.add_debug_info("DIDerivedType", ops)
+        elif isinstance(t, T.ArrayType):
+            rng = m.add_debug_info("DISubrange", {"count": t.count})
+            d = m.add_debug_info("DICompositeType", {"tag": ir.DIToken("DW_TAG_array_type"),
+                                                     "baseType": self.type(t.elem), "size": t.size * 8,
+                                                     "elements": m.add_metadata([rng])})
+        elif isinstance(t, T.StructType):
+            members = []
+            d = None
+            for f in t.fields:
+                members.append(m.add_debug_info("DIDerivedType", {
+                    "tag": ir.DIToken("DW_TAG_member"), "name": f.name, "file": self.file,
+                    "baseType": self.type(f.type), "size": f.type.size * 8, "offset": f.offset * 8}))
+            d = m.add_debug_info("DICompositeType", {
+                "tag": ir.DIToken("DW_TAG_structure_type"), "name": t.name, "file": self.file,
+                "size": t.size * 8, "elements": m.add_metadata(members)})
+        else:   # fn pointers, VaList: an untyped pointer is what gdb can show
+            d = m.add_debug_info("DIDerivedType", {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32})
+        self._types[key] = d
+        return d
+
+    # ---- functions and locations ----------------------------------------------------
+    def begin_function(self, fn: ir.Function, sym, types) -> None:
+        ft = sym.ty
+        ret = None if isinstance(ft.ret, T.VoidType) else self.type(ft.ret)
+        sig = self.mod.add_debug_info("DISubroutineType", {
+            "types": self.mod.add_metadata([ret] + [self.type(p) for p in ft.params])})
+        line = sym.decl.loc.line
+        self.scope = self.mod.add_debug_info("DISubprogram", {
+            "name": sym.name, "linkageName": fn.name, "scope": self.file, "file": self.file,
+            "line": line, "type": sig, "scopeLine": line,
+            "spFlags": ir.DIToken("DISPFlagDefinition"), "unit": self.cu,
+        }, is_distinct=True)
+        fn.set_metadata("dbg", self.scope)
+
+    def end_function(self) -> None:
+        self.scope = None
+
+    def set_location(self, builder: ir.IRBuilder, loc) -> None:
+        if self.scope is None:
+            return
+        builder.debug_metadata = self.mod.add_debug_info(
+            "DILocation", {"line": loc.line, "column": loc.col, "scope": self.scope})
+
+    def declare_variable(self, builder: ir.IRBuilder, slot, var, types, arg_no: int = 0) -> None:
+        if self.scope is None:
+            return
+        ops = {"name": var.name, "scope": self.scope, "file": self.file, "line": var.loc.line,
+               "type": self.type(var.ty)}
+        if arg_no:
+            ops["arg"] = arg_no
+        dv = self.mod.add_debug_info("DILocalVariable", ops)
+        if self._declare is None:
+            meta = ir.MetaDataType()
+            from .irtext import KFunction
+            self._declare = KFunction(self.mod, ir.FunctionType(ir.VoidType(), [meta, meta, meta]), "llvm.dbg.declare")
+        expr = self.mod.add_debug_info("DIExpression", {})
+        builder.call(self._declare, [slot, dv, expr])
+
+    def global_variable(self, g: ir.GlobalVariable, sym, types) -> None:
+        gv = self.mod.add_debug_info("DIGlobalVariable", {
+            "name": sym.name, "scope": self.cu, "file": self.file, "line": sym.loc.line,
+            "type": self.type(sym.ty), "isLocal": False, "isDefinition": True})
+        gve = self.mod.add_debug_info("DIGlobalVariableExpression", {
+            "var": gv, "expr": self.mod.add_debug_info("DIExpression", {})})
+        g.set_metadata("dbg", gve)

@@ -1,0 +1,143 @@
+"""compile_file / compile_source: kpy source -> ELF32 i386 object (or IR/asm).
+
+The pipeline: parse (lark) -> syntax tree -> module loading and imports ->
+type check -> lowering (llvmlite IR) -> LLVM optimisation -> emission.
+Every user error is a CompileError; any other exception is an internal
+compiler error, reported as such (never a bare traceback from the CLI).
+"""
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from . import target
+from .checker import Checker, check_global
+from .declarations import Resolver
+from .diagnostics import Abort, CompileError, Diagnostic, DiagnosticSink, Loc
+from .irtext import add_module_asm
+from .lowering import ModuleLowering, NotConstant
+from .modules import ModuleInfo, Program
+from .symbols import ConstSym, FuncSym, GlobalVar, TypeSym
+
+__all__ = ["compile_file", "compile_source", "CompileError", "module_name_for"]
+
+
+def module_name_for(path: Path, roots: list[Path]) -> str:
+    """`kernel_src/lib/printf.kpy` under root `kernel_src` is `lib.printf`."""
+    path = Path(path).resolve()
+    for root in roots:
+        try:
+            rel = path.relative_to(Path(root).resolve())
+        except ValueError:
+            continue
+        return ".".join(rel.with_suffix("").parts)
+    return path.stem
+
+
+def compile_file(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj"):
+    path = Path(path)
+    roots = [Path(r) for r in roots]
+    try:
+        src = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CompileError([Diagnostic(Loc(str(path), 1, 1), f"cannot read source file: {e}")])
+    module = module_name_for(path, roots)
+    return compile_source(src, filename=str(path), module=module, roots=roots, opt=opt, debug=debug, emit=emit)
+
+
+def compile_source(src: str, filename: str = "<input>.kpy", module: str | None = None, roots=(),
+                   opt: int = 2, debug: bool = False, emit: str = "obj"):
+    result = compile_module(src, filename, module, roots, opt, debug, emit)
+    return result.output
+
+
+class CompileResult:
+    def __init__(self, output, program: Program, info: ModuleInfo):
+        self.output = output
+        self.program = program
+        self.info = info
+
+
+def compile_module(src: str, filename: str, module: str | None, roots, opt: int, debug: bool,
+                   emit: str) -> CompileResult:
+    if emit not in ("obj", "llvm", "asm"):
+        raise ValueError(f"emit must be 'obj', 'llvm' or 'asm', not {emit!r}")
+    if opt not in (0, 1, 2, 3):
+        raise ValueError(f"opt must be 0..3, not {opt!r}")
+    module = module or Path(filename).stem
+    sink = DiagnosticSink()
+    try:
+        program, info, resolver = check_program(src, filename, module, roots, sink)
+        ir_text = lower_module(info, resolver, sink, debug, opt)
+        output = emit_output(ir_text, opt, emit)
+    except CompileError:
+        raise
+    except RecursionError:
+        raise CompileError([Diagnostic(Loc(filename, 1, 1), "expression or statement nesting too deep")])
+    except Exception as e:  # a bug in kpyc, not in the user's program
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        raise CompileError([Diagnostic(
+            Loc(filename, 1, 1),
+            f"internal compiler error: {type(e).__name__}: {e} "
+            f"(at {Path(where.filename).name}:{where.lineno}; please report with this source)")])
+    return CompileResult(output, program, info)
+
+
+def check_program(src: str, filename: str, module: str, roots, sink: DiagnosticSink):
+    program = Program([Path(r) for r in roots], sink)
+    try:
+        info = program.add_source(module, filename, src)
+    except Abort:
+        sink.raise_if_errors()
+        raise
+    resolver = Resolver(program, sink)
+    resolver.checker_factory = lambda m: Checker(resolver, m)
+    for sym in list(info.symbols.values()):
+        try:
+            check_symbol(resolver, info, sym)
+        except Abort:
+            pass
+    sink.raise_if_errors()
+    return program, info, resolver
+
+
+def check_symbol(resolver: Resolver, info: ModuleInfo, sym) -> None:
+    if isinstance(sym, TypeSym):
+        resolver.complete_struct(sym)
+    elif isinstance(sym, ConstSym):
+        resolver.resolve_const(sym)
+    elif isinstance(sym, GlobalVar):
+        check_global(Checker(resolver, info), sym)
+    elif isinstance(sym, FuncSym):
+        Checker(resolver, info).check_function(sym)
+
+
+def lower_module(info: ModuleInfo, resolver: Resolver, sink: DiagnosticSink, debug: bool, opt: int) -> str:
+    lowering = ModuleLowering(info, resolver, target.TRIPLE, target.data_layout(), debug)
+    try:
+        mod = lowering.lower()
+    except NotConstant as e:
+        sink.error(e.expr.loc, "a global's initialiser must be a constant expression "
+                               "(integers, strings, addr(global), function names, lists)")
+        sink.raise_if_errors()
+    text = str(mod)
+    return add_module_asm(text, [chunk for chunk, _ in info.global_asm])
+
+
+def emit_output(ir_text: str, opt: int, emit: str):
+    try:
+        mod = target.parse_ir(ir_text)
+    except RuntimeError as e:
+        raise InternalIRError(str(e), ir_text)
+    target.optimise(mod, opt)
+    if emit == "llvm":
+        return str(mod)
+    if emit == "asm":
+        return target.emit_assembly(mod, opt)
+    return target.emit_object(mod, opt)
+
+
+class InternalIRError(Exception):
+    def __init__(self, message: str, ir_text: str):
+        super().__init__(message)
+        self.ir_text = ir_text

@@ -1,0 +1,27 @@
+"""'did you mean ...?': the nearest known name by edit distance."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def _distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def nearest(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate within a distance that still looks like a typo."""
+    best, best_d = None, None
+    limit = max(1, len(name) // 3 + 1)
+    for c in candidates:
+        if c == name or abs(len(c) - len(name)) > limit:
+            continue
+        d = _distance(name.lower(), c.lower())
+        if d <= limit and (best_d is None or d < best_d or (d == best_d and c < best)):
+            best, best_d = c, d
+    return best
