@@ -9,7 +9,7 @@ from .flat import boot_sector, check_size, flat_image
 from .gc import collect_garbage
 from .layout import TargetLayout
 from .mapfile import render_map
-from .objfile import (SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE,
+from .objfile import (SHF_EXECINSTR, SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE,
                       STT_OBJECT, STT_SECTION, InputObject, read_object)
 from .place import OutputSection, assign_addresses, assign_inputs, non_alloc_outputs
 from .relocate import Relocator, build_contents
@@ -77,31 +77,39 @@ def _layout_symbol_names(layout: TargetLayout) -> list[str]:
 
 
 def _check_undefined(inputs: list[InputObject], symbols: SymbolTable, layout: TargetLayout) -> None:
-    missing: dict[str, list[str]] = {}
+    # name -> {(object, function or section): [first site, count]}
+    missing: dict[str, dict] = {}
     for obj in inputs:
         for sec in obj.sections:
             if sec is None or not sec.live or not sec.is_alloc or not sec.relocs:
                 continue
             for offset, _type, symidx in sec.relocs:
                 sym = obj.symbols[symidx]
-                if sym.bind == STB_LOCAL or sym.shndx != SHN_UNDEF:
+                if sym.bind == STB_LOCAL or sym.shndx != SHN_UNDEF or sym.bind == STB_WEAK:
                     continue
-                entry = symbols.globals[sym.name]
-                if entry.is_defined or sym.bind == STB_WEAK:
+                if symbols.globals[sym.name].is_defined:
                     continue
                 func = obj.function_at(sec, offset)
-                where = f"{obj.name}" + (f": function {func}" if func else "") + f" ({sec.name}+{offset:#x})"
-                refs = missing.setdefault(sym.name, [])
-                if where not in refs:
-                    refs.append(where)
+                kind = "function" if sec.flags & SHF_EXECINSTR else "object"
+                key = (obj.name, f"{kind} {func}" if func else f"section {sec.name}")
+                refs = missing.setdefault(sym.name, {})
+                refs.setdefault(key, [f"{sec.name}+{offset:#x}", 0])[1] += 1
     entry = symbols.globals.get(layout.entry) if layout.entry else None
     if layout.entry and (entry is None or not entry.is_defined):
-        missing.setdefault(layout.entry, []).append(f"the entry point of target {layout.name}")
+        missing.setdefault(layout.entry, {})[("the entry point of target " + layout.name, "")] = ["", 0]
     if missing:
-        parts = []
-        for name, refs in missing.items():
-            parts.append(f"undefined symbol: {name}\n" + "\n".join(f"  referenced by {r}" for r in refs))
-        raise LinkError("\n".join(parts))
+        raise LinkError("\n".join(_undefined_message(name, refs) for name, refs in missing.items()))
+
+
+def _undefined_message(name: str, refs: dict) -> str:
+    lines = [f"undefined symbol: {name}"]
+    for (obj, where), (site, count) in refs.items():
+        if not count:
+            lines.append(f"  referenced by {obj}")
+            continue
+        more = f", and {count - 1} more time{'s' if count > 2 else ''}" if count > 1 else ""
+        lines.append(f"  referenced by {obj}: {where} ({site}{more})")
+    return "\n".join(lines)
 
 
 def _section_symbol_value(kind: str, out: OutputSection) -> int:

@@ -35,7 +35,7 @@ def test_undefined_symbol_lists_every_referrer():
     assert text.startswith("undefined symbol: missing")
     assert "referenced by a.o: function first_user (.text+0x" in text
     assert "referenced by b.o: function second_user (.text+0x" in text
-    assert "referenced by b.o: function fp (.data+0x0)" in text
+    assert "referenced by b.o: object fp (.data+0x0)" in text
 
 
 def test_undefined_entry_point():
