@@ -81,6 +81,8 @@ class Machine:
         self.log_categories = set(log)
         self.log_file = log_file if log_file is not None else sys.stderr
         self.stop = None            # (reason, exit_code, message) once the run must end
+        self.paused = False
+        self._pending_reset = None
         self.resets = 0
         self._build_cpu(timing)
         self._build_devices(serial, serial_input, debugcon, rtc_time)
@@ -203,18 +205,33 @@ class Machine:
 
     # ------------------------------------------------------------ run loop
     def run(self, max_insns=None, timeout=None, max_cycles=None) -> RunResult:
+        """Run to the end; every end is a RunResult, never an exception."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._pending_reset = None
+        while not self.advance(max_insns=max_insns, max_cycles=max_cycles, deadline=deadline):
+            pass                                     # paused by a device hook without a debugger
+        return self.result()
+
+    def advance(self, max_insns=None, max_cycles=None, deadline=None, pause_insns=None) -> bool:
+        """Run until the machine ends (True) or pauses (False): `pause()` was called
+        (a debugger breakpoint) or the instruction count reached `pause_insns`."""
+        self.paused = False
         try:
-            while self.stop is None:
-                self._step(max_insns, max_cycles, deadline)
+            while self.stop is None and not self.paused:
+                if pause_insns is not None and self.insns() >= pause_insns:
+                    break
+                self._step(max_insns, max_cycles, deadline, pause_insns)
         except Exception:                            # an emulator bug: report it, never raise
             self.stop = ("internal-error", EXIT_STATUS["internal-error"],
                          "the emulator failed (a bug in kpy's VM):\n" + traceback.format_exc())
         self._flush_outputs()
-        return self._result()
+        return self.stop is not None
 
-    def _step(self, max_insns, max_cycles, deadline):
+    def pause(self):
+        """Stop before the next instruction without ending the run (debugger)."""
+        self.paused = True
+        self.cpu.request_stop()
+
+    def _step(self, max_insns, max_cycles, deadline, pause_insns=None):
         cpu = self.cpu
         if max_insns is not None and self.insns() >= max_insns:
             return self.request_exit("insn-limit", None, f"stopped after {max_insns} instructions (--max-insns)")
@@ -223,18 +240,16 @@ class Machine:
         if deadline is not None and time.monotonic() >= deadline:
             return self.request_exit("timeout", None, "wall-clock timeout (--timeout)")
         until = self._run_until(max_cycles, deadline)
-        budget = None if max_insns is None else max_insns - self.insns()
-        reason = cpu.run(max_insns=budget, until_cycle=until)
+        limits = [n - self.insns() for n in (max_insns, pause_insns) if n is not None]
+        reason = cpu.run(max_insns=min(limits) if limits else None, until_cycle=until)
         self._fire_events()
         self._flush_outputs()
         if self._pending_reset:
             self._reset()
-        elif reason == "hlt" and self.stop is None:
+        elif reason == "hlt" and self.stop is None and not self.paused:
             self._idle(max_cycles)
         elif reason == "triple-fault":
             self._triple_fault()
-        elif reason == "insn-limit" and max_insns is not None and self.insns() >= max_insns:
-            self.request_exit("insn-limit", None, f"stopped after {max_insns} instructions (--max-insns)")
 
     def _run_until(self, max_cycles, deadline):
         candidates = [c for c in (self._next_event(), max_cycles) if c is not None]
@@ -302,7 +317,8 @@ class Machine:
                     pass
 
     # ------------------------------------------------------------ results
-    def _result(self) -> RunResult:
+    def result(self) -> RunResult:
+        self._flush_outputs()
         reason, code, message = self.stop
         report = "" if reason in ("poweroff", "debug-exit") else self.report(reason, message)
         return RunResult(reason, code, report, self.cpu.cycles, self.insns(), list(self.post.codes))

@@ -2,18 +2,18 @@
 
 Geometry is what QEMU guesses for a raw image without a partition table:
 16 heads, 63 sectors per track, cylinders = sectors / (16 * 63) clamped to
-2..16383. Errors use the IBM status codes and set CF: 01h bad command or
-parameter (what SeaBIOS returns for a start sector past the end), 04h
-sector not found (a transfer that runs off the end: the sectors before the
-end are transferred and the count says how many), 09h DMA boundary is never
-reported.
+2..16383; AH=08h reports cylinders - 2 as the last one, as SeaBIOS does
+(0-based, and the last cylinder is kept for diagnostics). Errors are what
+SeaBIOS on QEMU returns, with CF set: 01h bad command or parameter (also a
+start sector past the end), 0Ch for a transfer that runs off the end (the
+sectors before the end are transferred and the count says how many).
 """
 
 from .call import BiosCall
 
 SECTOR = 512
 HEADS, SECTORS_PER_TRACK = 16, 63
-STATUS_OK, STATUS_BAD_COMMAND, STATUS_NOT_FOUND = 0x00, 0x01, 0x04
+STATUS_OK, STATUS_BAD_COMMAND, STATUS_MEDIA_ERROR = 0x00, 0x01, 0x0C
 BOOT_DRIVE = 0x80
 BDA_DISK_STATUS = 0x474
 
@@ -83,7 +83,7 @@ class DiskServices:
         call.ah = 0x03                         # fixed disk present
 
     def _parameters(self, call):
-        max_cyl = self.disk.cylinders - 1
+        max_cyl = self.disk.cylinders - 2
         call.ch = max_cyl & 0xFF
         call.cl = SECTORS_PER_TRACK | ((max_cyl >> 2) & 0xC0)
         call.dh = HEADS - 1
@@ -109,7 +109,7 @@ class DiskServices:
     def _clip(self, lba: int, count: int) -> tuple[int, int]:
         """How many of the sectors exist, and the status for the transfer."""
         available = max(0, min(count, self.disk.sectors - lba))
-        return available, STATUS_OK if available == count else STATUS_NOT_FOUND
+        return available, STATUS_OK if available == count else STATUS_MEDIA_ERROR
 
     def _read_chs(self, call):
         request = self._chs(call)

@@ -1,0 +1,394 @@
+"""A GDB remote-protocol stub on 127.0.0.1 (`--gdb PORT`, `--wait-gdb`).
+
+Serves one gdb connection: an i386 target description (core registers and
+the x87 registers gdb insists on, which read as zero), registers, memory
+(linear addresses, translated through the page tables when paging is on),
+continue, single step, software breakpoints (Z0/Z1, as CPU exec hooks) and
+write watchpoints (Z2, as physical write watches), Ctrl-C, detach and kill.
+When the guest ends the run, gdb gets the exit status (`W`).
+"""
+
+import select
+import socket
+
+GPR_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags")
+SEG_NAMES = ("cs", "ss", "ds", "es", "fs", "gs")
+SEG_INDEX = {"es": 0, "cs": 1, "ss": 2, "ds": 3, "fs": 4, "gs": 5}
+FPU_CONTROL = ("fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop")
+NUM_REGS = 16 + 8 + 8
+SLICE_INSNS = 20_000          # instructions between checks for Ctrl-C from gdb
+SIGTRAP, SIGINT = 5, 2
+
+
+def target_xml() -> str:
+    regs = [f'<reg name="{n}" bitsize="32" type="{_reg_type(n)}"/>' for n in GPR_NAMES + SEG_NAMES]
+    regs += [f'<reg name="st{i}" bitsize="80" type="i387_ext"/>' for i in range(8)]
+    regs += [f'<reg name="{n}" bitsize="32" type="int" group="float"/>' for n in FPU_CONTROL]
+    return ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
+            '<target version="1.0"><architecture>i386</architecture>'
+            '<feature name="org.gnu.gdb.i386.core">' + "".join(regs) + "</feature></target>")
+
+
+def _reg_type(name: str) -> str:
+    return {"esp": "data_ptr", "ebp": "data_ptr", "eip": "code_ptr", "eflags": "int"}.get(name, "int32")
+
+
+def checksum(data: bytes) -> bytes:
+    return b"%02x" % (sum(data) & 0xFF)
+
+
+class GdbStub:
+    def __init__(self, machine, port: int, host: str = "127.0.0.1"):
+        self.machine = machine
+        self.cpu = machine.cpu
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.listener.bind((host, port))
+        except OSError as err:
+            from vm.machine import MachineError
+            raise MachineError(f"--gdb {port}: cannot listen on {host}:{port}: {err.strerror}") from None
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        self.conn = None
+        self.buffer = b""
+        self.breakpoints = set()        # physical addresses
+        self.hooked = set()
+        self.watchpoints = {}           # (paddr, length) -> active
+        self.resume_from = None         # breakpoint address to step over once
+        self.stop_reason = f"S{SIGTRAP:02x}"
+        self.ack = True
+
+    # ------------------------------------------------------------ lifecycle
+    def serve(self, wait: bool = True, max_insns=None, timeout=None):
+        """Run the machine under gdb's control; returns the machine's RunResult."""
+        import time
+        self.max_insns = max_insns
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        if not wait:
+            self.listener.setblocking(False)
+            while not self._accept_nowait():
+                if self.machine.advance(max_insns=max_insns, deadline=self.deadline,
+                                        pause_insns=self.machine.insns() + SLICE_INSNS):
+                    return self.machine.result()
+        else:
+            self.conn, _ = self.listener.accept()
+        try:
+            self._session()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self.conn.close()
+            self.listener.close()
+        if self.machine.stop is None:              # detached or connection lost: run on
+            self.machine.advance(max_insns=max_insns, deadline=self.deadline)
+        return self.machine.result()
+
+    def _accept_nowait(self) -> bool:
+        try:
+            self.conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return False
+        self.conn.setblocking(True)
+        return True
+
+    def _session(self):
+        while True:
+            packet = self._receive()
+            if packet is None:
+                return
+            reply = self.handle(packet)
+            if reply is _DETACH:
+                self._send(b"OK")
+                return
+            if reply is _KILL:
+                self.machine.request_exit("poweroff", 0)
+                return
+            if reply is not None:
+                self._send(reply)
+
+    # ------------------------------------------------------------ framing
+    def _receive(self):
+        """The next packet's payload, or None when gdb went away."""
+        while True:
+            start = self.buffer.find(b"$")
+            if b"\x03" in self.buffer[:start if start >= 0 else len(self.buffer)]:
+                self.buffer = self.buffer.replace(b"\x03", b"", 1)
+            if start >= 0:
+                end = self.buffer.find(b"#", start)
+                if end >= 0 and len(self.buffer) >= end + 3:
+                    payload = self.buffer[start + 1:end]
+                    self.buffer = self.buffer[end + 3:]
+                    if self.ack:
+                        self.conn.sendall(b"+")
+                    return _unescape(payload)
+            data = self.conn.recv(65536)
+            if not data:
+                return None
+            self.buffer += data
+
+    def _send(self, payload):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        self.conn.sendall(b"$" + payload + b"#" + checksum(payload))
+        if self.ack:
+            while True:              # wait for gdb's '+'
+                if self.buffer[:1] == b"+":
+                    self.buffer = self.buffer[1:]
+                    return
+                if self.buffer[:1] == b"-":
+                    self.buffer = self.buffer[1:]
+                    self.conn.sendall(b"$" + payload + b"#" + checksum(payload))
+                    continue
+                if self.buffer:
+                    return
+                data = self.conn.recv(65536)
+                if not data:
+                    raise ConnectionError("gdb went away")
+                self.buffer += data
+
+    def _interrupted(self) -> bool:
+        ready, _, _ = select.select([self.conn], [], [], 0)
+        if ready:
+            data = self.conn.recv(65536)
+            if not data:
+                raise ConnectionError("gdb went away")
+            self.buffer += data
+        if b"\x03" in self.buffer:
+            self.buffer = self.buffer.replace(b"\x03", b"", 1)
+            return True
+        return False
+
+    # ------------------------------------------------------------ commands
+    def handle(self, packet: bytes):
+        text = packet.decode("latin-1")
+        command, args = text[:1], text[1:]
+        try:
+            if command == "?":
+                return self.stop_reason
+            if command == "g":
+                return "".join(self._read_reg(i) for i in range(NUM_REGS))
+            if command == "G":
+                return self._write_all_regs(args)
+            if command == "p":
+                return self._read_reg(int(args, 16))
+            if command == "P":
+                number, value = args.split("=")
+                return self._write_reg(int(number, 16), value)
+            if command == "m":
+                addr, length = (int(x, 16) for x in args.split(","))
+                return self._read_memory(addr, length)
+            if command == "M":
+                where, data = args.split(":")
+                addr, _length = (int(x, 16) for x in where.split(","))
+                return self._write_memory(addr, bytes.fromhex(data))
+            if command in "cs":
+                return self._resume(step=command == "s", addr=args)
+            if command in "Zz":
+                return self._breakpoint(command == "Z", args)
+            if command == "D":
+                return _DETACH
+            if command == "k":
+                return _KILL
+            if command == "H" or command == "T":
+                return "OK"
+            if command == "q":
+                return self._query(args)
+            if command == "Q":
+                if args == "StartNoAckMode":
+                    self._send(b"OK")
+                    self.ack = False
+                    return None
+                return ""
+            if text == "vCont?":
+                return ""
+            if text.startswith("vMustReplyEmpty"):
+                return ""
+        except (ValueError, IndexError):
+            return "E01"
+        return ""
+
+    def _query(self, args: str):
+        if args.startswith("Supported"):
+            return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+"
+        if args.startswith("Xfer:features:read:target.xml:"):
+            offset, length = (int(x, 16) for x in args.rsplit(":", 1)[1].split(","))
+            xml = target_xml()
+            chunk = xml[offset:offset + length]
+            return ("l" if offset + length >= len(xml) else "m") + chunk
+        if args == "Attached":
+            return "1"
+        if args == "C":
+            return "QC1"
+        if args == "fThreadInfo":
+            return "m1"
+        if args == "sThreadInfo":
+            return "l"
+        if args.startswith("Symbol"):
+            return "OK"
+        return ""
+
+    # ------------------------------------------------------------ registers
+    def _read_reg(self, number: int) -> str:
+        cpu = self.cpu
+        if number < 8:
+            value = getattr(cpu, GPR_NAMES[number])
+        elif number == 8:
+            value = cpu.eip
+        elif number == 9:
+            value = cpu.get_eflags()
+        elif number < 16:
+            value = cpu.get_seg(SEG_INDEX[SEG_NAMES[number - 10]])
+        elif number < 24:
+            return "00" * 10
+        elif number < NUM_REGS:
+            value = 0x037F if number == 24 else 0
+        else:
+            return "E00"
+        return (value & 0xFFFFFFFF).to_bytes(4, "little").hex()
+
+    def _write_reg(self, number: int, hexvalue: str) -> str:
+        raw = bytes.fromhex(hexvalue)
+        value = int.from_bytes(raw[:4], "little")
+        cpu = self.cpu
+        if number < 8:
+            setattr(cpu, GPR_NAMES[number], value)
+        elif number == 8:
+            cpu.eip = value
+        elif number == 9:
+            cpu.set_eflags(value)
+        elif number < 16:
+            index = SEG_INDEX[SEG_NAMES[number - 10]]
+            if cpu.get_seg(index) != value & 0xFFFF:
+                cpu.load_seg(index, value & 0xFFFF)
+        return "OK"
+
+    def _write_all_regs(self, hexdata: str) -> str:
+        for number in range(16):
+            self._write_reg(number, hexdata[8 * number:8 * number + 8])
+        return "OK"
+
+    # ------------------------------------------------------------ memory
+    def physical(self, linear: int):
+        """Linear → physical without side effects; None if not mapped."""
+        translate = getattr(self.cpu, "translate", None)
+        if translate is not None:
+            return translate(linear)
+        if self.cpu.cr[0] & 0x80000000:
+            return None
+        return linear
+
+    def _read_memory(self, addr: int, length: int) -> str:
+        out = bytearray()
+        for i in range(length):
+            paddr = self.physical((addr + i) & 0xFFFFFFFF)
+            if paddr is None:
+                break
+            out += self.machine.memory.read(paddr, 1)
+        return out.hex() if out or length == 0 else "E14"
+
+    def _write_memory(self, addr: int, data: bytes) -> str:
+        for i, byte in enumerate(data):
+            paddr = self.physical((addr + i) & 0xFFFFFFFF)
+            if paddr is None:
+                return "E14"
+            self.machine.memory.write(paddr, bytes((byte,)))
+        return "OK"
+
+    # ------------------------------------------------------------ breakpoints
+    def _breakpoint(self, insert: bool, args: str) -> str:
+        kind, addr, length = args.split(",")[:3]
+        paddr = self.physical(int(addr, 16))
+        if paddr is None:
+            return "E14"
+        if kind in ("0", "1"):
+            if insert:
+                self.breakpoints.add(paddr)
+                if paddr not in self.hooked:
+                    self.hooked.add(paddr)
+                    self.cpu.add_exec_hook(paddr, self._breakpoint_hook(paddr))
+            else:
+                self.breakpoints.discard(paddr)
+            return "OK"
+        if kind == "2":
+            key = (paddr, int(length, 16))
+            if insert and key not in self.watchpoints:
+                self.machine.memory.add_write_watch(key[0], key[1], self._watch_hook(key))
+            self.watchpoints[key] = insert
+            return "OK"
+        return ""
+
+    def _breakpoint_hook(self, paddr: int):
+        def hook(cpu):
+            if paddr not in self.breakpoints:
+                return
+            if self.resume_from == paddr:       # we are resuming from this very breakpoint
+                self.resume_from = None
+                return
+            self.stop_reason = f"T{SIGTRAP:02x}swbreak:;"
+            self.machine.pause()
+        return hook
+
+    def _watch_hook(self, key):
+        def hook(paddr, size, value, eip):
+            if self.watchpoints.get(key):
+                self.stop_reason = f"T{SIGTRAP:02x}watch:{key[0]:x};"
+                self.machine.pause()
+        return hook
+
+    # ------------------------------------------------------------ execution
+    def _pc_linear(self) -> int:
+        """CS:EIP as a linear address (segment base from the selector in real mode;
+        protected-mode code segments are assumed flat, as gdb assumes too)."""
+        cpu = self.cpu
+        if cpu.cr[0] & 1:
+            return cpu.eip
+        return (cpu.get_seg(1) << 4) + (cpu.eip & 0xFFFF)
+
+    def _resume(self, step: bool, addr: str):
+        if addr:
+            self.cpu.eip = int(addr, 16)
+        here = self.physical(self._pc_linear())
+        self.resume_from = here if here in self.breakpoints else None
+        self.stop_reason = f"S{SIGTRAP:02x}"
+        machine = self.machine
+        if step:
+            ended = machine.advance(max_insns=self.max_insns, deadline=self.deadline,
+                                    pause_insns=machine.insns() + 1)
+        else:
+            while True:
+                ended = machine.advance(max_insns=self.max_insns, deadline=self.deadline,
+                                        pause_insns=machine.insns() + SLICE_INSNS)
+                if ended or machine.paused:
+                    break
+                if self._interrupted():
+                    self.stop_reason = f"S{SIGINT:02x}"
+                    break
+        self.resume_from = None
+        if ended:
+            return "W%02x" % (machine.result().exit_code & 0xFF)
+        return self.stop_reason
+
+
+class _Marker:
+    pass
+
+
+_DETACH, _KILL = _Marker(), _Marker()
+
+
+def _unescape(payload: bytes) -> bytes:
+    out = bytearray()
+    escaped = False
+    for b in payload:
+        if escaped:
+            out.append(b ^ 0x20)
+            escaped = False
+        elif b == 0x7D:
+            escaped = True
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+__all__ = ["GdbStub", "target_xml"]
