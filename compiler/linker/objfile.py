@@ -106,6 +106,8 @@ def read_object(name: str, data: bytes) -> InputObject:
     """Parse one relocatable object; raise LinkError naming what is wrong."""
     if not isinstance(data, (bytes, bytearray)) or data[:4] != b"\x7fELF":
         raise LinkError(f"{name}: not an ELF file")
+    if len(data) < 52:
+        raise LinkError(f"{name}: truncated ELF file ({len(data)} bytes, shorter than an ELF header)")
     if data[4] != 1 or data[5] != 1:
         raise LinkError(f"{name}: not an ELF32 little-endian object (EI_CLASS={data[4]}, EI_DATA={data[5]})")
     try:
@@ -183,6 +185,8 @@ def _read_symbols(obj, symtab, raw, data):
                 raise LinkError(f"{obj.name}: symbol refers to section {shndx}, which does not exist")
             section = obj.sections[shndx]
         name = _cstring(strtab, name_off)
+        if bind != STB_LOCAL and not name:
+            raise LinkError(f"{obj.name}: global symbol {len(symbols)} has no name")
         if stype == STT_SECTION and section is not None:
             name = name or section.name
         if stype == STT_FILE and not obj.source_file:

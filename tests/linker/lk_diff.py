@@ -21,8 +21,8 @@ def compile_program(program) -> list[tuple[str, bytes]]:
 def lld_link(objects, layout, workdir: Path, binary: bool = False) -> bytes:
     workdir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, data in objects:
-        path = workdir / name
+    for index, (name, data) in enumerate(objects):
+        path = workdir / f"{index:03d}-{name.replace('/', '_')}.o"
         path.write_bytes(data)
         paths.append(str(path))
     script = workdir / "layout.ld"
