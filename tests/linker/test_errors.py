@@ -114,7 +114,8 @@ def test_section_matching_no_pattern():
     (b"", "not an ELF file"),
     (b"hello world" * 10, "not an ELF file"),
     (b"\x7fELF\x02\x01\x01" + bytes(57), "not an ELF32 little-endian object"),
-    (b"\x7fELF\x01\x01\x01" + bytes(9) + b"\x01\x00\x03\x00", "malformed ELF object"),
+    (b"\x7fELF\x01\x01\x01" + bytes(9) + b"\x01\x00\x03\x00", "truncated ELF file (20 bytes"),
+    (b"\x7fELF\x01\x01\x01" + bytes(9) + b"\x01\x00\x03\x00" + b"\xff" * 60, "malformed ELF object"),
 ])
 def test_malformed_input(data, message):
     text = link_error([("bad.o", data)])
