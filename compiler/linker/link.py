@@ -119,17 +119,22 @@ def _section_symbol_value(kind: str, out: OutputSection) -> int:
 
 def _assign_symbol_addresses(symbols: SymbolTable, layout: TargetLayout, outputs: list[OutputSection]) -> None:
     by_name = {o.name: o for o in outputs}
+    def define(name, addr, section=None):
+        entry = symbols.globals[name]
+        entry.addr, entry.layout_section = addr & 0xFFFFFFFF, section
+
     for out in outputs:
         if out.spec.start_symbol:
-            symbols.globals[out.spec.start_symbol].addr = out.vma
+            define(out.spec.start_symbol, out.vma, out)
         if out.spec.end_symbol:
-            symbols.globals[out.spec.end_symbol].addr = out.vma + out.size
+            define(out.spec.end_symbol, out.vma + out.size, out)
     for name, value in layout.symbols.items():
         if isinstance(value, int):
-            symbols.globals[name].addr = value
+            define(name, value)
         else:
             kind, section, delta = value
-            symbols.globals[name].addr = (_section_symbol_value(kind, by_name[section]) + delta) & 0xFFFFFFFF
+            relative = by_name[section] if kind in ("start", "end") else None
+            define(name, _section_symbol_value(kind, by_name[section]) + delta, relative)
     for entry in symbols.globals.values():
         if entry.linker_defined:
             continue
@@ -158,15 +163,9 @@ def _entry_address(layout: TargetLayout, symbols: SymbolTable, outputs: list[Out
     return text.vma if text else layout.vma
 
 
-def _section_of(addr_owner_out, outputs) -> OutputSection | None:
-    return addr_owner_out if addr_owner_out is not None and addr_owner_out.size else None
-
-
-def _containing(outputs: list[OutputSection], addr: int) -> OutputSection | None:
-    for out in outputs:
-        if out.size and out.vma <= addr < out.vma + out.size:
-            return out
-    return None
+def _section_of(section: OutputSection | None, outputs) -> OutputSection | None:
+    """The output section a symbol is relative to, if it is written to the ELF (empty ones are not)."""
+    return section if section is not None and section.size else None
 
 
 def _output_symbols(inputs: list[InputObject], symbols: SymbolTable, outputs: list[OutputSection]) -> list[OutSymbol]:
@@ -192,7 +191,7 @@ def _output_symbols(inputs: list[InputObject], symbols: SymbolTable, outputs: li
 
 def _global_out_symbol(name, entry, outputs) -> OutSymbol | None:
     if entry.linker_defined:
-        return OutSymbol(name, entry.addr, 0, STT_NOTYPE, STB_GLOBAL, _containing(outputs, entry.addr))
+        return OutSymbol(name, entry.addr, 0, STT_NOTYPE, STB_GLOBAL, _section_of(entry.layout_section, outputs))
     if entry.common is not None:
         if entry.addr is None:
             return None

@@ -34,6 +34,7 @@ class GlobalSymbol:
     definition: ObjSymbol | None = None     # the winning definition from an object
     common: CommonBlock | None = None
     linker_defined: bool = False            # defined by the layout (start/end symbols, [symbols])
+    layout_section: object = None           # for a layout symbol: the output section it is relative to
     addr: int | None = None                 # resolved address, once the layout is known
     strong_refs: bool = False
     referrers: list = field(default_factory=list)   # (object, section, offset) of each reference
