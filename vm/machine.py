@@ -335,9 +335,11 @@ class Machine:
         except Exception as err:                     # the report must not fail
             lines.append(f"  (registers unavailable: {err})")
         lines.append(f"  cycles={cpu.cycles} instructions={self.insns()} resets={self.resets}")
+        if reason == "triple-fault" and getattr(cpu, "triple_fault_report", None):
+            lines.append("  " + cpu.triple_fault_report.replace("\n", "\n  "))
         exceptions = list(getattr(cpu, "recent_exceptions", ()))
         if exceptions:
-            lines.append("  last exceptions (vector, error code, EIP):")
+            lines.append("  last exceptions and interrupts:")
             lines += [f"    {_format_exception(e)}" for e in exceptions]
         eips = list(getattr(cpu, "recent_eips", ()))
         if eips:
@@ -348,9 +350,15 @@ class Machine:
 
 
 def _format_exception(entry) -> str:
-    if isinstance(entry, (tuple, list)):
-        return " ".join(f"{v:#x}" if isinstance(v, int) else str(v) for v in entry)
-    return str(entry)
+    """(vector, error code or None, EIP, is-hardware-interrupt) as one line."""
+    try:
+        vector, error, eip, hardware = entry
+    except (TypeError, ValueError):
+        return str(entry)
+    from vm.cpu.faults import NAMES
+    kind = "interrupt" if hardware else NAMES.get(vector, "exception")
+    code = "" if error is None else f" error={error:#x}"
+    return f"vector {vector:#04x} ({kind}){code} at EIP {eip:#010x}"
 
 
 def _read(path, what: str) -> bytes:

@@ -6,7 +6,8 @@ byte string given up front (a file or piped stdin, read before the run), so
 runs stay deterministic. Interrupt identification follows the 16550
 priorities (line status > received data > THR empty > modem status);
 loopback (MCR bit 4) feeds THR back into the receiver, as drivers' self
-tests expect. The IRQ line follows IIR, as in QEMU (OUT2 does not gate it).
+tests expect. Each received byte raises a fresh interrupt edge, as if it
+arrived after the previous one was read. The IRQ line follows IIR, as in QEMU (OUT2 does not gate it).
 """
 
 from collections import deque
@@ -66,7 +67,13 @@ class UART16550:
         self.thr_interrupt = True
 
     def _receive(self) -> int:
-        return self.rx.popleft() if self.rx else 0
+        value = self.rx.popleft() if self.rx else 0
+        if self.rx and self.irq_level:
+            # the next byte "arrives" after this one was taken: drop the line so
+            # the edge-triggered PIC sees a new request for it, as on hardware
+            self.irq_level = False
+            self.board.set_irq(self.irq, False)
+        return value
 
     def line_status(self) -> int:
         return (LSR_DR if self.rx else 0) | (LSR_OE if self.overrun else 0) | LSR_THRE | LSR_TEMT
