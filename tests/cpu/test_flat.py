@@ -1,0 +1,66 @@
+"""FlatMachine: cdecl calls into raw code, output ports, faults as GuestFault."""
+import pytest
+
+from tests.cpu.asm import assemble
+from vm.flat import FlatMachine, GuestFault
+
+SUM_LOOP = """
+movl 4(%esp), %ecx
+xorl %eax, %eax
+1: addl %ecx, %eax
+decl %ecx
+jnz 1b
+ret
+"""
+
+
+def test_call_returns_eax_and_can_be_repeated():
+    fm = FlatMachine.from_code(assemble(SUM_LOOP))
+    assert fm.call("start", 10) == 55
+    assert fm.call("start", 100000) == 5000050000 & 0xFFFFFFFF
+
+
+def test_call64_returns_edx_eax():
+    fm = FlatMachine.from_code(assemble("movl 4(%esp), %eax\nmull 8(%esp)\nret"))
+    assert fm.call64("start", 0x12345678, 0x9ABCDEF0) == 0x12345678 * 0x9ABCDEF0
+
+
+def test_output_ports_are_captured():
+    fm = FlatMachine.from_code(assemble("""
+movb $0x48, %al
+outb %al, $0xe9
+movw $0x3f8, %dx
+movb $0x69, %al
+outb %al, %dx
+ret"""))
+    fm.call("start")
+    assert fm.output == b"Hi"
+
+
+def test_memory_helpers():
+    fm = FlatMachine.from_code(assemble("movl 4(%esp), %edx\nmovl (%edx), %eax\nincl (%edx)\nret"))
+    buf = fm.alloc(4)
+    fm.write(buf, (41).to_bytes(4, "little"))
+    assert fm.call("start", buf) == 41
+    assert fm.read(buf, 4) == (42).to_bytes(4, "little")
+
+
+def test_divide_by_zero_is_a_guest_fault():
+    fm = FlatMachine.from_code(assemble("xorl %ecx, %ecx\nmovl $1, %eax\ncltd\ndivl %ecx\nret"))
+    with pytest.raises(GuestFault) as info:
+        fm.call("start")
+    assert info.value.vector == 0
+    assert info.value.eip == 0x100000 + 8
+
+
+def test_page_fault_free_ud_reports_vector_6():
+    fm = FlatMachine.from_code(assemble("ud2"))
+    with pytest.raises(GuestFault) as info:
+        fm.call("start")
+    assert info.value.vector == 6
+
+
+def test_runaway_loop_is_reported():
+    fm = FlatMachine.from_code(assemble("1: jmp 1b"), insn_limit=10000)
+    with pytest.raises(GuestFault, match="did not return"):
+        fm.call("start")

@@ -1,0 +1,354 @@
+"""The CPU: architectural state, the block cache and the run loop.
+
+Execution goes block by block.  A block is keyed by the physical address
+of its first byte plus the mode bits its code depends on (default
+operand size, stack size, flat data segments) and CS base; it is decoded
+and translated to a Python function once (translate.py) and invalidated
+when a store hits the bytes it was decoded from (memory.py keeps that
+record).  Between blocks the loop looks at the attention flag (interrupt
+request, stop request, interrupt shadow, halt) and the cycle/instruction
+limits.
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import deque
+
+from . import alu
+from .decoder import Decoder
+from .faults import Fault, NAMES, TripleFault
+from .flags import FIXED, IF
+from .flags import carry, cf_source, condition, materialize
+from .interrupts import Interrupts
+from .mmu import MMU, make_accessors
+from .segments import CS, Segments
+from .system import System
+from .translate import MAX_BLOCK_INSNS, Emitter, assemble, translate_block
+from ..timing import load_profile
+
+INF = float("inf")
+RESET_CR0 = 0x60000010
+REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
+
+
+def _register_property(idx):
+    def get(self):
+        return self.regs[idx]
+
+    def put(self, value):
+        self.regs[idx] = value & 0xFFFFFFFF
+    return property(get, put)
+
+
+class CPU(MMU, Segments, Interrupts, System):
+    def __init__(self, mem, ports, timing="off"):
+        self.mem = mem
+        self.ports = ports
+        self.timing = load_profile(timing)
+        self.regs = [0] * 8
+        self.cr = [RESET_CR0, 0, 0, 0, 0]
+        self.cycles = 0
+        self.insns = 0
+        self.init_mmu()
+        self.init_segments()
+        self.init_interrupts()
+        self.init_system()
+        self.blocks: dict[int, object] = {}       # key -> block function
+        self.single_blocks: dict[int, object] = {}
+        self.page_blocks: dict[int, list] = {}    # physical page -> [(key, lo, hi, cache)]
+        self.exec_hooks: dict[int, list] = {}
+        self.recent_eips = deque(maxlen=16)
+        self.trace = None
+        self.intc = None
+        self._irq = False
+        self.attn = False
+        self.stop_requested = False
+        self.halted = False
+        self.shadow = False
+        self.cold_until = 0
+        self.triple_fault_report = None
+        self._skip_hook_once = None
+        acc = make_accessors(self)
+        self.rd = {1: acc["rd8"], 2: acc["rd16"], 4: acc["rd32"]}
+        self.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
+        self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
+                            MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
+                            FAULT_AT=self._fault_at, __builtins__=__builtins__)
+        mem.listeners.append(self)
+        self.reset()
+
+    # ---- state ---------------------------------------------------------------------------
+    def reset(self):
+        """Power-on state: real mode at F000:FFF0 with CS base 0xFFFF0000."""
+        self.regs[:] = [0] * 8
+        self.regs[2] = 0x0633
+        self.fl = 0
+        self.lf = (FIXED, 0, 0, 0, 0)
+        self.cr[:] = [RESET_CR0, 0, 0, 0, 0]
+        self.init_segments()
+        self.set_seg(CS, 0xF000, 0xFFFF0000, 0xFFFF, self.sattr[CS])
+        for i in (0, 2, 3, 4, 5):
+            self.set_seg(i, 0, 0, 0xFFFF, self.sattr[i])
+        self.eip = 0xFFF0
+        self.flush_tlb()
+        self.halted = self.shadow = self.stop_requested = False
+        self._irq = False
+        self.attn = False
+
+    @property
+    def irq_pending(self):
+        return self._irq
+
+    @irq_pending.setter
+    def irq_pending(self, value):
+        self._irq = bool(value)
+        if value:
+            self.attn = True
+
+    def attention(self):
+        self.attn = True
+
+    def request_stop(self):
+        self.stop_requested = True
+        self.attn = True
+
+    def set_timing(self, timing):
+        self.timing = load_profile(timing)
+        self.flush_code_cache()      # static block costs come from the profile
+
+    # ---- block cache ------------------------------------------------------------------------
+    def flush_code_cache(self):
+        self.blocks.clear()
+        self.single_blocks.clear()
+        self.page_blocks.clear()
+
+    def code_written(self, page, lo, hi):
+        """memory.py: executed bytes [lo, hi) of `page` were overwritten."""
+        entries = self.page_blocks.get(page)
+        if not entries:
+            return
+        keep = []
+        for entry in entries:
+            key, elo, ehi, cache = entry
+            if elo < hi and lo < ehi:
+                cache.pop(key, None)
+            else:
+                keep.append(entry)
+        self.page_blocks[page] = keep
+
+    def memory_map_changed(self):
+        self.flush_fast_tlbs()
+
+    def add_exec_hook(self, paddr, fn):
+        self.exec_hooks.setdefault(paddr, []).append(fn)
+        self._invalidate_at(paddr)
+
+    def remove_exec_hook(self, paddr, fn):
+        fns = self.exec_hooks.get(paddr, [])
+        if fn in fns:
+            fns.remove(fn)
+        if not fns:
+            self.exec_hooks.pop(paddr, None)
+        self._invalidate_at(paddr)
+
+    def _invalidate_at(self, paddr):
+        # blocks running through paddr must be split there (or may merge again)
+        self.code_written(paddr >> 12, paddr & 0xFFF, (paddr & 0xFFF) + 1)
+        for page in (paddr >> 12,):
+            for key, lo, hi, cache in self.page_blocks.get(page, []):
+                if hi == (paddr & 0xFFF):
+                    cache.pop(key, None)
+
+    def _fault_at(self, fault, line_starts, eips, cycles_before):
+        """Called from a block's except clause: which instruction faulted?"""
+        idx = max(0, bisect_right(line_starts, fault.__traceback__.tb_lineno) - 1)
+        self.eip = eips[idx]
+        self.cycles += cycles_before[idx]
+        fault.done = idx
+
+    # ---- running -------------------------------------------------------------------------------
+    def run(self, max_insns=None, until_cycle=None):
+        """Execute until a stop condition; returns "event", "hlt", "stop",
+        "insn-limit" or "triple-fault"."""
+        blocks, single_blocks = self.blocks, self.single_blocks
+        xtlb, sbase, hooks = self.xtlb, self.sbase, self.exec_hooks
+        recent = self.recent_eips.append
+        insn_limit = INF if max_insns is None else self.insns + max_insns
+        cyc_limit = INF if until_cycle is None else until_cycle
+        n = self.insns
+        cold = self.cold_until
+        cold_cost = self.timing.hlt_cold_insn
+        single = False
+        while True:
+            if self.attn:
+                self.insns = n
+                reason, single = self._service()
+                if reason is not None:
+                    return reason
+                cold = self.cold_until
+            if self.cycles >= cyc_limit:
+                self.insns = n
+                return "event"
+            if n >= insn_limit:
+                self.insns = n
+                return "insn-limit"
+            try:
+                lin = (sbase[1] + self.eip) & 0xFFFFFFFF
+                pp = xtlb.get(lin >> 12)
+                if pp is None:
+                    pp = self.fetch_page(lin)
+                phys = pp | (lin & 0xFFF)
+                if hooks and phys in hooks:
+                    self.insns = n
+                    if self._run_hooks(phys):
+                        continue
+                if single or insn_limit - n < MAX_BLOCK_INSNS or self.trace is not None:
+                    cache = single_blocks
+                    single = False
+                else:
+                    cache = blocks
+                key = phys | self.mode_key
+                blk = cache.get(key)
+                if blk is None:
+                    blk = self._translate(lin, phys, key, cache)
+                recent(self.eip)
+                if self.trace is not None:
+                    self.trace(self)
+                k = blk()
+                n += k
+                if n < cold:
+                    self.cycles += k * cold_cost
+            except Fault as fault:
+                n += fault.done
+                self.insns = n
+                try:
+                    self.deliver_exception(fault)
+                except TripleFault as tf:
+                    self._triple_fault(str(tf), fault)
+                    return "triple-fault"
+
+    def _service(self):
+        """Handle whatever raised the attention flag; (reason or None, single_step)."""
+        self.attn = False
+        if self.stop_requested:
+            self.stop_requested = False
+            return "stop", False
+        if self.shadow:
+            # the instruction after sti / mov ss runs before any interrupt
+            self.shadow = False
+            self.attn = True
+            return None, True
+        if self._irq and self.fl & IF and self.intc is not None:
+            vector = self.intc.acknowledge()
+            if vector is not None:
+                try:
+                    self.deliver_irq(vector)
+                except TripleFault as tf:
+                    self._triple_fault(str(tf), None)
+                    return "triple-fault", False
+            if self._irq:
+                self.attn = True
+        if self.halted:
+            self.attn = True
+            return "hlt", False
+        return None, False
+
+    def _run_hooks(self, phys):
+        """Run the exec hooks at phys; True when execution must not continue
+        straight into the block there (the hook moved EIP or asked to stop)."""
+        if self._skip_hook_once == (phys, self.insns):
+            self._skip_hook_once = None       # resuming after a hook's stop: do not stop again
+            return False
+        where = (self.seg[CS], self.eip, self.sbase[CS])
+        for fn in list(self.exec_hooks.get(phys, ())):
+            fn(self)
+        if self.stop_requested:
+            same_place = where == (self.seg[CS], self.eip, self.sbase[CS])
+            self._skip_hook_once = (phys, self.insns) if same_place else None
+            return True
+        return where != (self.seg[CS], self.eip, self.sbase[CS]) or self.attn
+
+    def _triple_fault(self, why, fault):
+        self.halted = True
+        lines = [f"triple fault: {why}",
+                 f"EIP={self.eip:#010x} CS={self.seg[CS]:#06x} CR0={self.cr[0]:#x} CR2={self.cr[2]:#x} "
+                 f"CR3={self.cr[3]:#x}",
+                 "last exceptions: " + ", ".join(
+                     f"{NAMES.get(v, v)}" + (f"({c:#x})" if c is not None else "") + f"@{e:#x}"
+                     for v, c, e, _ in self.recent_exceptions),
+                 "last blocks at EIP: " + " ".join(f"{e:#x}" for e in self.recent_eips)]
+        self.triple_fault_report = "\n".join(lines)
+
+    # ---- translation ------------------------------------------------------------------------------
+    def _translate(self, lin, phys, key, cache):
+        code32 = self.code32
+        cs_base = self.sbase[CS]
+        page_lin = lin >> 12
+        pages = {}      # physical page -> [lo, hi) of decoded bytes
+
+        def fetch(offset):
+            a = (cs_base + offset) & 0xFFFFFFFF
+            if a >> 12 == page_lin:
+                p = (phys & ~0xFFF) | (a & 0xFFF)
+            else:
+                p = self.fetch_page(a) | (a & 0xFFF)
+            pg, off = p >> 12, p & 0xFFF
+            span = pages.get(pg)
+            if span is None:
+                pages[pg] = [off, off + 1]
+            else:
+                span[0] = min(span[0], off)
+                span[1] = max(span[1], off + 1)
+            return self.mem._read_byte(p)
+
+        decoder = Decoder(fetch)
+        limit = 1 if cache is self.single_blocks else MAX_BLOCK_INSNS
+        hooks = self.exec_hooks
+        state = {"eip": self.eip, "count": 0, "eips": []}
+
+        def next_insn():
+            if state["count"] >= limit:
+                return None
+            eip = state["eip"]
+            if state["count"]:
+                a = (cs_base + eip) & 0xFFFFFFFF
+                if a >> 12 != page_lin or ((phys & ~0xFFF) | (a & 0xFFF)) in hooks:
+                    return None
+                saved = {k: list(v) for k, v in pages.items()}
+                try:
+                    insn = decoder.decode(eip, code32)
+                except Fault:
+                    pages.clear()
+                    pages.update(saved)
+                    return None      # fetch fault: it belongs to the next block
+            else:
+                insn = decoder.decode(eip, code32)
+            state["count"] += 1
+            state["eip"] = (eip + insn.length) & (0xFFFFFFFF if code32 else 0xFFFF)
+            state["eips"].append(eip)
+            return insn
+
+        stack32 = bool(self.mode_key >> 33 & 1)
+        flat = bool(self.mode_key >> 34 & 1)
+        e, starts, cycles_before = translate_block(next_insn, code32, stack32, flat, self.timing)
+        source = assemble(e, starts, cycles_before, state["eips"])
+        code = compile(source, f"<block {lin:#010x}>", "exec")
+        namespace = {}
+        exec(code, self.globals, namespace)
+        blk = namespace["blk"]
+        blk.source = source
+        cache[key] = blk
+        for pg, (lo, hi) in pages.items():
+            self.page_blocks.setdefault(pg, []).append((key, lo, hi, cache))
+            if self.mem.mark_code((pg << 12) | lo, hi - lo):
+                self.drop_write_entries_for(pg)
+        return blk
+
+    # ---- host conveniences ----------------------------------------------------------------------
+    def step(self):
+        """Execute exactly one instruction (or deliver a pending interrupt)."""
+        return self.run(max_insns=1)
+
+
+for _idx, _name in enumerate(REG_NAMES):
+    setattr(CPU, _name, _register_property(_idx))

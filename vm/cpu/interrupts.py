@@ -1,0 +1,308 @@
+"""Control transfers that go through descriptors: exceptions and interrupts
+(IVT in real mode, IDT gates in protected mode, with the TSS stack switch
+from ring 3), `iret`, and far jmp/call/ret; double and triple fault."""
+from __future__ import annotations
+
+from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
+from .flags import IF, NT, RF, TF, VM, AC, IOPL
+from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
+
+RECENT = 8
+
+
+class Interrupts:
+    """Mixin for CPU."""
+
+    def init_interrupts(self):
+        self.recent_exceptions = []
+        self.on_exception = None
+
+    # ---- stack helpers used by the slow paths -------------------------------------
+    def _stack32(self):
+        return bool(self.sattr[SS] & F_DB)
+
+    def push_value(self, value, size):
+        if self._stack32():
+            sp = (self.regs[4] - size) & 0xFFFFFFFF
+            self.write_mem(self.sbase[SS] + sp, size, value)
+            self.regs[4] = sp
+        else:
+            sp = (self.regs[4] - size) & 0xFFFF
+            self.write_mem(self.sbase[SS] + sp, size, value)
+            self.regs[4] = (self.regs[4] & 0xFFFF0000) | sp
+
+    def stack_read(self, offset, size):
+        """Read at SS:(E)SP + offset without popping."""
+        if self._stack32():
+            sp = (self.regs[4] + offset) & 0xFFFFFFFF
+        else:
+            sp = (self.regs[4] + offset) & 0xFFFF
+        return self.read_mem(self.sbase[SS] + sp, size)
+
+    def stack_release(self, nbytes):
+        if self._stack32():
+            self.regs[4] = (self.regs[4] + nbytes) & 0xFFFFFFFF
+        else:
+            self.regs[4] = (self.regs[4] & 0xFFFF0000) | ((self.regs[4] + nbytes) & 0xFFFF)
+
+    # ---- exceptions ------------------------------------------------------------------
+    def deliver_exception(self, fault: Fault):
+        """Deliver a fault raised while executing at self.eip (which is the
+        faulting instruction).  Escalates to #DF and triple fault."""
+        self._note_exception(fault.vector, fault.code, False)
+        try:
+            self.interrupt(fault.vector, self.eip, fault.code, software=False)
+        except Fault as second:
+            first = fault.vector
+            if first == 8:
+                raise TripleFault(f"fault {second} while delivering #DF")
+            benign = not (first in CONTRIBUTORY or first == 14)
+            if benign or (first in CONTRIBUTORY and second.vector == 14) or \
+                    not (second.vector in CONTRIBUTORY or second.vector == 14):
+                self.deliver_exception(second)
+                return
+            df = Fault(8, 0)
+            self._note_exception(8, 0, False)
+            try:
+                self.interrupt(8, self.eip, 0, software=False)
+            except Fault as third:
+                raise TripleFault(f"{third} while delivering #DF (after {fault}, {second})")
+
+    def _note_exception(self, vector, code, is_interrupt):
+        self.recent_exceptions.append((vector, code, self.eip, is_interrupt))
+        del self.recent_exceptions[:-RECENT]
+        if self.on_exception is not None:
+            self.on_exception(vector, code, self.eip, is_interrupt)
+
+    def deliver_irq(self, vector):
+        self.halted = False
+        self._note_exception(vector, None, True)
+        try:
+            self.interrupt(vector, self.eip, None, software=False, external=True)
+        except Fault as fault:
+            self.deliver_exception(fault)
+        self.cycles += self.timing.interrupt
+
+    def soft_int(self, vector, next_eip, is_trap_insn):
+        """INT n / INT3 / INTO: the pushed return address is the next instruction."""
+        if self.protected and self.fl & VM and (self.fl & IOPL) != IOPL:
+            raise Fault(GP, 0)
+        self.interrupt(vector, next_eip, None, software=True)
+        self.cycles += self.timing.interrupt
+
+    def interrupt(self, vector, return_eip, code, software, external=False):
+        if not self.protected:
+            self._real_mode_interrupt(vector, return_eip)
+        else:
+            self._protected_interrupt(vector, return_eip, code, software, external)
+
+    def _real_mode_interrupt(self, vector, return_eip):
+        base, limit = self.idtr
+        if vector * 4 + 3 > limit:
+            raise Fault(GP, vector * 8 + 2)
+        entry = self.read_mem(base + vector * 4, 4)
+        self.push_value(self.get_eflags() & 0xFFFF, 2)
+        self.push_value(self.seg[CS], 2)
+        self.push_value(return_eip & 0xFFFF, 2)
+        self.fl &= ~(IF | TF | AC | RF)
+        self.load_seg(CS, entry >> 16)
+        self.eip = entry & 0xFFFF
+
+    def _protected_interrupt(self, vector, return_eip, code, software, external):
+        ext = 1 if external or not software else 0
+        gate_err = vector * 8 + 2 + ext
+        base, limit = self.idtr
+        if vector * 8 + 7 > limit:
+            raise Fault(GP, gate_err)
+        lo = self.read_sys(base + vector * 8, 4)
+        hi = self.read_sys(base + vector * 8 + 4, 4)
+        gtype = hi >> 8 & 0x1F
+        if gtype not in (0x06, 0x07, 0x0E, 0x0F):
+            raise Fault(GP, gate_err)
+        if software and dpl(hi >> 8) < self.cpl:
+            raise Fault(GP, gate_err)
+        if not hi & 0x8000:
+            raise Fault(NP, gate_err)
+        sel = lo >> 16
+        offset = (hi & 0xFFFF0000) | (lo & 0xFFFF)
+        gate32 = bool(gtype & 8)
+        if not gate32:
+            offset &= 0xFFFF
+        checked = self.check_code_segment(sel, GP)
+        _, cbase, climit, cattr = checked
+        if sel & 0xFFFC == 0:
+            raise Fault(GP, ext)
+        if dpl(cattr) > self.cpl:
+            raise Fault(GP, (sel & 0xFFFC) + ext)
+        if not cattr & A_PRESENT:
+            raise Fault(NP, (sel & 0xFFFC) + ext)
+        size = 4 if gate32 else 2
+        eflags = self.get_eflags()
+        old_cs, old_ss, old_esp = self.seg[CS], self.seg[SS], self.regs[4]
+        conforming = cattr & A_CONFORMING_OR_EXPANDDOWN
+        new_cpl = self.cpl if conforming else dpl(cattr)
+        if new_cpl < self.cpl:
+            # inner privilege: switch to the stack the TSS names for new_cpl
+            ss_sel, esp = self._tss_stack(new_cpl)
+            _, sbase, slimit, sattr = self.check_stack_segment(ss_sel, new_cpl, vector=10)
+            saved = (list(self.regs), self.seg[:], self.sbase[:], self.slimit[:], self.sattr[:], self.cpl)
+            try:
+                self.set_seg(SS, ss_sel, sbase, slimit, sattr)
+                self.regs[4] = esp
+                self.set_cpl(new_cpl)
+                self.push_value(old_ss, size)
+                self.push_value(old_esp, size)
+                self._push_frame(eflags, old_cs, return_eip, code, vector, size)
+            except Fault:
+                self._restore(saved)
+                raise
+        else:
+            self._push_frame(eflags, old_cs, return_eip, code, vector, size)
+        self.load_code_segment(sel, new_cpl, checked)
+        self.eip = offset
+        self.fl &= ~(TF | NT | RF | VM)
+        if not gtype & 1:
+            self.fl &= ~IF
+
+    def _push_frame(self, eflags, cs, eip, code, vector, size):
+        self.push_value(eflags & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
+        self.push_value(cs, size)
+        self.push_value(eip, size)
+        if code is not None and vector in WITH_ERROR_CODE:
+            self.push_value(code, size)
+
+    def _restore(self, saved):
+        regs, seg, sbase, slimit, sattr, cpl = saved
+        self.regs[:] = regs
+        self.seg[:], self.sbase[:], self.slimit[:], self.sattr[:] = seg, sbase, slimit, sattr
+        self.set_cpl(cpl)
+        self.update_mode()
+
+    def _tss_stack(self, cpl):
+        if self.tr_attr & 0xF in (0x9, 0xB):      # 32-bit TSS
+            off = 4 + cpl * 8
+            if off + 5 > self.tr_limit:
+                raise Fault(10, self.tr_sel & 0xFFFC)
+            return self.read_sys(self.tr_base + off + 4, 2), self.read_sys(self.tr_base + off, 4)
+        off = 2 + cpl * 4
+        if off + 3 > self.tr_limit:
+            raise Fault(10, self.tr_sel & 0xFFFC)
+        return self.read_sys(self.tr_base + off + 2, 2), self.read_sys(self.tr_base + off, 2)
+
+    # ---- iret --------------------------------------------------------------------------
+    def iret(self, osz):
+        size = osz // 8
+        if not self.protected:
+            eip = self.stack_read(0, size)
+            cs = self.stack_read(size, size) & 0xFFFF
+            flags = self.stack_read(2 * size, size)
+            self.stack_release(3 * size)
+            self.load_seg(CS, cs)
+            self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
+            self._set_flags_from_pop(flags, size, iret=True)
+            return
+        if self.fl & NT:
+            raise Fault(GP, 0)          # task return: no hardware task switching here
+        eip = self.stack_read(0, size)
+        cs = self.stack_read(size, size) & 0xFFFF
+        flags = self.stack_read(2 * size, size)
+        checked = self.check_code_segment(cs)
+        rpl = cs & 3
+        cattr = checked[3]
+        if rpl < self.cpl:
+            raise Fault(GP, cs & 0xFFFC)
+        if cattr & A_CONFORMING_OR_EXPANDDOWN:
+            if dpl(cattr) > rpl:
+                raise Fault(GP, cs & 0xFFFC)
+        elif dpl(cattr) != rpl:
+            raise Fault(GP, cs & 0xFFFC)
+        if not cattr & A_PRESENT:
+            raise Fault(NP, cs & 0xFFFC)
+        old_cpl = self.cpl
+        if rpl > self.cpl:
+            esp = self.stack_read(3 * size, size)
+            ss = self.stack_read(4 * size, size) & 0xFFFF
+            ss_checked = self.check_stack_segment(ss, rpl)
+            self.load_code_segment(cs, rpl, checked)
+            self.set_seg(SS, ss, *ss_checked[1:])
+            self.regs[4] = esp if size == 4 else (self.regs[4] & 0xFFFF0000) | (esp & 0xFFFF)
+            self._null_inaccessible_segments(rpl)
+        else:
+            self.stack_release(3 * size)
+            self.load_code_segment(cs, rpl, checked)
+        self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
+        self._set_flags_from_pop(flags, size, iret=True, cpl=old_cpl)
+
+    def _null_inaccessible_segments(self, cpl):
+        for i in (ES, DS, FS, GS):
+            attr = self.sattr[i]
+            is_conforming_code = attr & 0x08 and attr & 0x04
+            if self.seg[i] & 0xFFFC and not is_conforming_code and dpl(attr) < cpl:
+                self.set_seg(i, 0, 0, 0, 0)
+
+    # ---- far transfers ---------------------------------------------------------------
+    def far_jump(self, sel, offset, osz, next_eip):
+        if not self.protected or self.fl & VM:
+            self.load_seg(CS, sel)
+            self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
+            return
+        self._far_target_checks(sel)
+        self.load_code_segment(sel, self.cpl)
+        self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
+
+    def far_call(self, sel, offset, osz, next_eip):
+        size = osz // 8
+        if self.protected and not self.fl & VM:
+            checked = self._far_target_checks(sel)
+        saved_sp = self.regs[4]
+        try:
+            self.push_value(self.seg[CS], size)
+            self.push_value(next_eip, size)
+        except Fault:
+            self.regs[4] = saved_sp
+            raise
+        if self.protected and not self.fl & VM:
+            self.load_code_segment(sel, self.cpl, checked)
+        else:
+            self.load_seg(CS, sel)
+        self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
+
+    def _far_target_checks(self, sel):
+        checked = self.check_code_segment(sel)
+        attr = checked[3]
+        if attr & A_CONFORMING_OR_EXPANDDOWN:
+            if dpl(attr) > self.cpl:
+                raise Fault(GP, sel & 0xFFFC)
+        elif dpl(attr) != self.cpl or (sel & 3) > self.cpl:
+            raise Fault(GP, sel & 0xFFFC)
+        if not attr & A_PRESENT:
+            raise Fault(NP, sel & 0xFFFC)
+        return checked
+
+    def far_return(self, osz, release):
+        size = osz // 8
+        eip = self.stack_read(0, size)
+        cs = self.stack_read(size, size) & 0xFFFF
+        if not self.protected or self.fl & VM:
+            self.stack_release(2 * size + release)
+            self.load_seg(CS, cs)
+            self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
+            return
+        checked = self.check_code_segment(cs)
+        rpl, attr = cs & 3, checked[3]
+        if rpl < self.cpl or (not attr & A_CONFORMING_OR_EXPANDDOWN and dpl(attr) != rpl):
+            raise Fault(GP, cs & 0xFFFC)
+        if not attr & A_PRESENT:
+            raise Fault(NP, cs & 0xFFFC)
+        if rpl > self.cpl:
+            esp = self.stack_read(2 * size + release, size)
+            ss = self.stack_read(3 * size + release, size) & 0xFFFF
+            ss_checked = self.check_stack_segment(ss, rpl)
+            self.load_code_segment(cs, rpl, checked)
+            self.set_seg(SS, ss, *ss_checked[1:])
+            self.regs[4] = (esp + release) & 0xFFFFFFFF
+            self._null_inaccessible_segments(rpl)
+        else:
+            self.stack_release(2 * size + release)
+            self.load_code_segment(cs, rpl, checked)
+        self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)

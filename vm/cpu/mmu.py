@@ -1,0 +1,299 @@
+"""Linear -> physical translation, the TLBs, and guest memory access.
+
+Two levels of TLB:
+
+* `tlb`: what the hardware TLB holds (linear page -> physical page plus
+  effective permissions and whether the dirty bit is known set).  Only CR3
+  writes and `invlpg` flush it, so a page-table change without a flush
+  keeps using the stale entry, exactly as on hardware.
+* `rtlb` / `wtlb` / `xtlb`: fast caches (linear page -> offset of the page
+  in `mem.ram`) for the current privilege level, used by the generated
+  code.  They may be dropped at any time (CPL or CR0.WP change, a page
+  gaining executed code, a memory-map change) and are refilled from `tlb`
+  without a page walk.  A write entry exists only for plain RAM pages that
+  hold no executed code and whose dirty bit is set, so every store that
+  must be seen (code invalidation, the `tcg` write penalty, MMIO, write
+  watches, setting D) takes the slow path.
+"""
+from __future__ import annotations
+
+from .faults import Fault
+
+PG, WP, PE = 1 << 31, 1 << 16, 1
+PSE = 1 << 4
+P_, RW, US, ACC, DIRTY, PS = 1, 2, 4, 0x20, 0x40, 0x80
+
+
+class TlbEntry:
+    __slots__ = ("ppage", "writable", "user", "dirty", "pte_addr")
+
+    def __init__(self, ppage, writable, user, dirty, pte_addr):
+        self.ppage, self.writable, self.user, self.dirty, self.pte_addr = ppage, writable, user, dirty, pte_addr
+
+
+class MMU:
+    """Mixin for CPU: needs self.mem, self.cr, self.cpl, self.timing, self.cycles."""
+
+    def init_mmu(self):
+        self.tlb: dict[int, TlbEntry] = {}
+        self.rtlb: dict[int, int] = {}
+        self.wtlb: dict[int, int] = {}
+        self.xtlb: dict[int, int] = {}
+
+    # ---- flushing ----------------------------------------------------------------
+    def flush_fast_tlbs(self):
+        self.rtlb.clear()
+        self.wtlb.clear()
+        self.xtlb.clear()
+
+    def flush_tlb(self):
+        self.tlb.clear()
+        self.flush_fast_tlbs()
+
+    def flush_tlb_page(self, lin):
+        page = lin >> 12
+        self.tlb.pop(page, None)
+        self.rtlb.pop(page, None)
+        self.wtlb.pop(page, None)
+        self.xtlb.pop(page, None)
+
+    def drop_write_entries_for(self, ppage):
+        """A physical page gained executed code: its stores must go slow."""
+        target = ppage << 12
+        for lpage in [lp for lp, off in self.wtlb.items() if off == target]:
+            del self.wtlb[lpage]
+
+    # ---- translation -----------------------------------------------------------------
+    def to_physical(self, lin, write=False, user=None, fetch=False):
+        """Physical address for a linear one, walking and faulting as the
+        hardware does.  `user` defaults to CPL == 3."""
+        lin &= 0xFFFFFFFF
+        if not self.cr[0] & PG:
+            return lin & self.mem.a20_mask
+        if user is None:
+            user = self.cpl == 3
+        page = lin >> 12
+        entry = self.tlb.get(page)
+        if entry is None:
+            entry = self._walk(lin, write, user)
+            self.tlb[page] = entry
+        else:
+            self._check(entry, lin, write, user)
+        if write and not entry.dirty:
+            self._set_dirty(entry)
+        return ((entry.ppage << 12) | (lin & 0xFFF)) & self.mem.a20_mask
+
+    def _page_fault(self, lin, present, write, user):
+        self.cr[2] = lin
+        return Fault(14, (1 if present else 0) | (2 if write else 0) | (4 if user else 0))
+
+    def _check(self, entry, lin, write, user):
+        if user and not entry.user:
+            raise self._page_fault(lin, True, write, user)
+        if write and not entry.writable and (user or self.cr[0] & WP):
+            raise self._page_fault(lin, True, write, user)
+
+    def _walk(self, lin, write, user):
+        mem = self.mem
+        self.cycles += self.timing.page_walk
+        pde_addr = (self.cr[3] & 0xFFFFF000) | ((lin >> 20) & 0xFFC)
+        pde = mem.read_phys(pde_addr, 4)
+        if not pde & P_:
+            raise self._page_fault(lin, False, write, user)
+        if pde & PS and self.cr[4] & PSE:
+            entry = TlbEntry(((pde & 0xFFC00000) | (lin & 0x3FF000)) >> 12,
+                             bool(pde & RW), bool(pde & US), bool(pde & DIRTY), pde_addr)
+            self._check(entry, lin, write, user)
+            new = pde | ACC | (DIRTY if write else 0)
+            if new != pde:
+                self._write_paging_entry(pde_addr, new)
+            entry.dirty = bool(new & DIRTY)
+            return entry
+        if not pde & ACC:
+            pde |= ACC
+            self._write_paging_entry(pde_addr, pde)
+        pte_addr = (pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC)
+        pte = mem.read_phys(pte_addr, 4)
+        if not pte & P_:
+            raise self._page_fault(lin, False, write, user)
+        entry = TlbEntry(pte >> 12, bool(pde & pte & RW), bool(pde & pte & US), bool(pte & DIRTY), pte_addr)
+        self._check(entry, lin, write, user)
+        new = pte | ACC | (DIRTY if write else 0)
+        if new != pte:
+            self._write_paging_entry(pte_addr, new)
+        entry.dirty = bool(new & DIRTY)
+        return entry
+
+    def _set_dirty(self, entry):
+        pte = self.mem.read_phys(entry.pte_addr, 4)
+        if not pte & DIRTY:
+            self._write_paging_entry(entry.pte_addr, pte | DIRTY | ACC)
+        entry.dirty = True
+
+    def _write_paging_entry(self, paddr, value):
+        """A/D updates by the walker: ordinary physical writes (watches see them)."""
+        self.mem.write_phys(paddr, 4, value, self.eip)
+
+    def translate(self, vaddr):
+        """Physical address of a linear one, or None (no faults, no A/D updates)."""
+        return self.probe(vaddr)
+
+    def probe(self, lin):
+        """Physical address or None, with no fault and no A/D side effects
+        (debugger and host access)."""
+        lin &= 0xFFFFFFFF
+        if not self.cr[0] & PG:
+            return lin & self.mem.a20_mask
+        entry = self.tlb.get(lin >> 12)
+        if entry is not None:
+            return (entry.ppage << 12) | (lin & 0xFFF)
+        pde = self.mem.read_phys((self.cr[3] & 0xFFFFF000) | ((lin >> 20) & 0xFFC), 4)
+        if not pde & P_:
+            return None
+        if pde & PS and self.cr[4] & PSE:
+            return (pde & 0xFFC00000) | (lin & 0x3FFFFF)
+        pte = self.mem.read_phys((pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC), 4)
+        if not pte & P_:
+            return None
+        return (pte & 0xFFFFF000) | (lin & 0xFFF)
+
+    # ---- slow paths of the generated accessors -------------------------------------
+    def _first_touch(self, paddr):
+        page = paddr >> 12
+        touched = self.mem.touched
+        if page < len(touched) and not touched[page]:
+            touched[page] = 1
+            self.cycles += self.timing.first_touch
+
+    def slow_read(self, lin, size, user=None):
+        if (lin & 0xFFF) + size > 0x1000:
+            return self._split_read(lin, size, user)
+        paddr = self.to_physical(lin, False, user)
+        self._first_touch(paddr)
+        mem = self.mem
+        page = paddr >> 12
+        if mem.is_plain_ram(page):
+            if user is None:
+                self.rtlb[lin >> 12] = page << 12
+        elif page in mem.page_region and mem.page_region[page].kind == "mmio":
+            self.cycles += self.timing.mmio
+        return mem.read_phys(paddr, size)
+
+    def _split_read(self, lin, size, user):
+        value = 0
+        for k in range(size):
+            value |= self.slow_read((lin + k) & 0xFFFFFFFF, 1, user) << (8 * k)
+        return value
+
+    def slow_write(self, lin, size, value, user=None):
+        """Returns 1 when the store invalidated decoded code (the block ends)."""
+        if (lin & 0xFFF) + size > 0x1000:
+            # check both pages before writing anything (no partial stores)
+            self.to_physical(lin, True, user)
+            self.to_physical((lin + size - 1) & 0xFFFFFFFF, True, user)
+            hit = 0
+            for k in range(size):
+                hit |= self.slow_write((lin + k) & 0xFFFFFFFF, 1, (value >> (8 * k)) & 0xFF, user)
+            return hit
+        paddr = self.to_physical(lin, True, user)
+        self._first_touch(paddr)
+        mem = self.mem
+        page = paddr >> 12
+        executed = mem.code_count.get(page, 0)
+        if executed:
+            t = self.timing
+            self.cycles += t.code_page_write + t.exec_byte_write * executed
+            before = executed
+            mem.write_phys(paddr, size, value, self.eip)
+            if mem.code_count.get(page, 0) != before:
+                self.cycles += t.smc_invalidate
+                return 1
+            return 0
+        if page in mem.page_region and mem.page_region[page].kind == "mmio":
+            self.cycles += self.timing.mmio
+        mem.write_phys(paddr, size, value, self.eip)
+        if user is None and mem.is_plain_ram(page) and not mem.code_count.get(page):
+            # translate() checked permission for this CPL/WP and set D: later
+            # stores to the page may skip it until the fast TLBs are dropped
+            self.wtlb[lin >> 12] = page << 12
+        return 0
+
+    def fetch_page(self, lin):
+        """Physical page base for instruction fetch at `lin` (fills the exec TLB)."""
+        paddr = self.to_physical(lin, False, None, fetch=True)
+        self._first_touch(paddr)
+        base = paddr & ~0xFFF
+        self.xtlb[lin >> 12] = base
+        return base
+
+    # ---- privileged (descriptor-table) and host access ------------------------------
+    def read_sys(self, lin, size):
+        return self.slow_read(lin & 0xFFFFFFFF, size, user=False)
+
+    def write_sys(self, lin, size, value):
+        self.slow_write(lin & 0xFFFFFFFF, size, value, user=False)
+
+    def read_virt(self, vaddr, n):
+        """Host-side read through the current paging (no faults: unmapped bytes read 0xFF)."""
+        out = bytearray()
+        for k in range(n):
+            paddr = self.probe(vaddr + k)
+            out.append(0xFF if paddr is None else self.mem.read(paddr, 1)[0])
+        return bytes(out)
+
+    def write_virt(self, vaddr, data):
+        for k, byte in enumerate(bytes(data)):
+            paddr = self.probe(vaddr + k)
+            if paddr is not None:
+                self.mem.write(paddr, bytes([byte]))
+
+
+def make_accessors(cpu):
+    """The rd8/16/32 and wr8/16/32 functions the generated blocks call."""
+    ram = cpu.mem.ram
+    rt, wt = cpu.rtlb, cpu.wtlb
+    slow_read, slow_write = cpu.slow_read, cpu.slow_write
+    from_bytes = int.from_bytes
+
+    def rd8(a):
+        o = rt.get(a >> 12)
+        if o is None:
+            return slow_read(a, 1)
+        return ram[o | (a & 0xFFF)]
+
+    def rd16(a):
+        o = rt.get(a >> 12)
+        if o is None or (a & 0xFFF) == 0xFFF:
+            return slow_read(a, 2)
+        o |= a & 0xFFF
+        return ram[o] | ram[o + 1] << 8
+
+    def rd32(a):
+        o = rt.get(a >> 12)
+        if o is None or (a & 0xFFF) > 0xFFC:
+            return slow_read(a, 4)
+        o |= a & 0xFFF
+        return from_bytes(ram[o:o + 4], "little")
+
+    def wr8(a, v):
+        o = wt.get(a >> 12)
+        if o is None:
+            return slow_write(a, 1, v)
+        ram[o | (a & 0xFFF)] = v
+
+    def wr16(a, v):
+        o = wt.get(a >> 12)
+        if o is None or (a & 0xFFF) == 0xFFF:
+            return slow_write(a, 2, v)
+        o |= a & 0xFFF
+        ram[o] = v & 0xFF
+        ram[o + 1] = v >> 8
+
+    def wr32(a, v):
+        o = wt.get(a >> 12)
+        if o is None or (a & 0xFFF) > 0xFFC:
+            return slow_write(a, 4, v)
+        o |= a & 0xFFF
+        ram[o:o + 4] = v.to_bytes(4, "little")
+
+    return dict(rd8=rd8, rd16=rd16, rd32=rd32, wr8=wr8, wr16=wr16, wr32=wr32)

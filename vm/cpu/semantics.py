@@ -1,0 +1,775 @@
+"""What each instruction does, written once as a Python-source template.
+
+Every `sem_<mnemonic>(e, i)` emits Python statements for instruction `i`
+through the emitter `e` (translate.Emitter), which knows how to read and
+write operands, keep flags lazy, push and pop, and end the block.  The
+block translator strings these together; single-stepping is a block of
+one instruction, so no instruction is implemented twice.
+
+Names available to the generated code (see CPU.block_globals): `s` (the
+CPU), `R` (registers), `SB` (segment bases), `rd8/16/32`, `wr8/16/32`,
+`MAT`/`COND`/`CARRY`/`CFSRC` (flags.py), `ALU` (alu.py).
+"""
+from __future__ import annotations
+
+from .decoder import Imm, Mem, Reg, SReg
+from .flags import ADD, DEC, INC, LOGIC, SUB
+
+M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
+
+
+def bits_of(i):
+    return i.ops[0].bits
+
+
+# ---- data movement -----------------------------------------------------------
+def sem_mov(e, i):
+    dst, src = i.ops
+    e.st(dst, e.v(src))
+
+
+def sem_movzx(e, i):
+    dst, src = i.ops
+    e.st(dst, e.v(src))
+
+
+def sem_movsx(e, i):
+    dst, src = i.ops
+    v = e.ld(src)
+    sign = 1 << (src.bits - 1)
+    e.st(dst, f"(({v} ^ {sign}) - {sign}) & {M[dst.bits]}")
+
+
+def sem_lea(e, i):
+    dst, mem = i.ops
+    e.st(dst, f"{e.ea(mem)} & {M[dst.bits]}")
+
+
+def sem_xchg(e, i):
+    a, b = i.ops
+    va, vb = e.ld(a), e.ld(b)
+    e.st(b, va)
+    e.st(a, vb)
+
+
+def sem_cbw(e, i):
+    if i.osz == 16:
+        e.emit("R[0] = R[0] & 0xFFFF0000 | (((R[0] & 0xFF) ^ 0x80) - 0x80) & 0xFFFF")
+    else:
+        e.emit("R[0] = (((R[0] & 0xFFFF) ^ 0x8000) - 0x8000) & 0xFFFFFFFF")
+
+
+def sem_cwd(e, i):
+    if i.osz == 16:
+        e.emit("R[2] = R[2] & 0xFFFF0000 | (0xFFFF if R[0] & 0x8000 else 0)")
+    else:
+        e.emit("R[2] = 0xFFFFFFFF if R[0] & 0x80000000 else 0")
+
+
+def sem_bswap(e, i):
+    r = i.ops[0].idx
+    e.emit(f"R[{r}] = int.from_bytes(R[{r}].to_bytes(4, 'little'), 'big')")
+
+
+def sem_xlat(e, i):
+    seg = 3 if i.seg is None else i.seg
+    ea = "(R[3] + (R[0] & 0xFF))" + (" & 0xFFFF" if i.asz == 16 else "")
+    e.emit(f"R[0] = R[0] & 0xFFFFFF00 | rd8({e.linear(seg, ea)})")
+
+
+def sem_cmov(e, i):
+    dst, src = i.ops
+    v = e.ld(src)          # the source is read (and may fault) whatever the condition
+    with e.block(f"if {e.cond(i.cc)}:"):
+        e.st(dst, v)
+    if dst.bits == 32:
+        return
+    # a 16-bit cmov leaves the register alone when false: nothing to do
+
+
+def sem_setcc(e, i):
+    e.st(i.ops[0], f"(1 if {e.cond(i.cc)} else 0)")
+
+
+def sem_nop(e, i):
+    pass
+
+
+# ---- ALU -----------------------------------------------------------------------
+def _alu(e, i, op):
+    dst, src = i.ops
+    bits = dst.bits
+    mask = M[bits]
+    a = e.ld(dst)
+    b = str(src.value & mask) if isinstance(src, Imm) else e.ld(src)
+    n = e.n
+    r = f"_r{n}"
+    if op in ("add", "adc"):
+        carry = f" + {e.carry()}" if op == "adc" else ""
+        e.emit(f"{r} = {a} + {b}{carry}")
+        e.set_flags(ADD, bits, r, a, b)
+        e.st(dst, f"{r} & {mask}")
+    elif op in ("sub", "sbb", "cmp"):
+        borrow = f" - {e.carry()}" if op == "sbb" else ""
+        e.emit(f"{r} = {a} - {b}{borrow}")
+        e.set_flags(SUB, bits, r, a, b, exact=(op != "sbb"))
+        if op != "cmp":
+            e.st(dst, f"{r} & {mask}")
+    else:
+        sym = {"and": "&", "or": "|", "xor": "^", "test": "&"}[op]
+        e.emit(f"{r} = {a} {sym} {b}")
+        e.set_flags(LOGIC, bits, r, "0", "0")
+        if op != "test":
+            e.st(dst, r)
+
+
+def _make_alu(op):
+    return lambda e, i: _alu(e, i, op)
+
+
+for _op in ("add", "adc", "sub", "sbb", "cmp", "and", "or", "xor", "test"):
+    globals()[f"sem_{_op}"] = _make_alu(_op)
+
+
+def _incdec(e, i, kind):
+    dst = i.ops[0]
+    a = e.ld(dst)
+    r = f"_r{e.n}"
+    e.emit(f"{r} = {a} {'+' if kind == INC else '-'} 1")
+    e.set_flags(kind, dst.bits, r, a, None)
+    e.st(dst, f"{r} & {M[dst.bits]}")
+
+
+def sem_inc(e, i):
+    _incdec(e, i, INC)
+
+
+def sem_dec(e, i):
+    _incdec(e, i, DEC)
+
+
+def sem_neg(e, i):
+    dst = i.ops[0]
+    a = e.ld(dst)
+    r = f"_r{e.n}"
+    e.emit(f"{r} = 0 - {a}")
+    e.set_flags(SUB, dst.bits, r, "0", a, exact=True)
+    e.st(dst, f"{r} & {M[dst.bits]}")
+
+
+def sem_not(e, i):
+    dst = i.ops[0]
+    e.st(dst, f"{e.ld(dst)} ^ {M[dst.bits]}")
+
+
+def sem_cmpxchg(e, i):
+    dst, src = i.ops
+    bits = dst.bits
+    acc = Reg(bits, 0)
+    a = e.ld(acc)
+    d = e.ld(dst)
+    r = f"_r{e.n}"
+    e.emit(f"{r} = {a} - {d}")
+    e.set_flags(SUB, bits, r, a, d, exact=True)
+    with e.block(f"if {r} == 0:"):
+        e.st(dst, e.v(src))
+    with e.block("else:"):
+        if isinstance(dst, Mem):
+            e.st(dst, d)          # the locked cycle always writes back
+        e.st(acc, d)
+
+
+def sem_xadd(e, i):
+    dst, src = i.ops
+    bits = dst.bits
+    a, b = e.ld(dst), e.ld(src)
+    r = f"_r{e.n}"
+    e.emit(f"{r} = {a} + {b}")
+    e.set_flags(ADD, bits, r, a, b)
+    e.st(src, a)
+    e.st(dst, f"{r} & {M[bits]}")
+
+
+def sem_cmpxchg8b(e, i):
+    mem = i.ops[0]
+    lo = e.ld(Mem(32, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz))
+    hi_op = Mem(32, mem.seg, mem.base, mem.index, mem.scale, (mem.disp + 4) & 0xFFFFFFFF, mem.asz)
+    hi = e.ld(hi_op)
+    e.flush_flags()
+    with e.block(f"if {lo} == R[0] and {hi} == R[2]:"):
+        e.st(hi_op, "R[1]")
+        e.st(Mem(32, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz), "R[3]")
+        e.emit("s.lf = (0, 0, MAT(s.lf) | 0x40, 0, 0)")
+    with e.block("else:"):
+        e.st(hi_op, hi)
+        e.st(Mem(32, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz), lo)
+        e.emit(f"R[0] = {lo}; R[2] = {hi}")
+        e.emit("s.lf = (0, 0, MAT(s.lf) & ~0x40, 0, 0)")
+
+
+# ---- shifts, multiply, divide, bits -----------------------------------------
+def _shift(e, i, op):
+    dst, cnt = i.ops
+    v = e.ld(dst)
+    c = f"({e.v(cnt)} & 31)"
+    e.flush_flags()
+    r = f"_r{e.n}"
+    e.emit(f"{r}, s.lf = ALU.shift({op!r}, {dst.bits}, {v}, {c}, s.lf)")
+    e.st(dst, r)
+
+
+for _op in ("shl", "shr", "sar", "rol", "ror", "rcl", "rcr"):
+    globals()[f"sem_{_op}"] = (lambda op: lambda e, i: _shift(e, i, op))(_op)
+
+
+def _shift_double(e, i, op):
+    dst, src, cnt = i.ops
+    v, sv = e.ld(dst), e.v(src)
+    e.flush_flags()
+    r = f"_r{e.n}"
+    e.emit(f"{r}, s.lf = ALU.shift_double({op!r}, {dst.bits}, {v}, {sv}, {e.v(cnt)} & 31, s.lf)")
+    e.st(dst, r)
+
+
+def sem_shld(e, i):
+    _shift_double(e, i, "shld")
+
+
+def sem_shrd(e, i):
+    _shift_double(e, i, "shrd")
+
+
+def _mul1(e, i, signed):
+    src = i.ops[0]
+    bits = src.bits
+    v = e.ld(src)
+    acc = e.v(Reg(bits, 0))
+    fn = "imul" if signed else "mul"
+    e.flush_flags()
+    n = e.n
+    e.emit(f"_lo{n}, _hi{n}, s.lf = ALU.{fn}({bits}, {acc}, {v})")
+    if bits == 8:
+        e.emit(f"R[0] = R[0] & 0xFFFF0000 | _hi{n} << 8 | _lo{n}")
+    else:
+        e.st(Reg(bits, 0), f"_lo{n}")
+        e.st(Reg(bits, 2), f"_hi{n}")
+
+
+def sem_mul(e, i):
+    _mul1(e, i, False)
+
+
+def sem_imul(e, i):
+    _mul1(e, i, True)
+
+
+def sem_imul2(e, i):
+    dst, src = i.ops
+    v = e.ld(src)
+    e.flush_flags()
+    n = e.n
+    e.emit(f"_lo{n}, _hi{n}, s.lf = ALU.imul({dst.bits}, {e.v(dst)}, {v})")
+    e.st(dst, f"_lo{n}")
+
+
+def sem_imul3(e, i):
+    dst, src, imm = i.ops
+    v = e.ld(src)
+    e.flush_flags()
+    n = e.n
+    e.emit(f"_lo{n}, _hi{n}, s.lf = ALU.imul({dst.bits}, {v}, {imm.value & M[dst.bits]})")
+    e.st(dst, f"_lo{n}")
+
+
+def _div(e, i, signed):
+    src = i.ops[0]
+    bits = src.bits
+    v = e.ld(src)
+    fn = "idiv" if signed else "div"
+    n = e.n
+    if bits == 8:
+        e.emit(f"_q{n}, _m{n} = ALU.{fn}(8, R[0] >> 8 & 0xFF, R[0] & 0xFF, {v})")
+        e.emit(f"R[0] = R[0] & 0xFFFF0000 | _m{n} << 8 | _q{n}")
+    else:
+        e.emit(f"_q{n}, _m{n} = ALU.{fn}({bits}, {e.v(Reg(bits, 2))}, {e.v(Reg(bits, 0))}, {v})")
+        e.st(Reg(bits, 0), f"_q{n}")
+        e.st(Reg(bits, 2), f"_m{n}")
+
+
+def sem_div(e, i):
+    _div(e, i, False)
+
+
+def sem_idiv(e, i):
+    _div(e, i, True)
+
+
+def _bitscan(e, i, forward):
+    dst, src = i.ops
+    v = e.ld(src)
+    e.flush_flags()
+    r = f"_r{e.n}"
+    e.emit(f"{r}, s.lf = ALU.bit_scan({forward}, {dst.bits}, {v}, {e.v(dst)}, s.lf)")
+    e.st(dst, r)
+
+
+def sem_bsf(e, i):
+    _bitscan(e, i, True)
+
+
+def sem_bsr(e, i):
+    _bitscan(e, i, False)
+
+
+def _bittest(e, i, op):
+    dst, src = i.ops
+    bits = dst.bits
+    n = e.n
+    if isinstance(src, Imm):
+        bit = str(src.value & (bits - 1))
+        target = dst
+    elif isinstance(dst, Reg):
+        bit = f"({e.v(src)} & {bits - 1})"
+        target = dst
+    else:
+        # a register bit offset reaches any memory: signed, relative to the operand
+        off = e.v(src)
+        sign = 1 << (bits - 1)
+        e.emit(f"_bo{n} = ({off} ^ {sign}) - {sign}")
+        e.emit(f"_bd{n} = (_bo{n} >> {5 if bits == 32 else 4}) * {bits // 8}")
+        target = e.displaced(dst, f"_bd{n}")
+        bit = f"(_bo{n} & {bits - 1})"
+    v = e.ld(target)
+    e.flush_flags()
+    e.emit(f"_r{n}, s.lf = ALU.bit_test({op!r}, {v}, {bit}, s.lf)")
+    if op != "bt":
+        e.st(target, f"_r{n}")
+
+
+for _op in ("bt", "bts", "btr", "btc"):
+    globals()[f"sem_{_op}"] = (lambda op: lambda e, i: _bittest(e, i, op))(_op)
+
+
+def _bcd(e, i, fn):
+    e.flush_flags()
+    n = e.n
+    if fn in ("daa", "das"):
+        e.emit(f"_r{n}, s.lf = ALU.{fn}(R[0] & 0xFF, s.lf)")
+        e.emit(f"R[0] = R[0] & 0xFFFFFF00 | _r{n}")
+    else:
+        e.emit(f"_r{n}, s.lf = ALU.aaa_aas({fn == 'aaa'}, R[0] & 0xFFFF, s.lf)")
+        e.emit(f"R[0] = R[0] & 0xFFFF0000 | _r{n}")
+
+
+for _op in ("daa", "das", "aaa", "aas"):
+    globals()[f"sem_{_op}"] = (lambda op: lambda e, i: _bcd(e, i, op))(_op)
+
+
+def sem_aam(e, i):
+    base = i.ops[0].value
+    if base == 0:
+        e.emit("raise Fault(0)")
+        e.end_block(None)
+        return
+    e.flush_flags()
+    e.emit(f"_t = R[0] & 0xFF; _al = _t % {base}; R[0] = R[0] & 0xFFFF0000 | (_t // {base}) << 8 | _al")
+    e.emit("s.lf = (3, 8, _al, 0, 0)")
+
+
+def sem_aad(e, i):
+    base = i.ops[0].value
+    e.flush_flags()
+    e.emit(f"_al = ((R[0] & 0xFF) + (R[0] >> 8 & 0xFF) * {base}) & 0xFF")
+    e.emit("R[0] = R[0] & 0xFFFF0000 | _al")
+    e.emit("s.lf = (3, 8, _al, 0, 0)")
+
+
+# ---- flags ---------------------------------------------------------------------
+def sem_clc(e, i):
+    e.flush_flags()
+    e.emit("s.lf = (0, 0, MAT(s.lf) & ~1, 0, 0)")
+
+
+def sem_stc(e, i):
+    e.flush_flags()
+    e.emit("s.lf = (0, 0, MAT(s.lf) | 1, 0, 0)")
+
+
+def sem_cmc(e, i):
+    e.flush_flags()
+    e.emit("s.lf = (0, 0, MAT(s.lf) ^ 1, 0, 0)")
+
+
+def sem_cld(e, i):
+    e.emit("s.fl &= ~0x400")
+
+
+def sem_std(e, i):
+    e.emit("s.fl |= 0x400")
+
+
+def sem_cli(e, i):
+    e.emit("s.op_cli()")
+
+
+def sem_sti(e, i):
+    e.emit("s.op_sti()")
+    e.end_block(i.next_eip)      # the shadow: the run loop steps one more instruction
+
+
+def sem_lahf(e, i):
+    e.flush_flags()
+    e.emit("R[0] = R[0] & 0xFFFF00FF | (MAT(s.lf) | 2) << 8 & 0xFF00")
+
+
+def sem_sahf(e, i):
+    e.flush_flags()
+    e.emit("s.lf = (0, 0, (MAT(s.lf) & 0x800) | (R[0] >> 8 & 0xD5), 0, 0)")
+
+
+def sem_pushf(e, i):
+    e.flush_flags()
+    e.emit("s.check_iopl_vm()")
+    e.push(f"s.get_eflags() & {0xFCFFFF if i.osz == 32 else 0xFFFF}", i.osz)
+
+
+def sem_popf(e, i):
+    v = e.pop(i.osz)
+    e.emit(f"s.popf({v}, {i.osz})")
+    e.end_block(i.next_eip)      # IF/TF may have changed
+
+
+# ---- stack -----------------------------------------------------------------------
+def sem_push(e, i):
+    src = i.ops[0]
+    if isinstance(src, SReg):
+        e.push(f"s.seg[{src.idx}]", i.osz)
+    else:
+        v = e.ld(src) if isinstance(src, Mem) else e.v(src)
+        if isinstance(src, Imm):
+            v = str(src.value & M[i.osz])
+        e.push(v, i.osz)
+
+
+def sem_pop(e, i):
+    dst = i.ops[0]
+    if isinstance(dst, SReg):
+        v = e.peek(i.osz)
+        e.emit(f"s.load_seg({dst.idx}, {v} & 0xFFFF)")
+        e.adjust_sp(i.osz // 8)
+        e.end_block(i.next_eip)    # segment state (and the mov-ss shadow) changed
+        if dst.idx == 2:
+            e.emit("s.shadow = True")
+        return
+    if isinstance(dst, Mem) and dst.base == 4:
+        # pop [esp+x]: the address uses ESP after the pop
+        v = e.peek(i.osz)
+        e.adjust_sp(i.osz // 8)
+        e.st(dst, v)
+        return
+    v = e.peek(i.osz)
+    if isinstance(dst, Mem):
+        e.st(dst, v)
+        e.adjust_sp(i.osz // 8)
+    else:
+        e.adjust_sp(i.osz // 8)
+        e.st(dst, v)
+
+
+def sem_pusha(e, i):
+    e.emit(f"s.op_pusha({i.osz})")
+
+
+def sem_popa(e, i):
+    e.emit(f"s.op_popa({i.osz})")
+
+
+def sem_enter(e, i):
+    size, level = i.ops
+    e.emit(f"s.op_enter({i.osz}, {size.value}, {level.value & 31})")
+
+
+def sem_leave(e, i):
+    sp32 = e.stack32
+    if sp32:
+        e.emit("R[4] = R[5]")
+    else:
+        e.emit("R[4] = R[4] & 0xFFFF0000 | R[5] & 0xFFFF")
+    v = e.peek(i.osz)
+    e.adjust_sp(i.osz // 8)
+    e.st(Reg(i.osz, 5), v)
+
+
+# ---- control flow -----------------------------------------------------------------
+def _target(i, rel):
+    return (i.next_eip + rel) & M[i.osz]
+
+
+def sem_jmp(e, i):
+    e.end_block(_target(i, i.ops[0].value))
+
+
+def sem_jcc(e, i):
+    e.branch(e.cond(i.cc), _target(i, i.ops[0].value), i.next_eip)
+
+
+def _loop(e, i, extra):
+    cx = Reg(i.asz, 1)
+    e.st(cx, f"({e.v(cx)} - 1) & {M[i.asz]}")
+    cond = f"{e.v(cx)} != 0"
+    if extra:
+        cond = f"{cond} and {extra}"
+    e.branch(cond, _target(i, i.ops[0].value), i.next_eip)
+
+
+def sem_loop(e, i):
+    _loop(e, i, "")
+
+
+def sem_loope(e, i):
+    _loop(e, i, e.cond(4))
+
+
+def sem_loopne(e, i):
+    _loop(e, i, e.cond(5))
+
+
+def sem_jcxz(e, i):
+    e.branch(f"{e.v(Reg(i.asz, 1))} == 0", _target(i, i.ops[0].value), i.next_eip)
+
+
+def sem_call(e, i):
+    e.push(str(i.next_eip & M[i.osz]), i.osz)
+    e.end_block(_target(i, i.ops[0].value))
+
+
+def sem_call_ind(e, i):
+    t = e.ld(i.ops[0])
+    e.push(str(i.next_eip & M[i.osz]), i.osz)
+    e.end_block(t)
+
+
+def sem_jmp_ind(e, i):
+    e.end_block(e.ld(i.ops[0]))
+
+
+def sem_ret(e, i):
+    t = e.peek(i.osz)
+    e.adjust_sp(i.osz // 8 + i.ops[0].value)
+    e.end_block(t)
+
+
+def sem_jmpf(e, i):
+    sel, off = i.ops
+    e.emit(f"s.far_jump({sel.value}, {off.value}, {i.osz}, {i.next_eip})")
+    e.end_block(None)
+
+
+def sem_callf(e, i):
+    sel, off = i.ops
+    e.emit(f"s.far_call({sel.value}, {off.value}, {i.osz}, {i.next_eip})")
+    e.end_block(None)
+
+
+def _far_pointer(e, mem, osz):
+    off = e.ld(Mem(osz, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz))
+    sel = e.ld(Mem(16, mem.seg, mem.base, mem.index, mem.scale,
+                   (mem.disp + osz // 8) & M[mem.asz], mem.asz))
+    return sel, off
+
+
+def sem_jmpf_ind(e, i):
+    sel, off = _far_pointer(e, i.ops[0], i.osz)
+    e.emit(f"s.far_jump({sel}, {off}, {i.osz}, {i.next_eip})")
+    e.end_block(None)
+
+
+def sem_callf_ind(e, i):
+    sel, off = _far_pointer(e, i.ops[0], i.osz)
+    e.emit(f"s.far_call({sel}, {off}, {i.osz}, {i.next_eip})")
+    e.end_block(None)
+
+
+def sem_retf(e, i):
+    e.emit(f"s.far_return({i.osz}, {i.ops[0].value})")
+    e.end_block(None)
+
+
+def sem_iret(e, i):
+    e.emit(f"s.iret({i.osz})")
+    e.end_block(None)
+
+
+def sem_int(e, i):
+    vec = i.ops[0].value
+    e.emit(f"s.soft_int({vec}, {i.next_eip}, {bool(i.extra.get('int3'))})")
+    e.end_block(None)
+
+
+def sem_into(e, i):
+    with e.block(f"if {e.cond(0)}:"):
+        e.emit(f"s.soft_int(4, {i.next_eip}, True)")
+    with e.block("else:"):
+        e.emit(f"s.eip = {i.next_eip}")
+    e.end_block(None)
+
+
+def sem_hlt(e, i):
+    e.emit(f"s.op_hlt({i.next_eip})")
+    e.end_block(None)
+
+
+def sem_ud(e, i):
+    e.emit("raise Fault(6)")
+    e.end_block(None)
+
+
+def sem_nm(e, i):
+    e.emit("raise Fault(7)")
+    e.end_block(None)
+
+
+# ---- segments and system --------------------------------------------------------------
+def sem_mov_from_sreg(e, i):
+    dst, sreg = i.ops
+    e.st(dst, f"s.seg[{sreg.idx}]")
+
+
+def sem_mov_to_sreg(e, i):
+    sreg, src = i.ops
+    e.emit(f"s.load_seg({sreg.idx}, {e.ld(src)})")
+    if sreg.idx == 2:
+        e.emit("s.shadow = True")
+    e.end_block(i.next_eip)
+
+
+def sem_lptr(e, i):
+    sreg, dst, mem = i.ops
+    sel, off = _far_pointer(e, mem, i.osz)
+    e.emit(f"s.load_seg({sreg.idx}, {sel})")
+    e.st(dst, off)
+    e.end_block(i.next_eip)
+
+
+def _table_reg(e, i, which, load):
+    mem = i.ops[0]
+    limit_op = Mem(16, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz)
+    base_op = Mem(32, mem.seg, mem.base, mem.index, mem.scale, (mem.disp + 2) & M[mem.asz], mem.asz)
+    if load:
+        lim, base = e.ld(limit_op), e.ld(base_op)
+        mask = 0xFFFFFFFF if i.osz == 32 else 0xFFFFFF
+        e.emit(f"s.load_table_reg({which!r}, {base} & {mask}, {lim})")
+        e.end_block(i.next_eip)
+    else:
+        e.st(limit_op, f"s.{which}[1]")
+        e.st(base_op, f"s.{which}[0] & {0xFFFFFFFF if i.osz == 32 else 0xFFFFFF}")
+
+
+def sem_lgdt(e, i):
+    _table_reg(e, i, "gdtr", True)
+
+
+def sem_lidt(e, i):
+    _table_reg(e, i, "idtr", True)
+
+
+def sem_sgdt(e, i):
+    _table_reg(e, i, "gdtr", False)
+
+
+def sem_sidt(e, i):
+    _table_reg(e, i, "idtr", False)
+
+
+def sem_lldt(e, i):
+    e.emit(f"s.op_lldt({e.ld(i.ops[0])})")
+
+
+def sem_ltr(e, i):
+    e.emit(f"s.op_ltr({e.ld(i.ops[0])})")
+
+
+def sem_sldt(e, i):
+    e.st(i.ops[0], "s.ldtr_sel")
+
+
+def sem_str(e, i):
+    e.st(i.ops[0], "s.tr_sel")
+
+
+def sem_smsw(e, i):
+    e.st(i.ops[0], f"s.cr[0] & {M[i.ops[0].bits]}")
+
+
+def sem_lmsw(e, i):
+    e.emit(f"s.op_lmsw({e.ld(i.ops[0])})")
+    e.end_block(i.next_eip)
+
+
+def sem_clts(e, i):
+    e.emit("s.require_cpl0(); s.cr[0] &= ~8")
+
+
+def sem_invlpg(e, i):
+    e.emit(f"s.op_invlpg({e.linear_of(i.ops[0])})")
+    e.end_block(i.next_eip)
+
+
+def sem_mov_from_ctl(e, i):
+    ctl, gpr = i.ops
+    e.emit(f"R[{gpr.idx}] = s.read_ctl({ctl.kind!r}, {ctl.idx})")
+
+
+def sem_mov_to_ctl(e, i):
+    ctl, gpr = i.ops
+    e.emit(f"s.write_ctl({ctl.kind!r}, {ctl.idx}, R[{gpr.idx}])")
+    e.end_block(i.next_eip)
+
+
+def sem_cpuid(e, i):
+    e.emit("s.op_cpuid()")
+
+
+def sem_rdtsc(e, i):
+    e.emit(f"s.op_rdtsc({e.cycles_so_far()})")
+
+
+def sem_rdmsr(e, i):
+    e.emit("s.op_rdmsr()")
+
+
+def sem_wrmsr(e, i):
+    e.emit("s.op_wrmsr()")
+
+
+def sem_in(e, i):
+    dst, port = i.ops
+    p = e.v(port)
+    e.st(dst, f"s.port_in({p}, {dst.bits // 8})")
+
+
+def sem_out(e, i):
+    src, port = i.ops
+    e.emit(f"s.port_out({e.v(port)}, {src.bits // 8}, {e.v(src)})")
+    e.end_block(i.next_eip)      # a device may have raised an interrupt or asked to stop
+
+
+# ---- string instructions (whole rep loop in one helper call) --------------------
+def _string(e, i, name):
+    bits = i.ops[0].bits
+    seg = 3 if i.seg is None else i.seg
+    e.emit(f"s.string_op({name!r}, {bits // 8}, {i.asz}, {seg}, {i.rep!r})")
+    if name in ("ins", "outs"):
+        e.end_block(i.next_eip)
+
+
+for _op in ("movs", "cmps", "stos", "lods", "scas", "ins", "outs"):
+    globals()[f"sem_{_op}"] = (lambda op: lambda e, i: _string(e, i, op))(_op)
+
+
+SEMANTICS = {name[4:]: fn for name, fn in globals().items() if name.startswith("sem_")}
+
+# instructions with no memory operand that neither call helpers nor can fault:
+# the translator may keep their flags in locals across them
+PURE = frozenset("mov movzx movsx lea xchg cbw cwd bswap cmov setcc nop add adc sub sbb cmp "
+                 "and or xor test inc dec neg not jmp jcc loop loope loopne jcxz cld std".split())

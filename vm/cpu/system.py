@@ -1,0 +1,324 @@
+"""System instructions and the helpers the generated code calls for
+instructions too rare or too long to inline: EFLAGS, control/debug
+registers, MSRs, cpuid, rdtsc, ports, string ops, pusha/popa/enter, hlt."""
+from __future__ import annotations
+
+from .faults import Fault
+from .flags import AC, ARITH, CF, DF, FIXED, ID, IF, IOPL, NT, RF, TF, VM, ZF, materialize
+from .mmu import PG, WP
+from .segments import CS, ES, SS
+
+GP, UD = 13, 6
+EFLAGS_WRITABLE = TF | IF | DF | IOPL | NT | AC | ID | RF | VM
+CPUID_FEATURES = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15)   # PSE TSC MSR CX8 CMOV
+MSR_TSC, MSR_APIC_BASE, MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP = 0x10, 0x1B, 0x174, 0x175, 0x176
+KNOWN_MSRS = {MSR_APIC_BASE: 0xFEE00900, MSR_SYSENTER_CS: 0, MSR_SYSENTER_ESP: 0, MSR_SYSENTER_EIP: 0,
+              0x8B: 0, 0x17: 0, 0x2A: 0, 0xFE: 0, 0x277: 0x0007040600070406}
+
+
+class System:
+    """Mixin for CPU."""
+
+    def init_system(self):
+        self.msrs = dict(KNOWN_MSRS)
+        self.dr = [0, 0, 0, 0, 0, 0, 0xFFFF0FF0, 0x400]
+
+    # ---- privilege ---------------------------------------------------------------------
+    def require_cpl0(self):
+        if self.protected and self.cpl != 0:
+            raise Fault(GP, 0)
+
+    def require_protected_cpl0(self):
+        if not self.protected:
+            raise Fault(UD)
+        self.require_cpl0()
+
+    def check_iopl_vm(self):
+        if self.fl & VM and (self.fl & IOPL) != IOPL:
+            raise Fault(GP, 0)
+
+    def _io_allowed(self):
+        if self.protected and (self.cpl > (self.fl & IOPL) >> 12 or self.fl & VM):
+            raise Fault(GP, 0)
+
+    # ---- EFLAGS -------------------------------------------------------------------------
+    def get_eflags(self):
+        return (self.fl & ~ARITH) | materialize(self.lf) | 2
+
+    def set_eflags(self, value):
+        self.lf = (FIXED, 0, value & ARITH, 0, 0)
+        self.fl = value & EFLAGS_WRITABLE
+        self.attention()
+
+    def _set_flags_from_pop(self, value, size, iret=False, cpl=None):
+        cpl = self.cpl if cpl is None else cpl
+        mask = EFLAGS_WRITABLE & ~(VM | RF)
+        if iret:
+            mask |= RF
+        if self.protected:
+            if cpl > 0:
+                mask &= ~IOPL
+            if cpl > (self.fl & IOPL) >> 12:
+                mask &= ~IF
+        if size == 2:
+            mask &= 0xFFFF
+        self.lf = (FIXED, 0, value & ARITH, 0, 0)
+        self.fl = (self.fl & ~mask) | (value & mask)
+        self.attention()
+
+    def popf(self, value, osz):
+        self.check_iopl_vm()
+        self._set_flags_from_pop(value, osz // 8)
+
+    def op_cli(self):
+        if self.protected and self.cpl > (self.fl & IOPL) >> 12:
+            raise Fault(GP, 0)
+        self.fl &= ~IF
+
+    def op_sti(self):
+        if self.protected and self.cpl > (self.fl & IOPL) >> 12:
+            raise Fault(GP, 0)
+        if not self.fl & IF:
+            self.fl |= IF
+            self.shadow = True
+            self.attention()
+
+    # ---- hlt ----------------------------------------------------------------------------
+    def op_hlt(self, next_eip):
+        self.require_cpl0()
+        self.eip = next_eip
+        self.halted = True
+        t = self.timing
+        if t.hlt_cold_insns:
+            self.cold_until = self.insns + t.hlt_cold_insns
+        self.attention()
+
+    # ---- control and debug registers ---------------------------------------------------
+    def read_ctl(self, kind, idx):
+        self.require_cpl0()
+        if kind == "cr":
+            return self.cr[idx] & 0xFFFFFFFF
+        if idx in (4, 5):
+            idx += 2
+        return self.dr[idx]
+
+    def write_ctl(self, kind, idx, value):
+        self.require_cpl0()
+        if kind == "dr":
+            self.dr[idx + 2 if idx in (4, 5) else idx] = value
+            return
+        if idx == 0:
+            self.set_cr0(value)
+        elif idx == 3:
+            self.cr[3] = value
+            self.flush_tlb()
+        elif idx == 4:
+            if value & ~0x7FF:
+                raise Fault(GP, 0)
+            changed = self.cr[4] ^ value
+            self.cr[4] = value
+            if changed & 0xB0:       # PSE/PGE/PAE change the meaning of entries
+                self.flush_tlb()
+        else:
+            self.cr[idx] = value
+
+    def set_cr0(self, value):
+        value |= 0x10     # ET is hard-wired
+        if value & PG and not value & 1:
+            raise Fault(GP, 0)
+        old = self.cr[0]
+        self.cr[0] = value
+        if (old ^ value) & (PG | WP | 1):
+            self.flush_tlb()
+        if (old ^ value) & 1:
+            if not value & 1:
+                self.set_cpl(0)
+            self.update_mode()
+
+    def op_lmsw(self, value):
+        self.require_cpl0()
+        new = (self.cr[0] & ~0xE) | (value & 0xF)
+        if self.cr[0] & 1:
+            new |= 1       # lmsw cannot leave protected mode
+        self.set_cr0(new)
+
+    def op_invlpg(self, lin):
+        self.require_cpl0()
+        self.flush_tlb_page(lin)
+
+    # ---- identification, time, MSRs -------------------------------------------------------
+    def op_cpuid(self):
+        leaf = self.regs[0]
+        if leaf == 0:
+            vendor = b"GenuineIntel"
+            self.regs[0] = 1
+            self.regs[3] = int.from_bytes(vendor[0:4], "little")
+            self.regs[2] = int.from_bytes(vendor[4:8], "little")
+            self.regs[1] = int.from_bytes(vendor[8:12], "little")
+        elif leaf == 1:
+            self.regs[0] = 0x0633      # family 6, model 3 (a P6)
+            self.regs[1] = 0           # ecx
+            self.regs[2] = CPUID_FEATURES   # edx
+            self.regs[3] = 0           # ebx
+        else:
+            self.regs[0] = self.regs[1] = self.regs[2] = self.regs[3] = 0
+
+    def op_rdtsc(self, cycles_into_block):
+        """The counter as of this instruction: the block charges its static
+        cycles at its end, so add the part already executed."""
+        tsc = (self.cycles + cycles_into_block) & 0xFFFFFFFFFFFFFFFF
+        self.regs[0] = tsc & 0xFFFFFFFF
+        self.regs[2] = tsc >> 32
+
+    def op_rdmsr(self):
+        self.require_cpl0()
+        idx = self.regs[1]
+        if idx == MSR_TSC:
+            value = self.cycles
+        elif idx in self.msrs:
+            value = self.msrs[idx]
+        else:
+            raise Fault(GP, 0)
+        self.regs[0] = value & 0xFFFFFFFF
+        self.regs[2] = value >> 32 & 0xFFFFFFFF
+
+    def op_wrmsr(self):
+        self.require_cpl0()
+        idx = self.regs[1]
+        value = self.regs[2] << 32 | self.regs[0]
+        if idx == MSR_TSC:
+            self.cycles = value
+        elif idx in self.msrs:
+            self.msrs[idx] = value
+        else:
+            raise Fault(GP, 0)
+
+    # ---- ports ---------------------------------------------------------------------------
+    def port_in(self, port, size):
+        self._io_allowed()
+        self.cycles += self.timing.io
+        return self.ports.read(port & 0xFFFF, size)
+
+    def port_out(self, port, size, value):
+        self._io_allowed()
+        self.cycles += self.timing.io
+        self.ports.write(port & 0xFFFF, size, value)
+
+    # ---- generic memory access for helpers --------------------------------------------
+    def read_mem(self, lin, size):
+        return self.rd[size](lin & 0xFFFFFFFF)
+
+    def write_mem(self, lin, size, value):
+        self.wr[size](lin & 0xFFFFFFFF, value & ((1 << (8 * size)) - 1))
+
+    # ---- stack multi-ops --------------------------------------------------------------------
+    def op_pusha(self, osz):
+        size = osz // 8
+        r = self.regs
+        saved = list(r)
+        mask = 0xFFFFFFFF if size == 4 else 0xFFFF
+        try:
+            for idx in range(8):
+                self.push_value((saved[4] if idx == 4 else saved[idx]) & mask, size)
+        except Fault:
+            r[:] = saved
+            raise
+
+    def op_popa(self, osz):
+        size = osz // 8
+        values = [self.stack_read(k * size, size) for k in range(8)]
+        self.stack_release(8 * size)
+        for k, idx in enumerate((7, 6, 5, 4, 3, 2, 1, 0)):
+            if idx == 4:
+                continue
+            v = values[k]
+            self.regs[idx] = v if size == 4 else (self.regs[idx] & 0xFFFF0000) | v
+
+    def op_enter(self, osz, alloc, level):
+        size = osz // 8
+        r = self.regs
+        saved = list(r)
+        stack32 = self._stack32()
+        try:
+            self.push_value(r[5] & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
+            frame = r[4]
+            bp = saved[5]
+            for _ in range(1, level):
+                bp = (bp - size) & (0xFFFFFFFF if stack32 else 0xFFFF)
+                self.push_value(self.read_mem(self.sbase[SS] + bp, size), size)
+            if level:
+                self.push_value(frame & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
+            if size == 4:
+                r[5] = frame
+            else:
+                r[5] = (r[5] & 0xFFFF0000) | (frame & 0xFFFF)
+            if stack32:
+                new_sp = (r[4] - alloc) & 0xFFFFFFFF
+            else:
+                new_sp = (r[4] & 0xFFFF0000) | ((r[4] - alloc) & 0xFFFF)
+            # the new stack top must be writable (a fault here leaves nothing changed)
+            if alloc:
+                self.to_physical((self.sbase[SS] + (new_sp if stack32 else new_sp & 0xFFFF)) & 0xFFFFFFFF, True)
+            r[4] = new_sp
+        except Fault:
+            r[:] = saved
+            raise
+
+    # ---- string instructions -----------------------------------------------------------------
+    def string_op(self, op, size, asz, seg, rep):
+        r = self.regs
+        amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
+        step = -size if self.fl & DF else size
+        sbase, dbase = self.sbase[seg], self.sbase[ES]
+        rd, wr = self.rd[size], self.wr[size]
+        iter_cost = self.timing.string_iter
+        vmask = (1 << (8 * size)) - 1
+
+        def advance(idx):
+            r[idx] = (r[idx] & ~amask) | ((r[idx] + step) & amask)
+
+        while True:
+            if rep is not None and r[1] & amask == 0:
+                return
+            si, di = r[6] & amask, r[7] & amask
+            if op == "movs":
+                wr((dbase + di) & 0xFFFFFFFF, rd((sbase + si) & 0xFFFFFFFF))
+                advance(6)
+                advance(7)
+            elif op == "stos":
+                wr((dbase + di) & 0xFFFFFFFF, r[0] & vmask)
+                advance(7)
+            elif op == "lods":
+                v = rd((sbase + si) & 0xFFFFFFFF)
+                r[0] = (r[0] & ~vmask) | v
+                advance(6)
+            elif op in ("cmps", "scas"):
+                if op == "cmps":
+                    a = rd((sbase + si) & 0xFFFFFFFF)
+                    b = rd((dbase + di) & 0xFFFFFFFF)
+                    advance(6)
+                else:
+                    a = r[0] & vmask
+                    b = rd((dbase + di) & 0xFFFFFFFF)
+                advance(7)
+                self.lf = (2, 8 * size, a - b, a, b)
+            elif op == "ins":
+                self._io_allowed()
+                v = self.ports.read(r[2] & 0xFFFF, size)
+                wr((dbase + di) & 0xFFFFFFFF, v)
+                self.cycles += self.timing.io
+                advance(7)
+            elif op == "outs":
+                self._io_allowed()
+                v = rd((sbase + si) & 0xFFFFFFFF)
+                self.ports.write(r[2] & 0xFFFF, size, v)
+                self.cycles += self.timing.io
+                advance(6)
+            if rep is None:
+                return
+            r[1] = (r[1] & ~amask) | ((r[1] - 1) & amask)
+            self.cycles += iter_cost
+            if op in ("cmps", "scas"):
+                zf = (self.lf[2] & vmask) == 0
+                if (rep == "rep" and not zf) or (rep == "repne" and zf):
+                    return

@@ -1,0 +1,328 @@
+"""Block translation: a run of decoded instructions -> one compiled Python function.
+
+The semantics templates (semantics.py) emit statements through an
+`Emitter`.  The emitter keeps the arithmetic flags of the last
+flag-setting instruction in local variables (a "pending" record) so a
+following jcc/setcc/cmov tests them directly and an overwritten record is
+never built; the record is stored to `s.lf` at the end of the block and
+before anything that can fault or read `s.lf`.
+
+A guest fault inside a block is a Python exception raised by a helper.
+The block's `except` clause maps the traceback's line number back to the
+instruction, sets EIP to it and charges the cycles of the instructions
+that completed, then re-raises for the CPU to deliver.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from .decoder import Imm, Mem, Reg, SReg
+from .flags import ADD, DEC, INC, LOGIC, SUB
+from .semantics import PURE, SEMANTICS
+
+M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF}
+MAX_BLOCK_INSNS = 48
+
+
+class AddrOp:
+    """A memory operand whose linear address is already in a local."""
+
+    def __init__(self, bits, name):
+        self.bits, self.name = bits, name
+
+
+class Emitter:
+    def __init__(self, code32: bool, stack32: bool, flat: bool):
+        self.code32, self.stack32, self.flat = code32, stack32, flat
+        self.lines: list[str] = []
+        self.depth = 2
+        self.n = 0
+        self.pending = None        # (kind, bits, r, a, b, exact)
+        self.ended = False
+        self.reads = self.writes = 0
+        self.static_cycles = 0     # cycles of the instructions before the current one
+        self._addr_cache = {}
+
+    # ---- plumbing -------------------------------------------------------------
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    @contextmanager
+    def block(self, header: str):
+        self.emit(header)
+        self.depth += 1
+        mark = len(self.lines)
+        yield
+        if len(self.lines) == mark:
+            self.emit("pass")
+        self.depth -= 1
+
+    def tmp(self, stem: str) -> str:
+        self._tmp = getattr(self, "_tmp", 0) + 1
+        return f"_{stem}{self.n}_{self._tmp}"
+
+    def begin_insn(self, n: int) -> None:
+        self.n = n
+        self._addr_cache = {}
+
+    def cycles_so_far(self) -> int:
+        return self.static_cycles
+
+    # ---- addresses ----------------------------------------------------------------
+    def ea(self, mem: Mem) -> str:
+        parts = []
+        if mem.base is not None:
+            parts.append(f"R[{mem.base}]")
+        if mem.index is not None:
+            parts.append(f"R[{mem.index}]" + (f" * {mem.scale}" if mem.scale != 1 else ""))
+        if mem.disp or not parts:
+            parts.append(str(mem.disp))
+        expr = " + ".join(parts)
+        if len(parts) == 1 and mem.base is None and mem.index is None:
+            return expr
+        return f"(({expr}) & {M[mem.asz]})"
+
+    def linear(self, seg: int, ea: str) -> str:
+        if self.flat and seg in (0, 2, 3):
+            return ea
+        return f"((SB[{seg}] + {ea}) & 0xFFFFFFFF)"
+
+    def linear_of(self, mem: Mem) -> str:
+        return self.linear(mem.seg, self.ea(mem))
+
+    def addr(self, mem) -> str:
+        if isinstance(mem, AddrOp):
+            return mem.name
+        key = (mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz)
+        name = self._addr_cache.get(key)
+        if name is None:
+            name = self._addr_cache[key] = self.tmp("a")
+            self.emit(f"{name} = {self.linear_of(mem)}")
+        return name
+
+    def displaced(self, mem: Mem, delta: str) -> AddrOp:
+        name = self.tmp("a")
+        self.emit(f"{name} = ({self.addr(mem)} + {delta}) & 0xFFFFFFFF")
+        return AddrOp(mem.bits, name)
+
+    # ---- operands -----------------------------------------------------------------
+    def v(self, op) -> str:
+        """An expression for the operand's value (memory is loaded into a local)."""
+        if isinstance(op, Imm):
+            return str(op.value)
+        if isinstance(op, Reg):
+            if op.bits == 32:
+                return f"R[{op.idx}]"
+            if op.bits == 16:
+                return f"(R[{op.idx}] & 0xFFFF)"
+            if op.idx < 4:
+                return f"(R[{op.idx}] & 0xFF)"
+            return f"(R[{op.idx - 4}] >> 8 & 0xFF)"
+        if isinstance(op, SReg):
+            return f"s.seg[{op.idx}]"
+        return self.ld(op)
+
+    def ld(self, op) -> str:
+        """Snapshot the operand's value into a local and return its name."""
+        if isinstance(op, Imm):
+            return str(op.value)
+        name = self.tmp("v")
+        if isinstance(op, (Mem, AddrOp)):
+            self.reads += 1
+            self.emit(f"{name} = rd{op.bits}({self.addr(op)})")
+        else:
+            self.emit(f"{name} = {self.v(op)}")
+        return name
+
+    def st(self, op, expr: str) -> None:
+        if isinstance(op, Reg):
+            i = op.idx
+            if op.bits == 32:
+                self.emit(f"R[{i}] = {expr}")
+            elif op.bits == 16:
+                self.emit(f"R[{i}] = R[{i}] & 0xFFFF0000 | {expr}")
+            elif i < 4:
+                self.emit(f"R[{i}] = R[{i}] & 0xFFFFFF00 | {expr}")
+            else:
+                self.emit(f"R[{i - 4}] = R[{i - 4}] & 0xFFFF00FF | ({expr}) << 8")
+        elif isinstance(op, (Mem, AddrOp)):
+            self.writes += 1
+            self.emit(f"if wr{op.bits}({self.addr(op)}, {expr}): _w = 1")
+        else:
+            raise AssertionError(f"cannot store to {op}")
+
+    # ---- stack ------------------------------------------------------------------
+    def _sp_linear(self, sp: str) -> str:
+        return sp if self.flat else f"((SB[2] + {sp}) & 0xFFFFFFFF)"
+
+    def push(self, expr: str, bits: int) -> None:
+        sp = self.tmp("sp")
+        size = bits // 8
+        smask = 0xFFFFFFFF if self.stack32 else 0xFFFF
+        self.emit(f"{sp} = (R[4] - {size}) & {smask}")
+        self.writes += 1
+        self.emit(f"if wr{bits}({self._sp_linear(sp)}, {expr}): _w = 1")
+        self._set_sp(sp)
+
+    def peek(self, bits: int, offset: int = 0) -> str:
+        name = self.tmp("v")
+        sp = "R[4]" if self.stack32 else "(R[4] & 0xFFFF)"
+        if offset:
+            sp = f"(({sp} + {offset}) & {0xFFFFFFFF if self.stack32 else 0xFFFF})"
+        self.reads += 1
+        self.emit(f"{name} = rd{bits}({self._sp_linear(sp)})")
+        return name
+
+    def pop(self, bits: int) -> str:
+        v = self.peek(bits)
+        self.adjust_sp(bits // 8)
+        return v
+
+    def adjust_sp(self, delta: int) -> None:
+        if self.stack32:
+            self.emit(f"R[4] = (R[4] + {delta}) & 0xFFFFFFFF")
+        else:
+            self.emit(f"R[4] = R[4] & 0xFFFF0000 | (R[4] + {delta}) & 0xFFFF")
+
+    def _set_sp(self, sp: str) -> None:
+        self.emit(f"R[4] = {sp}" if self.stack32 else f"R[4] = R[4] & 0xFFFF0000 | {sp}")
+
+    # ---- flags ------------------------------------------------------------------
+    def set_flags(self, kind, bits, r, a, b, exact=False) -> None:
+        """Record a lazy flags result; `exact` marks a plain a - b (no borrow in),
+        for which signed comparisons can be tested directly on a and b."""
+        if kind in (INC, DEC) and self.pending is not None:
+            self.flush_flags()       # an inc/dec keeps the carry of the record before it
+        self.pending = (kind, bits, r, a, b, exact)
+
+    def flag_store(self) -> str | None:
+        """The statement that stores the pending record (state unchanged)."""
+        if self.pending is None:
+            return None
+        kind, bits, r, a, b, _ = self.pending
+        if kind in (INC, DEC):
+            return f"s.lf = ({kind}, {bits}, {r}, {a}, CFSRC(s.lf))"
+        return f"s.lf = ({kind}, {bits}, {r}, {a}, {b})"
+
+    def flush_flags(self) -> None:
+        store = self.flag_store()
+        if store is not None:
+            self.emit(store)
+            self.pending = None
+
+    def carry(self) -> str:
+        p = self.pending
+        if p is not None:
+            kind, bits, r = p[0], p[1], p[2]
+            if kind == ADD:
+                return f"({r} >> {bits} & 1)"
+            if kind == SUB:
+                return f"(1 if {r} < 0 else 0)"
+            if kind == LOGIC:
+                return "0"
+        return "CARRY(s.lf)"
+
+    def cond(self, cc: int) -> str:
+        expr = self._fused_cond(cc >> 1)
+        if expr is None:
+            self.flush_flags()
+            return f"COND(s.lf, {cc})"
+        return f"not ({expr})" if cc & 1 else f"({expr})"
+
+    def _fused_cond(self, base: int):
+        p = self.pending
+        if p is None:
+            return None
+        kind, bits, r, a, b, exact = p
+        m, sb = M[bits], 1 << (bits - 1)
+        z = f"({r} & {m}) == 0"
+        s = f"({r} & {sb})"
+        if kind == LOGIC:
+            return ["False", "False", f"{r} == 0", f"{r} == 0", s, None, s,
+                    f"{r} == 0 or {r} & {sb}"][base]
+        if kind == SUB:
+            o = f"(({a} ^ {b}) & ({a} ^ {r}) & {sb})"
+            lt = f"(({a} ^ {sb}) < ({b} ^ {sb}))" if exact else f"((({s}) != 0) != ({o} != 0))"
+            le = f"(({a} ^ {sb}) <= ({b} ^ {sb}))" if exact else f"({z} or {lt})"
+            return [o, f"{r} < 0", z, f"{r} < 0 or {z}", s, None, lt, le][base]
+        if kind == ADD:
+            o = f"(~({a} ^ {b}) & ({a} ^ {r}) & {sb})"
+            lt = f"((({s}) != 0) != ({o} != 0))"
+            return [o, f"{r} > {m}", z, f"{r} > {m} or {z}", s, None, lt, f"{z} or {lt}"][base]
+        o = f"({a} == {sb - 1 if kind == INC else sb})"
+        lt = f"((({s}) != 0) != {o})"
+        return [o, None, z, None, s, None, lt, f"{z} or {lt}"][base]
+
+    # ---- control flow -------------------------------------------------------------
+    def end_block(self, target) -> None:
+        if target is not None:
+            self.emit(f"s.eip = {target}")
+        self.ended = True
+
+    def branch(self, cond: str, taken: int, fallthrough: int) -> None:
+        self.emit(f"s.eip = {taken} if {cond} else {fallthrough}")
+        self.ended = True
+
+
+def has_memory_operand(insn) -> bool:
+    return any(isinstance(op, Mem) for op in insn.ops)
+
+
+def translate_block(next_insn, code32, stack32, flat, profile):
+    """Emit the body of one block: instructions from `next_insn()` until it
+    returns None or one ends the block.
+
+    Returns (emitter, starts, cycles_before) for `assemble`."""
+    e = Emitter(code32, stack32, flat)
+    starts = []             # (first line index, insn index)
+    cycles_before = []      # static cycles charged before each instruction
+    mem_read, mem_write = profile.mem_read, profile.mem_write
+    n = -1
+    last = None
+    while True:
+        insn = next_insn()
+        if insn is None:
+            break
+        n += 1
+        last = insn
+        e.begin_insn(n)
+        if insn.mnem not in PURE or has_memory_operand(insn):
+            e.flush_flags()
+        starts.append((len(e.lines), n))
+        cycles_before.append(e.static_cycles)
+        reads0, writes0 = e.reads, e.writes
+        fn = SEMANTICS.get(insn.mnem)
+        if fn is None:
+            e.emit("raise Fault(6)")
+            e.ended = True
+        else:
+            fn(e, insn)
+        e.static_cycles += (profile.insn_cost(insn.klass) + (e.reads - reads0) * mem_read
+                            + (e.writes - writes0) * mem_write)
+        if e.ended:
+            break
+        if e.writes > writes0:
+            # a store that hit decoded code ends the block after this instruction
+            with e.block("if _w:"):
+                if e.pending is not None:
+                    e.emit(e.flag_store())
+                e.emit(f"s.eip = {insn.next_eip}; s.cycles += {e.static_cycles}; return {n + 1}")
+    count = len(starts)
+    if not e.ended:
+        e.emit(f"s.eip = {last.next_eip & (0xFFFFFFFF if code32 else 0xFFFF)}")
+    e.flush_flags()
+    e.emit(f"s.cycles += {e.static_cycles}")
+    e.emit(f"return {count}")
+    return e, starts, cycles_before
+
+
+def assemble(e, starts, cycles_before, eips, name="blk"):
+    """Wrap the emitted body in a function with the fault-mapping handler."""
+    head = [f"def {name}():", "    _w = 0", "    try:"]
+    body = e.lines
+    first_line = len(head) + 1          # 1-based line number of body[0]
+    line_starts = tuple(first_line + idx for idx, _ in starts)
+    tail = ["    except Fault as _e:",
+            f"        FAULT_AT(_e, {line_starts!r}, {tuple(eips)!r}, {tuple(cycles_before)!r})",
+            "        raise"]
+    return "\n".join(head + body + tail) + "\n"

@@ -1,0 +1,207 @@
+"""Physical memory: one RAM bytearray, ROM regions, MMIO regions, and the
+per-page record of bytes that hold executed code.
+
+The code-byte record serves two masters: the CPU's block cache (a write to
+executed bytes invalidates the blocks that decoded them) and the `tcg`
+timing profile (a write to a page costs extra per executed byte still on
+it).  `code_count[page]` is therefore kept up to date on every change, so
+the timing rule reads it in O(1).
+"""
+from __future__ import annotations
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+PAGE_MASK = PAGE_SIZE - 1
+
+
+class Region:
+    """A non-RAM physical range: ROM bytes or an MMIO device."""
+
+    def __init__(self, base: int, size: int, kind: str, data=None, dev=None):
+        self.base, self.size, self.kind, self.data, self.dev = base, size, kind, data, dev
+
+    def contains(self, paddr: int) -> bool:
+        return self.base <= paddr < self.base + self.size
+
+
+class PhysicalMemory:
+    def __init__(self, ram_size: int = 128 << 20):
+        if ram_size <= 0 or ram_size % PAGE_SIZE:
+            raise ValueError(f"RAM size must be a positive multiple of {PAGE_SIZE}")
+        self.ram = bytearray(ram_size)
+        self.ram_size = ram_size
+        self.regions: list[Region] = []
+        self.page_region: dict[int, Region] = {}   # page -> ROM/MMIO region covering it
+        self.code_bytes: dict[int, bytearray] = {}  # page -> 4096 flags (1 = executed code byte)
+        self.code_count: dict[int, int] = {}        # page -> number of flagged bytes
+        self.touched = bytearray(ram_size >> PAGE_SHIFT)  # first-touch record per RAM page
+        self.watches: list[tuple[int, int, object]] = []
+        self.watch_pages: set[int] = set()
+        self.a20_mask = 0xFFFFFFFF
+        self.listeners = []   # CPUs: .code_written(page, lo, hi), .memory_map_changed()
+
+    # ---- layout -----------------------------------------------------------
+    def add_rom(self, base: int, data: bytes, alias: int | None = None) -> None:
+        data = bytes(data)
+        for b in (base,) if alias is None else (base, alias):
+            self._add_region(Region(b, len(data), "rom", data=data))
+
+    def add_mmio(self, base: int, size: int, dev) -> None:
+        self._add_region(Region(base, size, "mmio", dev=dev))
+
+    def _add_region(self, region: Region) -> None:
+        self.regions.append(region)
+        first = region.base >> PAGE_SHIFT
+        last = (region.base + region.size - 1) >> PAGE_SHIFT
+        for page in range(first, last + 1):
+            self.page_region[page] = region
+        self._map_changed()
+
+    def set_a20(self, enabled: bool) -> None:
+        self.a20_mask = 0xFFFFFFFF if enabled else 0xFFEFFFFF
+        self._map_changed()
+
+    def add_write_watch(self, base: int, length: int, fn) -> None:
+        """fn(paddr, size, value, eip) runs for every write into the range."""
+        self.watches.append((base, length, fn))
+        for page in range(base >> PAGE_SHIFT, ((base + length - 1) >> PAGE_SHIFT) + 1):
+            self.watch_pages.add(page)
+        self._map_changed()
+
+    def _map_changed(self) -> None:
+        for cpu in self.listeners:
+            cpu.memory_map_changed()
+
+    # ---- classification used by the CPU's TLB fill -------------------------
+    def is_plain_ram(self, page: int) -> bool:
+        """True when the page is RAM with no ROM/MMIO overlay and no watch."""
+        return ((page << PAGE_SHIFT) < self.ram_size and page not in self.page_region
+                and page not in self.watch_pages)
+
+    # ---- code-byte record ---------------------------------------------------
+    def mark_code(self, paddr: int, length: int) -> bool:
+        """Flag [paddr, paddr+length) as executed code; True if a page gained
+        its first code byte (its fast write path must then be dropped)."""
+        first_code = False
+        end = paddr + length
+        while paddr < end:
+            page = paddr >> PAGE_SHIFT
+            lo = paddr & PAGE_MASK
+            hi = min(PAGE_SIZE, lo + (end - paddr))
+            flags = self.code_bytes.get(page)
+            if flags is None:
+                flags = self.code_bytes[page] = bytearray(PAGE_SIZE)
+                self.code_count[page] = 0
+            before = self.code_count[page]
+            added = (hi - lo) - flags.count(1, lo, hi)
+            if added:
+                flags[lo:hi] = b"\x01" * (hi - lo)
+                self.code_count[page] = before + added
+                if before == 0:
+                    first_code = True
+            paddr += hi - lo
+        return first_code
+
+    def executed_bytes(self, page: int) -> int:
+        return self.code_count.get(page, 0)
+
+    def clear_code(self, paddr: int, length: int) -> bool:
+        """Forget executed bytes in a written range; True if any were there.
+        Tells the listeners so they drop the blocks decoded from them."""
+        hit = False
+        end = paddr + length
+        while paddr < end:
+            page = paddr >> PAGE_SHIFT
+            lo = paddr & PAGE_MASK
+            hi = min(PAGE_SIZE, lo + (end - paddr))
+            if self.code_count.get(page):
+                flags = self.code_bytes[page]
+                n = flags.count(1, lo, hi)
+                if n:
+                    flags[lo:hi] = bytes(hi - lo)
+                    self.code_count[page] -= n
+                    hit = True
+                    for cpu in self.listeners:
+                        cpu.code_written(page, lo, hi)
+            paddr += hi - lo
+        return hit
+
+    # ---- physical access (slow path and host side) --------------------------
+    def read_phys(self, paddr: int, size: int) -> int:
+        """Little-endian read of 1/2/4 bytes at a physical address."""
+        paddr &= self.a20_mask
+        region = self.page_region.get(paddr >> PAGE_SHIFT)
+        if region is None and paddr + size <= self.ram_size:
+            return int.from_bytes(self.ram[paddr:paddr + size], "little")
+        if region is not None and region.kind == "mmio" and region.contains(paddr):
+            return region.dev.mmio_read(paddr, size) & ((1 << (8 * size)) - 1)
+        value = 0
+        for i in range(size):
+            value |= self._read_byte(paddr + i) << (8 * i)
+        return value
+
+    def _read_byte(self, paddr: int) -> int:
+        region = self.page_region.get(paddr >> PAGE_SHIFT)
+        if region is not None and region.contains(paddr):
+            if region.kind == "rom":
+                return region.data[paddr - region.base]
+            return region.dev.mmio_read(paddr, 1) & 0xFF
+        if paddr < self.ram_size:
+            return self.ram[paddr]
+        return 0xFF
+
+    def write_phys(self, paddr: int, size: int, value: int, eip: int = 0) -> None:
+        """Little-endian write of 1/2/4 bytes (guest store, slow path)."""
+        paddr &= self.a20_mask
+        if self.watches:
+            self._fire_watches(paddr, size, value, eip)
+        region = self.page_region.get(paddr >> PAGE_SHIFT)
+        if region is not None and region.kind == "mmio" and region.contains(paddr):
+            region.dev.mmio_write(paddr, size, value & ((1 << (8 * size)) - 1))
+            return
+        for i in range(size):
+            self._write_byte(paddr + i, (value >> (8 * i)) & 0xFF)
+
+    def _write_byte(self, paddr: int, byte: int) -> None:
+        region = self.page_region.get(paddr >> PAGE_SHIFT)
+        if region is not None and region.contains(paddr):
+            if region.kind == "mmio":
+                region.dev.mmio_write(paddr, 1, byte)
+            return  # ROM ignores writes
+        if paddr < self.ram_size:
+            if self.code_count.get(paddr >> PAGE_SHIFT):
+                self.clear_code(paddr, 1)
+            self.ram[paddr] = byte
+
+    def _fire_watches(self, paddr: int, size: int, value: int, eip: int) -> None:
+        for base, length, fn in self.watches:
+            if paddr < base + length and base < paddr + size:
+                fn(paddr, size, value, eip)
+
+    def read(self, paddr: int, n: int) -> bytes:
+        """Host-side read (BIOS, loaders, debugger)."""
+        if self.page_region or paddr + n > self.ram_size or self.a20_mask != 0xFFFFFFFF:
+            return bytes(self._read_byte((paddr + i) & self.a20_mask) for i in range(n))
+        return bytes(self.ram[paddr:paddr + n])
+
+    def write(self, paddr: int, data: bytes) -> None:
+        """Host-side write; keeps the CPU's decoded blocks coherent."""
+        data = bytes(data)
+        if (not self.page_region and not self.watches and paddr + len(data) <= self.ram_size
+                and self.a20_mask == 0xFFFFFFFF):
+            self.clear_code(paddr, len(data))
+            self.ram[paddr:paddr + len(data)] = data
+            self._touch(paddr, len(data))
+            return
+        for i, byte in enumerate(data):
+            a = (paddr + i) & self.a20_mask
+            if self.watches:
+                self._fire_watches(a, 1, byte, 0)
+            self._write_byte(a, byte)
+        self._touch(paddr, len(data))
+
+    def _touch(self, paddr: int, n: int) -> None:
+        """Host writes (loaders, DMA) count as the page's first touch."""
+        last = min((paddr + n - 1) >> PAGE_SHIFT, len(self.touched) - 1)
+        for page in range(paddr >> PAGE_SHIFT, last + 1):
+            self.touched[page] = 1

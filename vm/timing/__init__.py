@@ -1,0 +1,80 @@
+"""Timing profiles: named tables of emulated-cycle costs.
+
+The CPU charges these costs; it holds no cost constants itself.  Static
+costs (per instruction class, per ordinary memory access) are summed once
+per translated block; dynamic ones (page walks, first touch of a page,
+writes to pages holding executed code, MMIO, the cold period after `hlt`)
+are charged on the slow paths where those events are detected.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROFILE_DIR = Path(__file__).resolve().parent
+
+
+class ProfileError(Exception):
+    pass
+
+
+@dataclass
+class Profile:
+    name: str = "off"
+    # per retired instruction, by class (the class of an instruction is set by the decoder)
+    insn: int = 1            # every instruction not in a costlier class
+    mul: int = 1
+    div: int = 1
+    branch: int = 1          # taken or not, jumps, calls, returns
+    io: int = 1              # in/out
+    rdtsc: int = 1
+    interrupt: int = 0       # extra for delivering an interrupt/exception
+    string_iter: int = 0     # per iteration of a rep-prefixed string instruction
+    # memory accesses (ordinary RAM through the fast path)
+    mem_read: int = 0
+    mem_write: int = 0
+    # slow-path events
+    page_walk: int = 0       # TLB miss with paging on
+    first_touch: int = 0     # first guest access to a physical page
+    code_page_write: int = 0   # write to a page holding executed code (fixed part)
+    exec_byte_write: int = 0   # ... plus this per executed byte still on the page
+    mmio: int = 0            # per MMIO access
+    smc_invalidate: int = 0  # a write that invalidates decoded blocks
+    hlt_cold_insns: int = 0  # length of the cold period after hlt (instructions)
+    hlt_cold_insn: int = 0   # extra per instruction in that period
+    notes: str = field(default="", repr=False)
+
+    def insn_cost(self, klass: str) -> int:
+        return getattr(self, klass)
+
+
+INSN_CLASSES = ("insn", "mul", "div", "branch", "io", "rdtsc")
+
+
+def load_profile(spec) -> Profile:
+    """`spec` is a Profile, a built-in name ("tcg", "kvm", "off") or a TOML path."""
+    if isinstance(spec, Profile):
+        return spec
+    if spec is None:
+        spec = "off"
+    path = PROFILE_DIR / f"{spec}.toml" if str(spec) in ("tcg", "kvm", "off") else Path(spec)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ProfileError(f"timing profile not found: {spec} (use tcg, kvm, off or a .toml file)")
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ProfileError(f"cannot read timing profile {path}: {err}")
+    known = {f.name: f for f in dataclasses.fields(Profile)}
+    values = {"name": data.pop("name", path.stem)}
+    for key, value in data.items():
+        if key not in known:
+            raise ProfileError(f"{path}: unknown timing cost '{key}' (known: {', '.join(sorted(known))})")
+        if key == "notes":
+            values[key] = str(value)
+            continue
+        if not isinstance(value, int) or value < 0:
+            raise ProfileError(f"{path}: '{key}' must be a non-negative integer, got {value!r}")
+        values[key] = value
+    return Profile(**values)
