@@ -133,6 +133,8 @@ class Machine:
             multiboot = None
             if kernel is not None:
                 image = kernel if isinstance(kernel, (bytes, bytearray)) else _read(kernel, "kernel")
+                if not isinstance(kernel, (bytes, bytearray)):
+                    cmdline = f"{kernel} {cmdline}"      # QEMU passes "<kernel path> <-append>"
                 multiboot = _checked(MultibootKernel, bytes(image), self.ram_size, cmdline)
             self.firmware = BuiltinBios(self, self.disk, multiboot)
             self.firmware.install(self.memory, self.cpu)

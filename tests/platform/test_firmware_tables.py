@@ -68,7 +68,7 @@ def test_multiboot_aout_kludge_and_info():
     assert written[0x100000][:4] == b"\x02\xb0\xad\x1b" and len(written[0x100000]) == 0x1000
     info = written[0x9000]
     flags, lower, upper = struct.unpack_from("<III", info)
-    assert flags & 0x45 == 0x45 and lower == 639 and upper == 63 * 1024
+    assert flags & 0x45 == 0x45 and lower == 639 and upper == 63 * 1024 - 128
     cmdline = struct.unpack_from("<I", info, 16)[0] - 0x9000
     assert info[cmdline:cmdline + 14] == b"console=ttyS0\0"
     assert k.entry == header_addr + 32

@@ -5,7 +5,8 @@ from .acpi import AcpiTables
 from .call import BiosCall, BiosFault
 from .disk import DiskServices
 from .e820 import EBDA_BASE, high_tables_base
-from .rom import DEFAULT_IRET, MULTIBOOT_ENTRY, POST_ENTRY, ROM_ALIAS, ROM_BASE, RomImage
+from .rom import (DEFAULT_IRET, MULTIBOOT_ENTRY, MULTIBOOT_GDT_RAM, POST_ENTRY, ROM_ALIAS, ROM_BASE,
+                  RomImage, multiboot_gdt)
 from .services import (KeyboardServices, SystemServices, TimeServices, VideoServices,
                        equipment, memory_size)
 
@@ -121,6 +122,7 @@ class BuiltinBios:
     def _bootstrap(self, call: BiosCall):
         if self.multiboot is not None:
             self.multiboot.load(call.write)
+            call.write(MULTIBOOT_GDT_RAM, multiboot_gdt())
             call.set_return_address(0xF000, MULTIBOOT_ENTRY, flags=0x0002)
             return
         if self.disk is None or self.disk.sectors == 0:

@@ -10,7 +10,7 @@ EAX=0x2BADB002 and EBX pointing at it.
 
 import struct
 
-from .e820 import memory_map
+from .e820 import high_tables_base, memory_map
 
 MAGIC = 0x1BADB002
 BOOT_MAGIC = 0x2BADB002
@@ -96,7 +96,7 @@ class MultibootKernel:
         cmdline_at = INFO_ADDRESS + 0x100
         mmap_at = cmdline_at + len(self.cmdline) + (-len(self.cmdline)) % 16
         flags = FLAG_MEMORY | FLAG_CMDLINE | FLAG_MMAP | FLAG_LOADER
-        upper_kib = (self.ram_size >> 10) - 1024
+        upper_kib = (high_tables_base(self.ram_size) >> 10) - 1024   # usable RAM above 1 MiB, as QEMU says
         info = bytearray(0x80)
         struct.pack_into("<III", info, 0, flags, 639, upper_kib)
         struct.pack_into("<I", info, 16, cmdline_at)

@@ -4,8 +4,9 @@ It holds only what the guest must execute or find by scanning memory:
   FFF0  reset vector: jmp far F000:E05B
   E05B  POST entry (hooked: the Python POST runs first), then int 19h,
         int 18h if the boot fails, and cli; hlt
-  E100  Multiboot trampoline: lgdt, CR0.PE, far jump to 32-bit code that
-        loads flat segments, EAX=0x2BADB002, EBX=info, jmp entry
+  E100  Multiboot trampoline: lgdt (a flat GDT the bootstrap put at 0x8FC0),
+        CR0.PE, far jump to 32-bit code that loads flat segments,
+        EAX=0x2BADB002, EBX=info, jmp entry
   FF53  the default `iret` every unused vector points at
   1000+ one `iret` per service and per hardware IRQ, each hooked
   5B10  the ACPI RSDP (16-byte aligned, in the F-segment as SeaBIOS puts it)
@@ -18,7 +19,7 @@ ROM_SIZE = 0x10000
 ROM_ALIAS = 0xFFFF0000
 POST_ENTRY = 0xE05B
 MULTIBOOT_ENTRY = 0xE100
-MULTIBOOT_GDT = 0xE180
+MULTIBOOT_GDT_RAM = 0x8FC0          # below the Multiboot information at 0x9000
 DEFAULT_IRET = 0xFF53
 RESET_VECTOR = 0xFFF0
 STUBS_START = 0x1000
@@ -36,11 +37,14 @@ def _post_code() -> bytes:
 
 
 def _multiboot_trampoline(info: int) -> bytes:
-    """16-bit code at F000:E100 that enters flat 32-bit protected mode."""
-    gdt_descriptor = MULTIBOOT_GDT + 24
+    """16-bit code at F000:E100 that enters flat 32-bit protected mode.
+
+    The GDT is copied to low RAM (MULTIBOOT_GDT_RAM) by the bootstrap, so the
+    lgdt operand is reached through DS=0 rather than a CS override."""
     code32 = ROM_BASE + MULTIBOOT_ENTRY + 0x20
     entry_var = ROM_BASE + MULTIBOOT_ENTRY + 0x50
-    real = (bytes((0xFA, 0x2E, 0x66, 0x0F, 0x01, 0x16)) + struct.pack("<H", gdt_descriptor)
+    real = (bytes((0xFA, 0x31, 0xC0, 0x8E, 0xD8))                        # cli; xor ax,ax; mov ds,ax
+            + bytes((0x66, 0x0F, 0x01, 0x16)) + struct.pack("<H", MULTIBOOT_GDT_RAM + 24)
             + bytes((0x0F, 0x20, 0xC0, 0x0C, 0x01, 0x0F, 0x22, 0xC0))   # mov eax,cr0; or al,1; mov cr0,eax
             + bytes((0x66, 0xEA)) + struct.pack("<IH", code32, 0x08))
     prot = (bytes((0xB8, 0x10, 0, 0, 0, 0x8E, 0xD8, 0x8E, 0xC0, 0x8E, 0xD0, 0x8E, 0xE0, 0x8E, 0xE8))
@@ -50,9 +54,10 @@ def _multiboot_trampoline(info: int) -> bytes:
     return real.ljust(0x20, b"\x90") + prot
 
 
-def _gdt() -> bytes:
+def multiboot_gdt() -> bytes:
+    """Null, flat code 0x08, flat data 0x10, then the 6-byte GDT descriptor."""
     return (bytes(8) + struct.pack("<Q", 0x00CF9A000000FFFF) + struct.pack("<Q", 0x00CF92000000FFFF)
-            + struct.pack("<HI", 23, ROM_BASE + MULTIBOOT_GDT))
+            + struct.pack("<HI", 23, MULTIBOOT_GDT_RAM))
 
 
 class RomImage:
@@ -69,7 +74,6 @@ class RomImage:
         trampoline = _multiboot_trampoline(multiboot_info)
         rom[MULTIBOOT_ENTRY:MULTIBOOT_ENTRY + len(trampoline)] = trampoline
         rom[MULTIBOOT_ENTRY + 0x50:MULTIBOOT_ENTRY + 0x54] = struct.pack("<I", multiboot_entry)
-        rom[MULTIBOOT_GDT:MULTIBOOT_GDT + 30] = _gdt()
         rom[DEFAULT_IRET] = IRET
         rom[RESET_VECTOR:RESET_VECTOR + 5] = bytes((0xEA,)) + struct.pack("<HH", POST_ENTRY, 0xF000)
         rom[0xFFF5:0xFFFD] = b"11/25/26"

@@ -1,0 +1,147 @@
+"""The other ways in: a raw ROM from the reset vector (--bios) and a
+Multiboot v1 kernel loaded directly (--kernel), a.out-kludge and ELF."""
+
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import pytest
+from guest_asm import assemble
+from machine_run import run_vm
+
+from vm.machine import Machine, MachineError
+
+ROM_CODE = """
+    mov %cs, %ax
+    mov %ax, %ds
+    mov $msg, %si
+1:  lodsb
+    test %al, %al
+    jz 2f
+    mov $0x3f8, %dx
+    outb %al, %dx
+    jmp 1b
+2:  mov $0x604, %dx
+    mov $0x2000, %ax
+    outw %ax, %dx
+    cli
+    hlt
+msg: .asciz "hello from a raw ROM\\n"
+"""
+
+
+def rom_image() -> bytes:
+    code = assemble(ROM_CODE, base=0)
+    rom = bytearray(code.ljust(0x10000, b"\xff"))
+    rom[0xFFF0:0xFFF5] = b"\xea\x00\x00\x00\xf0"        # jmp far F000:0000
+    return bytes(rom)
+
+
+def test_raw_rom_runs_from_the_reset_vector():
+    out = run_vm(None, bios=rom_image())
+    assert out.reason == "poweroff", out.report
+    assert out.serial == b"hello from a raw ROM\n"
+
+
+def test_malformed_rom_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.rom"
+    bad.write_bytes(b"\x90" * 1000)
+    with pytest.raises(MachineError, match="64, 128, 192 or 256 KiB"):
+        Machine(bios=bad)
+    with pytest.raises(MachineError, match="cannot read BIOS ROM"):
+        Machine(bios=tmp_path / "missing.rom")
+
+
+MULTIBOOT_BODY = """
+start:
+    cmp $0x2BADB002, %eax
+    jne fail
+    mov 16(%ebx), %esi
+1:  lodsb
+    test %al, %al
+    jz 2f
+    mov $0x3f8, %dx
+    outb %al, %dx
+    jmp 1b
+2:  mov 8(%ebx), %eax
+    cmp $(15 * 1024 - 128), %eax      # RAM above 1 MiB minus the ACPI area, as QEMU gives
+    jne fail
+    mov $0x604, %dx
+    mov $0x2000, %ax
+    outw %ax, %dx
+    hlt
+fail:
+    mov $0xf4, %dx
+    mov $1, %al
+    outb %al, %dx
+    hlt
+"""
+
+AOUT_KERNEL = """
+header:
+    .long 0x1BADB002
+    .long 0x00010003
+    .long -(0x1BADB002 + 0x00010003)
+    .long header
+    .long header
+    .long 0
+    .long 0
+    .long start
+""" + MULTIBOOT_BODY
+
+ELF_KERNEL = """
+    .long 0x1BADB002
+    .long 0x00000003
+    .long -(0x1BADB002 + 0x00000003)
+""" + MULTIBOOT_BODY
+
+
+def elf_executable(code: bytes, load: int, entry: int) -> bytes:
+    """A minimal ELF32 i386 executable with one PT_LOAD segment."""
+    header = struct.pack("<4sBBBB8xHHIIIIIHHHHHH", b"\x7fELF", 1, 1, 1, 0, 2, 3, 1,
+                         entry, 52, 0, 0, 52, 32, 1, 40, 0, 0)
+    phdr = struct.pack("<8I", 1, 0x1000, load, load, len(code), len(code) + 0x100, 7, 0x1000)
+    return (header + phdr).ljust(0x1000, b"\0") + code
+
+
+def aout_kernel() -> bytes:
+    return assemble(AOUT_KERNEL, base=0x100000, code16=False)
+
+
+def elf_kernel() -> bytes:
+    code = assemble(ELF_KERNEL, base=0x100000, code16=False)
+    return elf_executable(code, 0x100000, 0x100000 + 12)
+
+
+@pytest.mark.parametrize("make", [aout_kernel, elf_kernel])
+def test_multiboot_kernel_gets_magic_cmdline_and_memory(make):
+    out = run_vm(None, kernel=make(), cmdline="root=/dev/kpy quiet")
+    assert out.reason == "poweroff", out.report
+    assert out.serial == b"root=/dev/kpy quiet"
+
+
+def test_multiboot_elf_boots_on_qemu_too():
+    if shutil.which("qemu-system-i386") is None:
+        pytest.skip("qemu-system-i386 is not installed")
+    with tempfile.NamedTemporaryFile(suffix=".elf") as f:
+        f.write(elf_kernel())
+        f.flush()
+        p = subprocess.run(["qemu-system-i386", "-m", "16", "-display", "none", "-no-reboot",
+                            "-serial", "stdio", "-kernel", f.name, "-append", "root=/dev/kpy quiet",
+                            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0 and p.stdout == f.name.encode() + b" root=/dev/kpy quiet"
+
+
+def test_multiboot_from_a_file_gets_qemus_command_line(tmp_path):
+    kernel = tmp_path / "k.elf"
+    kernel.write_bytes(elf_kernel())
+    out = run_vm(None, kernel=kernel, cmdline="a=1")
+    assert out.reason == "poweroff", out.report
+    assert out.serial == f"{kernel} a=1".encode()
+
+
+def test_kernel_without_multiboot_header_is_a_clear_error():
+    with pytest.raises(MachineError, match="no Multiboot header"):
+        Machine(kernel=b"\x7fELF" + bytes(200))
