@@ -1,7 +1,11 @@
 """FlatMachine: cdecl calls into raw code, output ports, faults as GuestFault."""
 import pytest
 
-from tests.cpu.asm import assemble
+from tests.cpu.asm import assemble as _assemble
+
+
+def assemble(text):
+    return _assemble(text, base=0x100000)
 from vm.flat import FlatMachine, GuestFault
 
 SUM_LOOP = """

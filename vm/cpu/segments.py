@@ -26,8 +26,10 @@ class Segments:
     """Mixin for CPU."""
 
     def init_segments(self):
+        if not hasattr(self, "sbase"):
+            self.sbase = [0] * 6     # shared with the generated code: only ever mutated in place
+        self.sbase[:] = [0] * 6
         self.seg = [0] * 6
-        self.sbase = [0] * 6
         self.slimit = [0xFFFF] * 6
         self.sattr = [REAL_DATA_ATTR] * 6
         self.sattr[CS] = REAL_CODE_ATTR
