@@ -239,13 +239,15 @@ class Checker:
         if want is None:
             want = self.unify_ints(start, stop, s.loc, "range")
             if isinstance(want, T.LiteralIntType):
-                want = T.I32 if T.fits(start.const, T.I32) and T.fits(stop.const, T.I32) else T.I64
+                # Literal bounds: u32 when nothing is negative (indexes, counts), else i32.
+                lo, hi = min(start.const, stop.const), max(start.const, stop.const)
+                want = T.U32 if lo >= 0 and hi <= T.U32.max else (T.I32 if T.fits(lo, T.I32) and T.fits(hi, T.I32) else T.I64)
         if not isinstance(want, T.IntType):
             self.error(s.loc, f"range() needs integers, not {want}")
         s.start = self.coerce(start, want, "range start")
         s.stop = self.coerce(stop, want, "range stop")
         if s.step is not None:
-            step = self.check_expr(s.step, want)
+            step = self.check_expr(s.step, None)     # keep its sign: range(10, 0, -2) over u32
             if step.const is None or step.const == 0:
                 self.error(s.step.loc, "the step of range() must be a non-zero constant")
             if step.const < 0 and not want.signed:

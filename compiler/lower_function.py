@@ -166,8 +166,9 @@ class FunctionLowering:
             self.b.ret_void()
         else:
             v = self.expr(s.value)
-            if isinstance(s.value.ty, T.BoolType):
-                v = self.b.zext(v, I8)
+            t = s.value.ty
+            if isinstance(t, T.BoolType) or (isinstance(t, T.IntType) and t.bits < 32):
+                v = self.b.sext(v, I32) if getattr(t, "signed", False) else self.b.zext(v, I32)
             self.b.ret(v)
 
     def stmt_If(self, s: A.If) -> None:
@@ -559,6 +560,8 @@ class FunctionLowering:
     def finish_call(self, call: ir.Value, ret: T.Type) -> ir.Value:
         if isinstance(ret, T.BoolType):
             return self.b.trunc(call, I1)
+        if isinstance(ret, T.IntType) and ret.bits < 32:
+            return self.b.trunc(call, ir.IntType(ret.bits))
         return call
 
     def call_direct(self, e: A.Call) -> ir.Value:

@@ -56,7 +56,9 @@ class TypeMapper:
         raise InternalError(f"no LLVM type for {t}")
 
     def fn(self, ft: T.FnType) -> ir.FunctionType:
-        ret = VOIDT if isinstance(ft.ret, T.VoidType) else self.mem(ft.ret)
+        # kpy's ABI widens narrow results (bool, 8/16-bit) to a full eax, so
+        # asm and tests may read all of it (LLVM does not extend on i386).
+        ret = VOIDT if isinstance(ft.ret, T.VoidType) else (I32 if widened_result(ft.ret) else self.mem(ft.ret))
         return ir.FunctionType(ret, [self.mem(p) for p in ft.params], var_arg=ft.varargs)
 
 
@@ -90,6 +92,12 @@ class ModuleLowering:
             self.functions[key] = existing
             return existing
         f = KFunction(self.mod, self.types.fn(sym.ty), sym.link_name)
+        # As C compilers do on i386: narrow results and parameters are
+        # extended to 32 bits, so asm and C callers may read all of eax.
+        for arg, pt in zip(f.args, sym.ty.params):
+            ext = _extension(pt)
+            if ext and not sym.attrs.interrupt:
+                arg.add_attribute(ext)
         f.attributes.add("nounwind")
         a = sym.attrs
         local = sym.module is self.info
@@ -202,6 +210,18 @@ class ModuleLowering:
         keep.linkage = "appending"
         keep.section = "llvm.metadata"
         keep.initializer = ir.Constant(arr_ty, used)
+
+
+def widened_result(t: T.Type) -> bool:
+    return isinstance(t, T.BoolType) or (isinstance(t, T.IntType) and t.bits < 32)
+
+
+def _extension(t: T.Type) -> str | None:
+    if isinstance(t, T.BoolType):
+        return "zeroext"
+    if isinstance(t, T.IntType) and t.bits < 32:
+        return "signext" if t.signed else "zeroext"
+    return None
 
 
 class ConstLowering:

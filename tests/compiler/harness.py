@@ -1,0 +1,166 @@
+"""Compile kpy programs, link them with the runtime, and call their
+functions in a flat 32-bit machine. The one place that knows how.
+
+Linking uses the project's linker (compiler.linker.link_objects). Execution
+uses the project's VM (vm.flat.FlatMachine) when it exists, else Unicorn in
+flat 32-bit mode with the same small API: call/call64/read/write/alloc/output.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import struct
+from pathlib import Path
+
+from compiler.driver import compile_module
+from compiler.linker import link_objects
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = ROOT / "runtime"
+BASE = 0x100000
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_objects(opt: int) -> tuple[tuple[str, bytes], ...]:
+    objs = []
+    for path in sorted(RUNTIME.rglob("*.kpy")):
+        rel = path.relative_to(RUNTIME).with_suffix("")
+        res = compile_module(path.read_text(), str(path), ".".join(rel.parts), [RUNTIME], opt, False, "obj")
+        objs.append((str(path), res.output))
+    return tuple(objs)
+
+
+def compile_program(src: str, opt: int, roots=(), filename: str = "prog.kpy", module: str = "prog",
+                    debug: bool = False) -> list[tuple[str, bytes]]:
+    """Objects of `src` and of every non-runtime module it imports."""
+    roots = [Path(r) for r in roots] + [RUNTIME]
+    res = compile_module(src, filename, module, roots, opt, debug, "obj")
+    objs = [(filename, res.output)]
+    for name, info in res.program.modules.items():
+        if name == module or Path(info.filename).resolve().is_relative_to(RUNTIME):
+            continue
+        sub = compile_module(info.source, info.filename, name, roots, opt, debug, "obj")
+        objs.append((info.filename, sub.output))
+    return objs
+
+
+def link(objs) -> bytes:
+    return link_objects(list(objs) + list(runtime_objects_for(objs)), base=BASE)
+
+
+def runtime_objects_for(objs):
+    # The opt level of the runtime does not matter for linking; use -O2 unless
+    # the caller linked its own runtime objects already.
+    names = {n for n, _ in objs}
+    return [o for o in runtime_objects(2) if o[0] not in names]
+
+
+def build(src: str, opt: int, roots=(), runtime_opt: int | None = None, **kw) -> "Machine":
+    objs = compile_program(src, opt, roots, **kw)
+    rt = runtime_objects(opt if runtime_opt is None else runtime_opt)
+    elf = link_objects(objs + list(rt), base=BASE)
+    return make_machine(elf)
+
+
+def make_machine(elf: bytes):
+    """KPY_TEST_EXECUTOR=vm runs on the project's vm.flat.FlatMachine;
+    the default is Unicorn until FlatMachine has landed."""
+    import os
+    if os.environ.get("KPY_TEST_EXECUTOR", "unicorn") == "vm":
+        from vm.flat import FlatMachine
+        return FlatMachine(elf, ram_size=64 << 20, timing="off")
+    return UnicornFlat(elf)
+
+
+class GuestFault(Exception):
+    pass
+
+
+class UnicornFlat:
+    """Flat 32-bit execution of a linked ELF in Unicorn (stand-in for vm.flat)."""
+    RAM = 64 << 20
+    RET_ADDR = 0x1000          # calls return here; emulation stops on reaching it
+    STACK_TOP = 0x90000
+    HEAP = 0x2000000
+
+    def __init__(self, elf: bytes, max_insns: int = 20_000_000):
+        from elftools.elf.elffile import ELFFile
+        from unicorn import UC_ARCH_X86, UC_HOOK_INSN, UC_MODE_32, Uc
+        from unicorn.x86_const import UC_X86_INS_IN, UC_X86_INS_OUT
+        import io
+        self.uc = Uc(UC_ARCH_X86, UC_MODE_32)
+        self.uc.mem_map(0, self.RAM)
+        self.symbols = {}
+        ef = ELFFile(io.BytesIO(elf))
+        for seg in ef.iter_segments():
+            if seg["p_type"] == "PT_LOAD":
+                data = seg.data()
+                self.uc.mem_write(seg["p_paddr"], data + bytes(seg["p_memsz"] - len(data)))
+        symtab = ef.get_section_by_name(".symtab")
+        for s in symtab.iter_symbols():
+            if s.name:
+                self.symbols[s.name] = s["st_value"]
+        self.uc.mem_write(self.RET_ADDR, b"\xf4")    # hlt, never executed
+        self.output = b""
+        self._heap = self.HEAP
+        self.max_insns = max_insns
+
+        def on_out(uc, port, size, value, user):
+            if port in (0xE9, 0x3F8):
+                self.output += bytes([value & 0xFF])
+
+        def on_in(uc, port, size, user):
+            return 0x20 if port == 0x3FD else 0xFF   # UART: transmitter empty
+        self.uc.hook_add(UC_HOOK_INSN, on_out, None, 1, 0, UC_X86_INS_OUT)
+        self.uc.hook_add(UC_HOOK_INSN, on_in, None, 1, 0, UC_X86_INS_IN)
+
+    def address(self, name: str) -> int:
+        return self.symbols[name]
+
+    def _run(self, name: str, args) -> None:
+        from unicorn import UcError
+        from unicorn.x86_const import UC_X86_REG_EIP, UC_X86_REG_ESP, UC_X86_REG_EBP
+        words = []
+        for a in args:
+            if isinstance(a, tuple) and a[0] == "u64":
+                words += [a[1] & 0xFFFFFFFF, (a[1] >> 32) & 0xFFFFFFFF]
+            else:
+                words.append(a & 0xFFFFFFFF)
+        sp = self.STACK_TOP - 4 * len(words) - 4
+        self.uc.mem_write(sp, struct.pack(f"<{len(words) + 1}I", self.RET_ADDR, *words))
+        self.uc.reg_write(UC_X86_REG_ESP, sp)
+        self.uc.reg_write(UC_X86_REG_EBP, 0)
+        try:
+            self.uc.emu_start(self.symbols[name], self.RET_ADDR, count=self.max_insns)
+        except UcError as e:
+            raise GuestFault(f"{e} at eip={self.uc.reg_read(UC_X86_REG_EIP):#x}") from None
+        if self.uc.reg_read(UC_X86_REG_EIP) != self.RET_ADDR:
+            raise GuestFault(f"did not return within {self.max_insns} instructions "
+                             f"(eip={self.uc.reg_read(UC_X86_REG_EIP):#x})")
+
+    def call(self, name: str, *args) -> int:
+        from unicorn.x86_const import UC_X86_REG_EAX
+        self._run(name, args)
+        return self.uc.reg_read(UC_X86_REG_EAX)
+
+    def call64(self, name: str, *args) -> int:
+        from unicorn.x86_const import UC_X86_REG_EAX, UC_X86_REG_EDX
+        self._run(name, args)
+        return self.uc.reg_read(UC_X86_REG_EAX) | (self.uc.reg_read(UC_X86_REG_EDX) << 32)
+
+    def read(self, addr: int, n: int) -> bytes:
+        return bytes(self.uc.mem_read(addr, n))
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.uc.mem_write(addr, bytes(data))
+
+    def alloc(self, n: int, align: int = 16) -> int:
+        self._heap = (self._heap + align - 1) // align * align
+        a = self._heap
+        self._heap += n
+        return a
+
+
+def arg64(v: int):
+    """A u64/i64 argument (two stack words)."""
+    return ("u64", v)
