@@ -27,6 +27,7 @@ from .translate import MAX_BLOCK_INSNS, Emitter, assemble, translate_block
 from ..timing import load_profile
 
 INF = float("inf")
+SLOW_MARGIN = MAX_BLOCK_INSNS * 64   # near the instruction limit, step block by block
 RESET_CR0 = 0x60000010
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 
@@ -46,6 +47,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.ports = ports
         self.timing = load_profile(timing)
         self.regs = [0] * 8
+        self.vcache: dict[int, object] = {}       # (EIP | CS base and mode) -> block function
         self.cr = [RESET_CR0, 0, 0, 0, 0]
         self.cycles = 0
         self.insns = 0
@@ -53,7 +55,8 @@ class CPU(MMU, Segments, Interrupts, System):
         self.init_segments()
         self.init_interrupts()
         self.init_system()
-        self.blocks: dict[int, object] = {}       # key -> block function
+        self.blocks: dict[int, object] = {}       # (physical address | mode) -> block function
+        self.vcache: dict[int, object] = {}       # (EIP | CS base and mode) -> block function
         self.single_blocks: dict[int, object] = {}
         self.page_blocks: dict[int, list] = {}    # physical page -> [(key, lo, hi, cache)]
         self.exec_hooks: dict[int, list] = {}
@@ -66,6 +69,8 @@ class CPU(MMU, Segments, Interrupts, System):
         self.halted = False
         self.shadow = False
         self.cold_until = 0
+        self.limit = -1
+        self.cyc_limit = INF
         self.triple_fault_report = None
         self._skip_hook_once = None
         acc = make_accessors(self)
@@ -73,7 +78,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
-                            FAULT_AT=self._fault_at, __builtins__=__builtins__)
+                            FAULT_AT=self._fault_at, HOOK=self._run_hooks, __builtins__=__builtins__)
         mem.listeners.append(self)
         self.reset()
 
@@ -103,14 +108,15 @@ class CPU(MMU, Segments, Interrupts, System):
     def irq_pending(self, value):
         self._irq = bool(value)
         if value:
-            self.attn = True
+            self.attention()
 
     def attention(self):
         self.attn = True
+        self.limit = -1          # leave the hot loop at the next block boundary
 
     def request_stop(self):
         self.stop_requested = True
-        self.attn = True
+        self.attention()
 
     def set_timing(self, timing):
         self.timing = load_profile(timing)
@@ -118,6 +124,7 @@ class CPU(MMU, Segments, Interrupts, System):
 
     # ---- block cache ------------------------------------------------------------------------
     def flush_code_cache(self):
+        self.vcache.clear()
         self.blocks.clear()
         self.single_blocks.clear()
         self.page_blocks.clear()
@@ -132,6 +139,7 @@ class CPU(MMU, Segments, Interrupts, System):
             key, elo, ehi, cache = entry
             if elo < hi and lo < ehi:
                 cache.pop(key, None)
+                self.vcache.clear()
             else:
                 keep.append(entry)
         self.page_blocks[page] = keep
@@ -158,26 +166,31 @@ class CPU(MMU, Segments, Interrupts, System):
             for key, lo, hi, cache in self.page_blocks.get(page, []):
                 if hi == (paddr & 0xFFF):
                     cache.pop(key, None)
+        self.vcache.clear()
 
-    def _fault_at(self, fault, line_starts, eips, cycles_before):
+    def _fault_at(self, fault, line_starts, eips, cycles_before, laps_done):
         """Called from a block's except clause: which instruction faulted?"""
         idx = max(0, bisect_right(line_starts, fault.__traceback__.tb_lineno) - 1)
         self.eip = eips[idx]
         self.cycles += cycles_before[idx]
-        fault.done = idx
+        fault.done = laps_done + idx
 
     # ---- running -------------------------------------------------------------------------------
     def run(self, max_insns=None, until_cycle=None):
         """Execute until a stop condition; returns "event", "hlt", "stop",
-        "insn-limit" or "triple-fault"."""
-        blocks, single_blocks = self.blocks, self.single_blocks
-        xtlb, sbase, hooks = self.xtlb, self.sbase, self.exec_hooks
-        recent = self.recent_eips.append
+        "insn-limit" or "triple-fault".
+
+        The inner loop is the hot path: look the block up by (CS base, EIP,
+        mode) and call it, while `cycles < limit` (attention() drops
+        `limit` to -1 so interrupts, stops and the sti shadow are seen at the
+        next block boundary) and the instruction budget lasts."""
         insn_limit = INF if max_insns is None else self.insns + max_insns
         cyc_limit = INF if until_cycle is None else until_cycle
+        self.cyc_limit = cyc_limit
+        self.limit = -1 if self.attn else cyc_limit
+        self._forget_stale_hook_skip()
+        vget = self.vcache.get
         n = self.insns
-        cold = self.cold_until
-        cold_cost = self.timing.hlt_cold_insn
         single = False
         while True:
             if self.attn:
@@ -185,7 +198,7 @@ class CPU(MMU, Segments, Interrupts, System):
                 reason, single = self._service()
                 if reason is not None:
                     return reason
-                cold = self.cold_until
+                self.limit = -1 if self.attn else cyc_limit
             if self.cycles >= cyc_limit:
                 self.insns = n
                 return "event"
@@ -193,31 +206,21 @@ class CPU(MMU, Segments, Interrupts, System):
                 self.insns = n
                 return "insn-limit"
             try:
-                lin = (sbase[1] + self.eip) & 0xFFFFFFFF
-                pp = xtlb.get(lin >> 12)
-                if pp is None:
-                    pp = self.fetch_page(lin)
-                phys = pp | (lin & 0xFFF)
-                if hooks and phys in hooks:
-                    self.insns = n
-                    if self._run_hooks(phys):
-                        continue
-                if single or insn_limit - n < MAX_BLOCK_INSNS or self.trace is not None:
-                    cache = single_blocks
+                if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
+                        or n < self.cold_until):
+                    k = self._slow_block(single or self.trace is not None
+                                         or insn_limit - n <= SLOW_MARGIN)
                     single = False
-                else:
-                    cache = blocks
-                key = phys | self.mode_key
-                blk = cache.get(key)
-                if blk is None:
-                    blk = self._translate(lin, phys, key, cache)
-                recent(self.eip)
-                if self.trace is not None:
-                    self.trace(self)
-                k = blk()
-                n += k
-                if n < cold:
-                    self.cycles += k * cold_cost
+                    n += k
+                    if n < self.cold_until:
+                        self.cycles += k * self.timing.hlt_cold_insn
+                    continue
+                budget = insn_limit - SLOW_MARGIN
+                while self.cycles < self.limit and n < budget:
+                    blk = vget(self.eip | self.mode_key)
+                    if blk is None:
+                        blk = self._lookup()
+                    n += blk()
             except Fault as fault:
                 n += fault.done
                 self.insns = n
@@ -226,6 +229,46 @@ class CPU(MMU, Segments, Interrupts, System):
                 except TripleFault as tf:
                     self._triple_fault(str(tf), fault)
                     return "triple-fault"
+            self.insns = n
+
+    def _lookup(self):
+        """vcache miss: find (or translate) the block at CS:EIP by physical address."""
+        lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
+        pp = self.xtlb.get(lin >> 12)
+        if pp is None:
+            pp = self.fetch_page(lin)
+        phys = pp | (lin & 0xFFF)
+        key = phys | self.mode_key
+        blk = self.blocks.get(key)
+        if blk is None:
+            blk = self._translate(lin, phys, key, self.blocks)
+        self.recent_eips.append(self.eip)
+        self.vcache[self.eip | self.mode_key] = blk
+        return blk
+
+    def _slow_block(self, exact):
+        """One block outside the vcache; a single instruction when `exact`
+        (stepping, tracing, or close to the instruction limit)."""
+        lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
+        pp = self.xtlb.get(lin >> 12)
+        if pp is None:
+            pp = self.fetch_page(lin)
+        phys = pp | (lin & 0xFFF)
+        key = phys | self.mode_key
+        cache = self.single_blocks if exact else self.blocks
+        blk = cache.get(key)
+        if blk is None:
+            blk = self._translate(lin, phys, key, cache)
+        self.recent_eips.append(self.eip)
+        if self.trace is not None:
+            self.trace(self)
+        return blk()
+
+    def _forget_stale_hook_skip(self):
+        if self._skip_hook_once is not None:
+            lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
+            if self.probe(lin) != self._skip_hook_once:
+                self._skip_hook_once = None
 
     def _service(self):
         """Handle whatever raised the attention flag; (reason or None, single_step)."""
@@ -256,7 +299,7 @@ class CPU(MMU, Segments, Interrupts, System):
     def _run_hooks(self, phys):
         """Run the exec hooks at phys; True when execution must not continue
         straight into the block there (the hook moved EIP or asked to stop)."""
-        if self._skip_hook_once == (phys, self.insns):
+        if self._skip_hook_once == phys:
             self._skip_hook_once = None       # resuming after a hook's stop: do not stop again
             return False
         where = (self.seg[CS], self.eip, self.sbase[CS])
@@ -264,7 +307,7 @@ class CPU(MMU, Segments, Interrupts, System):
             fn(self)
         if self.stop_requested:
             same_place = where == (self.seg[CS], self.eip, self.sbase[CS])
-            self._skip_hook_once = (phys, self.insns) if same_place else None
+            self._skip_hook_once = phys if same_place else None
             return True
         return where != (self.seg[CS], self.eip, self.sbase[CS]) or self.attn
 
@@ -330,8 +373,12 @@ class CPU(MMU, Segments, Interrupts, System):
 
         stack32 = bool(self.mode_key >> 33 & 1)
         flat = bool(self.mode_key >> 34 & 1)
-        e, starts, cycles_before = translate_block(next_insn, code32, stack32, flat, self.timing)
-        source = assemble(e, starts, cycles_before, state["eips"])
+        e, starts, cycles_before, eips, loop = translate_block(
+            next_insn, code32, stack32, flat, self.timing, self.eip)
+        if phys in hooks:
+            e.lines.insert(0, f"        if HOOK({phys}): return 0")
+            starts = [(idx + 1, n) for idx, n in starts]
+        source = assemble(e, starts, cycles_before, eips, loop)
         code = compile(source, f"<block {lin:#010x}>", "exec")
         namespace = {}
         exec(code, self.globals, namespace)

@@ -42,6 +42,7 @@ class MMU:
 
     # ---- flushing ----------------------------------------------------------------
     def flush_fast_tlbs(self):
+        self.vcache.clear()      # blocks are found by linear EIP: mappings may have changed
         self.rtlb.clear()
         self.wtlb.clear()
         self.xtlb.clear()
@@ -56,6 +57,7 @@ class MMU:
         self.rtlb.pop(page, None)
         self.wtlb.pop(page, None)
         self.xtlb.pop(page, None)
+        self.vcache.clear()
 
     def drop_write_entries_for(self, ppage):
         """A physical page gained executed code: its stores must go slow."""

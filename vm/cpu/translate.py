@@ -42,6 +42,10 @@ class Emitter:
         self.reads = self.writes = 0
         self.static_cycles = 0     # cycles of the instructions before the current one
         self._addr_cache = {}
+        self.loop_start = None     # block start EIP when the block loops on itself
+        self.ninsns = 0
+        self.pure_loop = False
+        self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -191,8 +195,18 @@ class Emitter:
     def set_flags(self, kind, bits, r, a, b, exact=False) -> None:
         """Record a lazy flags result; `exact` marks a plain a - b (no borrow in),
         for which signed comparisons can be tested directly on a and b."""
-        if kind in (INC, DEC) and self.pending is not None:
-            self.flush_flags()       # an inc/dec keeps the carry of the record before it
+        if self.first_flag_use is None:
+            self.first_flag_use = "read" if kind in (INC, DEC) else "set"
+        if kind in (INC, DEC):
+            # an inc/dec keeps the carry of the record before it: remember that
+            # record (as an expression) instead of storing it now
+            p = self.pending
+            if p is None:
+                b = "CFSRC(s.lf)"
+            elif p[0] in (INC, DEC):
+                b = p[4]
+            else:
+                b = f"({p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]})"
         self.pending = (kind, bits, r, a, b, exact)
 
     def flag_store(self) -> str | None:
@@ -200,11 +214,12 @@ class Emitter:
         if self.pending is None:
             return None
         kind, bits, r, a, b, _ = self.pending
-        if kind in (INC, DEC):
-            return f"s.lf = ({kind}, {bits}, {r}, {a}, CFSRC(s.lf))"
         return f"s.lf = ({kind}, {bits}, {r}, {a}, {b})"
 
-    def flush_flags(self) -> None:
+    def flush_flags(self, reads=False) -> None:
+        """Store the pending record; `reads`: what follows may read s.lf."""
+        if (reads or self.pending is None) and self.first_flag_use is None:
+            self.first_flag_use = "read"
         store = self.flag_store()
         if store is not None:
             self.emit(store)
@@ -220,12 +235,16 @@ class Emitter:
                 return f"(1 if {r} < 0 else 0)"
             if kind == LOGIC:
                 return "0"
+            if p[4] != "CFSRC(s.lf)":
+                return f"CARRY({p[4]})"
+        if self.first_flag_use is None:
+            self.first_flag_use = "read"
         return "CARRY(s.lf)"
 
     def cond(self, cc: int) -> str:
         expr = self._fused_cond(cc >> 1)
         if expr is None:
-            self.flush_flags()
+            self.flush_flags(reads=True)
             return f"COND(s.lf, {cc})"
         return f"not ({expr})" if cc & 1 else f"({expr})"
 
@@ -254,13 +273,46 @@ class Emitter:
         return [o, None, z, None, s, None, lt, f"{z} or {lt}"][base]
 
     # ---- control flow -------------------------------------------------------------
-    def end_block(self, target) -> None:
-        if target is not None:
-            self.emit(f"s.eip = {target}")
+    def branch(self, cond: str, taken: int, fallthrough: int) -> None:
+        if self.loop_start is not None and taken == self.loop_start:
+            self._loop_back(cond, fallthrough)
+        elif self.loop_start is not None and fallthrough == self.loop_start:
+            self._loop_back(f"not ({cond})", taken)
+        else:
+            self.emit(f"s.eip = {taken} if {cond} else {fallthrough}")
         self.ended = True
 
-    def branch(self, cond: str, taken: int, fallthrough: int) -> None:
-        self.emit(f"s.eip = {taken} if {cond} else {fallthrough}")
+    def _loop_back(self, cond, exit_eip):
+        """The end of a self-looping block: go round again while allowed."""
+        store = self.flag_store()
+        self.emit("_it += 1")
+        with self.block(f"if {cond}:"):
+            if store and self.first_flag_use == "read":
+                self.emit(store)       # the next lap reads s.lf before setting flags
+                store = None
+            if self.pure_loop:
+                # nothing in the body can look at the clock: charge the laps on exit
+                self.emit(f"if _it < {LOOP_ITERATIONS}: continue")
+                self.emit("s.cycles += __CYC__ * _it")
+            else:
+                self.emit("s.cycles += __CYC__")
+                self.emit(f"if _it < {LOOP_ITERATIONS} and s.cycles < s.limit: continue")
+            if store:
+                self.emit(store)
+            self.emit(f"s.eip = {self.loop_start}; return _it * {self.ninsns}")
+        self.emit(f"s.eip = {exit_eip}")
+        if self.pure_loop:
+            self.emit("s.cycles += __CYC__ * (_it - 1)")
+        self.emit("_it -= 1")     # the epilogue counts this lap itself
+
+    def end_block(self, target) -> None:
+        if target is not None and self.loop_start is not None and target == self.loop_start \
+                and not isinstance(target, str):
+            self._loop_back("True", target)
+            self.ended = True
+            return
+        if target is not None:
+            self.emit(f"s.eip = {target}")
         self.ended = True
 
 
@@ -268,26 +320,70 @@ def has_memory_operand(insn) -> bool:
     return any(isinstance(op, Mem) for op in insn.ops)
 
 
-def translate_block(next_insn, code32, stack32, flat, profile):
-    """Emit the body of one block: instructions from `next_insn()` until it
-    returns None or one ends the block.
+BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
+               "CFSRC", "ALU")
+LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
-    Returns (emitter, starts, cycles_before) for `assemble`."""
-    e = Emitter(code32, stack32, flat)
-    starts = []             # (first line index, insn index)
-    cycles_before = []      # static cycles charged before each instruction
-    mem_read, mem_write = profile.mem_read, profile.mem_write
-    n = -1
-    last = None
+
+def translate_block(next_insn, code32, stack32, flat, profile, start_eip):
+    """Emit the body of one block: instructions from `next_insn()` until it
+    returns None or one ends the block.  A block whose last instruction
+    jumps back to its own start becomes a `while` loop (up to
+    LOOP_ITERATIONS laps per call, leaving early when the cycle limit
+    `s.limit` is reached).
+
+    Returns (emitter, starts, cycles_before, eips, looping) for `assemble`."""
+    insns = []
     while True:
         insn = next_insn()
         if insn is None:
             break
-        n += 1
+        insns.append(insn)
+        if _ends_block(insn, code32, stack32, flat):
+            break
+    loop = len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
+    e, starts, cycles_before, count = _emit(insns, code32, stack32, flat, profile, start_eip, loop)
+    if count < len(insns):
+        del insns[count:]
+    return e, starts, cycles_before, [i.eip for i in insns], loop
+
+
+def _ends_block(insn, code32, stack32, flat):
+    """Whether the instruction's semantics end the block (emitted to a scratch emitter)."""
+    fn = SEMANTICS.get(insn.mnem)
+    if fn is None:
+        return True
+    scratch = Emitter(code32, stack32, flat)
+    fn(scratch, insn)
+    return scratch.ended
+
+
+def _jumps_back(insn, start_eip, code32):
+    if insn.mnem not in ("jmp", "jcc", "loop", "loope", "loopne", "jcxz"):
+        return False
+    mask = 0xFFFFFFFF if insn.osz == 32 else 0xFFFF
+    return (insn.next_eip + insn.ops[0].value) & mask == start_eip
+
+
+def _emit(insns, code32, stack32, flat, profile, start_eip, loop):
+    e = Emitter(code32, stack32, flat)
+    e.loop_start = start_eip if loop else None
+    e.ninsns = len(insns)
+    e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
+    if loop:
+        e.emit("while True:")
+        e.depth += 1
+    starts = []             # (first line index, insn index)
+    cycles_before = []      # static cycles charged before each instruction
+    mem_read, mem_write = profile.mem_read, profile.mem_write
+    count = 0
+    last = None
+    for n, insn in enumerate(insns):
         last = insn
+        count = n + 1
         e.begin_insn(n)
         if insn.mnem not in PURE or has_memory_operand(insn):
-            e.flush_flags()
+            e.flush_flags(reads=True)
         starts.append((len(e.lines), n))
         cycles_before.append(e.static_cycles)
         reads0, writes0 = e.reads, e.writes
@@ -306,23 +402,27 @@ def translate_block(next_insn, code32, stack32, flat, profile):
             with e.block("if _w:"):
                 if e.pending is not None:
                     e.emit(e.flag_store())
-                e.emit(f"s.eip = {insn.next_eip}; s.cycles += {e.static_cycles}; return {n + 1}")
-    count = len(starts)
+                done = f"_it * {len(insns)} + {n + 1}" if loop else str(n + 1)
+                e.emit(f"s.eip = {insn.next_eip}; s.cycles += {e.static_cycles}; return {done}")
     if not e.ended:
         e.emit(f"s.eip = {last.next_eip & (0xFFFFFFFF if code32 else 0xFFFF)}")
     e.flush_flags()
     e.emit(f"s.cycles += {e.static_cycles}")
-    e.emit(f"return {count}")
-    return e, starts, cycles_before
+    e.emit(f"return {'_it * %d + %d' % (count, count) if loop else count}")
+    e.lines = [line.replace("__CYC__", str(e.static_cycles)) for line in e.lines]
+    return e, starts, cycles_before, count
 
 
-def assemble(e, starts, cycles_before, eips, name="blk"):
+def assemble(e, starts, cycles_before, eips, loop, name="blk"):
     """Wrap the emitted body in a function with the fault-mapping handler."""
-    head = [f"def {name}():", "    _w = 0", "    try:"]
+    # the names the body uses become default arguments: fast locals instead of globals
+    bound = ", ".join(f"{g}={g}" for g in BOUND_NAMES if any(g in line for line in e.lines))
+    head = [f"def {name}({bound}):", "    _w = 0", "    _it = 0", "    try:"]
     body = e.lines
     first_line = len(head) + 1          # 1-based line number of body[0]
     line_starts = tuple(first_line + idx for idx, _ in starts)
+    done = f"_it * {len(starts)}" if loop else "0"
     tail = ["    except Fault as _e:",
-            f"        FAULT_AT(_e, {line_starts!r}, {tuple(eips)!r}, {tuple(cycles_before)!r})",
+            f"        FAULT_AT(_e, {line_starts!r}, {tuple(eips)!r}, {tuple(cycles_before)!r}, {done})",
             "        raise"]
     return "\n".join(head + body + tail) + "\n"
