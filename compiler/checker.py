@@ -72,7 +72,7 @@ class Checker:
         if sym.attrs.naked:
             self._check_naked_body(d)
         self.block(d.body)
-        if sym.ty.ret is not T.VOID and not self.terminates(d.body):
+        if sym.ty.ret is not T.VOID and not sym.attrs.naked and not self.terminates(d.body):
             self.sink.error(d.loc, f"function '{d.name}' must return a {sym.ty.ret} on every path")
         self.fn.locals_done = True
 
@@ -155,7 +155,9 @@ class Checker:
         # report a second, misleading error.
         s.sym = self.declare_local(s.target.id, s.target.loc, ty)
         s.target.sym, s.target.ty = s.sym, ty
-        if s.value is not None:
+        if s.value is not None and isinstance(ty, T.ArrayType) and isinstance(s.value, (A.ListLit, A.StrLit)):
+            s.value = self.array_init(s.value, ty, s.target.id)
+        elif s.value is not None:
             s.value = self.coerce(self.check_expr(s.value, ty), ty, f"initialiser of '{s.target.id}'")
 
     def stmt_Assign(self, s: A.Assign) -> None:
@@ -171,6 +173,27 @@ class Checker:
             return
         s.target = self.check_lvalue(s.target)
         s.value = self.coerce(self.check_expr(s.value, s.target.ty), s.target.ty, "assignment")
+
+    def array_init(self, v: A.Expr, ty: T.ArrayType, name: str) -> A.Expr:
+        """`[1, 2, 3]` (missing elements are zero) or a string for a byte array."""
+        if isinstance(v, A.StrLit):
+            if not (isinstance(ty.elem, T.IntType) and ty.elem.bits == 8):
+                self.error(v.loc, f"a string initialises a byte array, not {ty}")
+            if len(v.value) > ty.count:
+                self.error(v.loc, f"string of {len(v.value)} bytes does not fit in {ty}")
+            v.ty = ty
+            return v
+        if len(v.elts) > ty.count:
+            self.error(v.loc, f"{len(v.elts)} initialisers for {ty}")
+        elts = []
+        for x in v.elts:
+            if isinstance(ty.elem, T.ArrayType) and isinstance(x, (A.ListLit, A.StrLit)):
+                elts.append(self.array_init(x, ty.elem, name))
+            else:
+                elts.append(self.coerce(self.check_expr(x, ty.elem), ty.elem, f"element of '{name}'"))
+        v.elts = elts
+        v.ty = ty
+        return v
 
     def inferred_type(self, value: A.Expr, target: A.Name) -> T.Type:
         t = value.ty
@@ -845,21 +868,8 @@ def check_global(ck: Checker, sym: GlobalVar) -> None:
         return
     ty = sym.ty
     v = decl.value
-    if isinstance(ty, T.ArrayType) and isinstance(v, A.ListLit):
-        if len(v.elts) > ty.count:
-            ck.error(v.loc, f"{len(v.elts)} initialisers for {ty}")
-        elts = []
-        for x in v.elts:
-            elts.append(ck.coerce(ck.check_expr(x, ty.elem), ty.elem, f"element of '{sym.name}'"))
-        v.elts = elts
-        v.ty = ty
-        sym.init = v
-        return
-    if isinstance(ty, T.ArrayType) and isinstance(v, A.StrLit) and isinstance(ty.elem, T.IntType) and ty.elem.bits == 8:
-        if len(v.value) > ty.count:
-            ck.error(v.loc, f"string of {len(v.value)} bytes does not fit in {ty}")
-        v.ty = ty
-        sym.init = v
+    if isinstance(ty, T.ArrayType) and isinstance(v, (A.ListLit, A.StrLit)):
+        sym.init = ck.array_init(v, ty, sym.name)
         return
     if isinstance(ty, (T.ArrayType, T.StructType)):
         ck.error(v.loc, f"a global {ty} is initialised with a list (arrays) or left zeroed")

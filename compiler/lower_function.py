@@ -112,6 +112,19 @@ class FunctionLowering:
         memcpy = self.ml.intrinsic("llvm.memcpy.p0.p0.i32", VOIDT, [PTR, PTR, I32, I1])
         self.b.call(memcpy, [dst, src, ir.Constant(I32, t.size), ir.Constant(I1, 0)])
 
+    def init_array(self, slot: ir.Value, v: A.Expr, t: T.ArrayType) -> None:
+        memset = self.ml.intrinsic("llvm.memset.p0.i32", VOIDT, [PTR, I8, I32, I1])
+        self.b.call(memset, [slot, ir.Constant(I8, 0), ir.Constant(I32, t.size), ir.Constant(I1, 0)])
+        elems = list(v.value) if isinstance(v, A.StrLit) else v.elts
+        for i, x in enumerate(elems):
+            addr = self.b.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, i)], source_etype=self.types.mem(t))
+            if isinstance(x, int):
+                self.store(ir.Constant(I8, x), addr, t.elem)
+            elif isinstance(x, (A.ListLit, A.StrLit)):
+                self.init_array(addr, x, t.elem)
+            else:
+                self.store(self.expr(x), addr, t.elem)
+
     # ---- statements -------------------------------------------------------------
     def stmt(self, s: A.Stmt) -> None:
         if self.b.block.is_terminated:
@@ -139,7 +152,9 @@ class FunctionLowering:
 
     def stmt_AnnAssign(self, s: A.AnnAssign) -> None:
         slot = self.slot_of(s.sym)
-        if s.value is not None:
+        if isinstance(s.value, (A.ListLit, A.StrLit)) and isinstance(s.sym.ty, T.ArrayType):
+            self.init_array(slot, s.value, s.sym.ty)
+        elif s.value is not None:
             self.assign_to((slot, None, False), s.value, s.sym.ty)
 
     def stmt_Assign(self, s: A.Assign) -> None:

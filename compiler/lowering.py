@@ -267,16 +267,21 @@ class ConstLowering:
         raise NotConstant(e)
 
     def address(self, e: A.Expr) -> ir.Constant:
+        g, offset = self.global_offset(e)
+        if offset == 0:
+            return g
+        # A constant byte offset from the global (our layout is authoritative).
+        return ir.FormattedConstant(PTR, f"getelementptr inbounds (i8, ptr {g.get_reference()}, i32 {offset})")
+
+    def global_offset(self, e: A.Expr) -> tuple[ir.GlobalVariable, int]:
         if isinstance(e, (A.Name, A.Attribute)) and isinstance(getattr(e, "sym", None), GlobalVar):
-            return self.ml.global_var(e.sym)
-        if isinstance(e, A.Subscript) and e.index[0].const is not None:
-            base = e.value
-            if isinstance(base.ty, T.ArrayType):
-                g = self.address(base)
-                return g.gep([ir.Constant(I32, 0), ir.Constant(I32, e.index[0].const)])
+            return self.ml.global_var(e.sym), 0
+        if isinstance(e, A.Subscript) and e.index[0].const is not None and isinstance(e.value.ty, T.ArrayType):
+            g, off = self.global_offset(e.value)
+            return g, off + e.index[0].const * e.value.ty.elem.size
         if isinstance(e, A.Attribute) and isinstance(e.sym, T.StructField) and not isinstance(e.value.ty, T.PtrType):
-            g = self.address(e.value)
-            return g.gep([ir.Constant(I32, 0), ir.Constant(I32, e.sym.index)])
+            g, off = self.global_offset(e.value)
+            return g, off + e.sym.offset
         raise NotConstant(e)
 
 

@@ -57,3 +57,7 @@ def test_program(path, opt):
             m.call(fn, *args)
             assert m.output[before:] == want
 
+
+
+def test_corpus_is_large_enough():
+    assert len(PROGRAMS) >= 60
