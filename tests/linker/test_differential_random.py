@@ -1,0 +1,66 @@
+"""Random objects and layouts: ours and ld.lld must agree byte for byte (hypothesis)."""
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from compiler.linker import link
+from compiler.linker.layout import OutputSectionSpec, TargetLayout
+
+from lk_diff import lld_link, loadable_sections, symbol_values
+from lk_objects import make_object
+
+pytestmark = pytest.mark.skipif(shutil.which("ld.lld") is None, reason="ld.lld not installed")
+
+INPUT_NAMES = [".text", ".text.a", ".text.entry", ".rodata", ".rodata.x", ".data", ".data.y", ".bss", ".bss.z"]
+FLAGS = {".text": '"ax",@progbits', ".rodata": '"a",@progbits', ".data": '"aw",@progbits', ".bss": '"aw",@nobits'}
+
+
+@st.composite
+def random_objects(draw):
+    count = draw(st.integers(1, 3))
+    sections = [[(draw(st.sampled_from(INPUT_NAMES)), draw(st.integers(0, 5)), draw(st.integers(0, 40)))
+                 for _ in range(draw(st.integers(1, 4)))] for _ in range(count)]
+    labels = [f"sym_{o}_{i}" for o, secs in enumerate(sections) for i in range(len(secs))]
+    objects = []
+    for o, secs in enumerate(sections):
+        lines = []
+        for i, (name, align, size) in enumerate(secs):
+            kind = FLAGS[next(k for k in FLAGS if name.startswith(k))]
+            lines += [f".section {name},{kind}", f".p2align {align}", f".globl sym_{o}_{i}", f"sym_{o}_{i}:"]
+            if "nobits" in kind:
+                lines.append(f".skip {size + 1}")
+                continue
+            for _ in range(draw(st.integers(0, 3))):
+                target = draw(st.sampled_from(labels))
+                lines.append(draw(st.sampled_from([f".long {target}", f".long {target} - .",
+                                                   f".long {target} + {draw(st.integers(0, 64))}"])))
+            lines.append(f".fill {size}, 1, {0x90 + o}")
+        objects.append((f"r{o}.o", make_object(asm="\n".join(lines))))
+    return objects
+
+
+@st.composite
+def random_layout(draw):
+    vma = draw(st.integers(0, 0x1000)) * 16 + draw(st.sampled_from([0, 0x100000, 0xC0000000]))
+    lma = draw(st.one_of(st.none(), st.integers(0x1000, 0x8000).map(lambda v: v * 16)))
+    def spec(name, inputs, **kw):
+        return OutputSectionSpec(name, [s.split() for s in inputs], align=draw(st.sampled_from([1, 4, 16, 4096])),
+                                 **kw)
+    sections = [spec(".text", [".text.entry", ".text .text.*"], start_symbol="__text_start"),
+                spec(".rodata", [".rodata .rodata.*"]),
+                spec(".data", [".data .data.*"], end_symbol="__data_end"),
+                spec(".bss", [".bss .bss.* COMMON"], start_symbol="__bss_start", end_symbol="__bss_end")]
+    if draw(st.booleans()):
+        sections[2].lma = draw(st.integers(0x200000, 0x300000)) & ~0xF
+    symbols = {"__data_load": ("load_start", ".data", 0), "__end": ("end", ".bss", draw(st.integers(0, 64)))}
+    return TargetLayout(name="random", format="elf", vma=vma, lma=lma, sections=sections, symbols=symbols)
+
+
+@settings(max_examples=int(__import__("os").environ.get("LK_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(objects=random_objects(), layout=random_layout())
+def test_random_links_match_lld(objects, layout, tmp_path_factory):
+    ours = link(objects, layout)
+    theirs = lld_link(objects, layout, tmp_path_factory.mktemp("lld"))
+    assert loadable_sections(ours.elf) == loadable_sections(theirs)
+    assert symbol_values(ours.elf) == symbol_values(theirs)
