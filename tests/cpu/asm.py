@@ -40,6 +40,11 @@ R_386_32, R_386_PC32, R_386_16 = 1, 2, 20
 def assemble(text: str, code16: bool = False, base: int = 0x7C00) -> bytes:
     """Bytes of `text` placed at `base` (absolute references to labels are
     relocated to it; only labels in .text may be referenced)."""
+    return assemble_with_labels(text, code16, base)[0]
+
+
+def assemble_with_labels(text: str, code16: bool = False, base: int = 0x7C00):
+    """(bytes, {label: offset}) for the named (non-.L, non-numeric) labels of `text`."""
     lines = [".text"] + ([".code16"] if code16 else []) + text.strip().splitlines()
     ir = 'target triple = "i386-unknown-none-elf"\n' + "".join(
         f'module asm "{_escape(line)}"\n' for line in lines)
@@ -63,4 +68,10 @@ def assemble(text: str, code16: bool = False, base: int = 0x7C00) -> bytes:
             addend = int.from_bytes(data[off:off + size], "little")
             value = (addend + sym["st_value"] + base) & ((1 << (8 * size)) - 1)
             data[off:off + size] = value.to_bytes(size, "little")
-    return bytes(data)
+    labels = {}
+    symtab = elf.get_section_by_name(".symtab")
+    text_index = elf.get_section_index(".text")
+    for sym in symtab.iter_symbols():
+        if sym.name and sym["st_shndx"] == text_index and sym["st_info"]["type"] == "STT_NOTYPE":
+            labels[sym.name] = sym["st_value"]
+    return bytes(data), labels

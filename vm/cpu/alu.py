@@ -61,6 +61,8 @@ def shift(op: str, bits: int, v: int, count: int, lf):
         if count == 0:
             return v, lf
         c = count % bits
+        if op == "ror":
+            c = (bits - c) % bits          # a right rotation is a left one the other way
         res = ((v << c) | (v >> (bits - c))) & mask if c else v
         if op == "rol":
             cf = res & 1
