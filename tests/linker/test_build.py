@@ -149,3 +149,28 @@ def test_command_line_too_long(tmp_path):
     with pytest.raises(BuildError) as err:
         build(root, cmdline="x" * 448)
     assert "448 bytes, 1 over" in str(err.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (('format = "elf"', 'format = "exe"'), "'format' must be one of elf, flat, bootsector"),
+    (("vma = 0xFE000000", 'vma = "0xFE000000"'), "'vma' must be an integer address"),
+    (('align = 4096\n  inputs = [".text.entry"', 'align = 3000\n  inputs = [".text.entry"'),
+     "'align' must be a power of two"),
+    (('__kernel_end = "end(.bss) + 0x10"', '__kernel_end = "end(.nope)"'),
+     "refers to output section .nope"),
+    (('__kernel_end = "end(.bss) + 0x10"', '__kernel_end = "the end"'), "expected an integer or start(SEC)"),
+    (('kernel = "kernel"', 'kernel = "kernal"'), "there is no [targets.kernal]"),
+    (('mbr = "boot"', 'mbr = "kernel"'), "it must be bootsector"),
+    (('objects = ["obj/kernel.o"]', 'objects = ["obj/nothere.o"]'), "cannot read object obj/nothere.o"),
+    (('objects = ["obj/kernel.o"]', 'objects = "obj/kernel.o"'), "'objects' must be a list of strings"),
+    (('inputs = [".bss .bss.* COMMON"]\n  start_symbol', 'inputs = [""]\n  start_symbol'),
+     "an input statement is empty"),
+])
+def test_bad_description_is_named(tmp_path, change, message):
+    old, new = change
+    assert old in BUILD_TOML
+    root = make_project(tmp_path, toml=BUILD_TOML.replace(old, new, 1))
+    with pytest.raises(BuildError) as err:
+        build(root)
+    assert message in str(err.value)
+    assert "build.toml" in str(err.value) or "target" in str(err.value)
