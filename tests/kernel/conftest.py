@@ -1,0 +1,107 @@
+"""Fixtures for the kernel tests: build kernel_src/ once per optimisation
+level, write the boot command line into copies of the image, boot them on
+the VM or on qemu-system-i386, and look up kernel symbols."""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTOR = 512
+BOOT_INFO_LBA = 64
+CMDLINE_OFFSET = 64
+CMDLINE_MAX = 447
+RAM = 128 << 20
+
+
+def with_cmdline(image: bytes, cmdline: str) -> bytes:
+    """The image with another boot command line (layout: docs/interfaces.md)."""
+    text = cmdline.encode()
+    assert len(text) <= CMDLINE_MAX
+    start = BOOT_INFO_LBA * SECTOR + CMDLINE_OFFSET
+    end = (BOOT_INFO_LBA + 1) * SECTOR
+    field = text.ljust(end - start, b"\0")
+    return image[:start] + field + image[end:]
+
+
+class KernelBuild:
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.image = (out_dir / "disk.img").read_bytes()
+        self.elf = out_dir / "kernel.elf"
+        self._symbols = None
+
+    def image_with(self, cmdline: str) -> bytes:
+        return with_cmdline(self.image, cmdline)
+
+    def function_at(self, address: int) -> str | None:
+        """Name of the function symbol whose range holds `address`."""
+        if self._symbols is None:
+            from elftools.elf.elffile import ELFFile
+            with open(self.elf, "rb") as fh:
+                tab = ELFFile(fh).get_section_by_name(".symtab")
+                self._symbols = [(s["st_value"], s["st_size"], s.name) for s in tab.iter_symbols()
+                                 if s["st_info"]["type"] == "STT_FUNC"]
+        for start, size, name in self._symbols:
+            if start <= address < start + max(size, 1):
+                return name
+        return None
+
+
+_builds: dict[int, KernelBuild] = {}
+
+
+@pytest.fixture(scope="session")
+def kernel_build(tmp_path_factory):
+    """kernel_build(opt) -> KernelBuild, built once per session and level."""
+    from compiler.build import build
+
+    def get(opt: int = 2) -> KernelBuild:
+        if opt not in _builds:
+            out = tmp_path_factory.mktemp(f"kernel-O{opt}")
+            build(ROOT, opt=opt, out_dir=out)
+            _builds[opt] = KernelBuild(out)
+        return _builds[opt]
+    return get
+
+
+def boot_vm(image: bytes, max_insns: int = 200_000_000, timing: str = "tcg"):
+    """Boot `image` on the VM; (RunResult, serial text)."""
+    from vm.machine import Machine
+    serial = io.BytesIO()
+    machine = Machine(ram_size=RAM, timing=timing, disk=image, serial=serial)
+    result = machine.run(max_insns=max_insns, timeout=120)
+    return result, serial.getvalue().decode(errors="replace")
+
+
+def qemu_path() -> str | None:
+    return shutil.which("qemu-system-i386")
+
+
+def boot_qemu(image: bytes, tmp_path: Path, timeout: int = 60):
+    """Boot `image` on qemu-system-i386 (TCG); (exit status, serial text)."""
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(image)
+    cmd = [qemu_path(), "-machine", "pc", "-accel", "tcg", "-m", "128",
+           "-drive", f"format=raw,file={disk}", "-serial", "stdio",
+           "-display", "none", "-monitor", "none", "-no-reboot"]
+    proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    return proc.returncode, proc.stdout.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def vm():
+    """vm(image, **options) -> (RunResult, serial text)."""
+    return boot_vm
+
+
+@pytest.fixture
+def qemu(tmp_path):
+    """qemu(image) -> (exit status, serial text); skips when QEMU is absent."""
+    if qemu_path() is None:
+        pytest.skip("qemu-system-i386 is not installed (apt-get install qemu-system-x86)")
+    return lambda image, timeout=60: boot_qemu(image, tmp_path, timeout)

@@ -1,0 +1,88 @@
+"""The kernel's default boot: the boot log on the VM, the same lines on
+QEMU, and every optimisation level."""
+import re
+
+import pytest
+
+# Lines that must appear, in this order, in the default boot log.
+BOOT_LOG = [
+    "kpy boot: stage 2 in protected mode",
+    "kpy boot: HHDM check before paging: fail",
+    "kpy boot: HHDM check after paging: pass",
+    "Hello from kpy",
+    "crt: 1 global constructor(s) run",
+    'kpy kernel: command line ""',
+    "cpu: GDT with TSS loaded, IDT with 32 exception handlers",
+    "timer: PIC remapped to 32-47, PIT at 100 Hz",
+    "kpy kernel: running exp=demo",
+    "demo: co-operative scheduling",
+    *[f"coop: thread {t} round {r}" for r in range(3) for t in "ABC"],
+    "demo: sleep",
+    "sleep: thread B slept 2 ticks: woke on time",
+    "sleep: thread C slept 4 ticks: woke on time",
+    "sleep: thread A slept 6 ticks: woke on time",
+    "demo: pre-emptive scheduling",
+    "demo: done",
+    "acpi: powering off",
+]
+
+PREEMPT_LINES = {f"preempt: thread {t} ran in several time slices" for t in "ABC"}
+
+
+def lines_of(text):
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def assert_in_order(lines, expected):
+    position = 0
+    for want in expected:
+        try:
+            position = lines.index(want, position) + 1
+        except ValueError:
+            raise AssertionError(f"missing (in order) {want!r}; log:\n" + "\n".join(lines))
+
+
+def assert_boot_log(text):
+    lines = lines_of(text)
+    kernel_lines = lines[lines.index("Hello from kpy"):]
+    assert kernel_lines[0] == "Hello from kpy"
+    assert_in_order(lines, BOOT_LOG)
+    assert PREEMPT_LINES <= set(lines), "\n".join(lines)
+    assert any(re.fullmatch(r"e820: 0x[0-9a-f]{16}-0x[0-9a-f]{16} usable", l) for l in lines)
+    frames = [l for l in lines if l.startswith("frames: ")]
+    assert frames and re.fullmatch(r"frames: \d+ total, \d+ free, \d+ used \(\d+ KiB free\)", frames[0])
+    stack = [l for l in lines if l.startswith("sched: main thread on the boot stack at ")]
+    assert stack and 0xC0007000 <= int(stack[0].split()[-1], 16) < 0xC0007C00
+    assert any(re.fullmatch(r"acpi: RSDP 0x[0-9a-f]+ RSDT 0x[0-9a-f]+ FADT 0x[0-9a-f]+ "
+                            r"DSDT 0x[0-9a-f]+: PM1a_CNT=0x604 SLP_TYPa=0", l) for l in lines)
+
+
+def test_default_boot_on_vm(kernel_build, vm):
+    result, out = vm(kernel_build(2).image)
+    assert result.reason == "poweroff", result.report + out
+    assert result.exit_code == 0
+    assert_boot_log(out)
+
+
+def test_default_boot_on_qemu(kernel_build, qemu):
+    """QEMU prints the same lines: every line of BOOT_LOG in order (the
+    stage 2 messages, the HHDM checks, the co-operative interleaving, the
+    sleep wake-up order, ACPI power-off) and the three pre-emption lines in
+    any order. Addresses, the E820 map and frame counts are checked for
+    shape only: they depend on the firmware."""
+    status, out = qemu(kernel_build(2).image)
+    assert status == 0, out
+    assert_boot_log(out)
+
+
+@pytest.mark.parametrize("opt", [0, 1])
+def test_other_optimisation_levels_boot_on_vm(kernel_build, vm, opt):
+    result, out = vm(kernel_build(opt).image)
+    assert result.reason == "poweroff", result.report + out
+    assert_boot_log(out)
+
+
+def test_unknown_program_lists_the_known_ones(kernel_build, vm):
+    result, out = vm(kernel_build(2).image_with("exp=nosuch"))
+    assert result.reason == "poweroff", result.report + out
+    assert "kpy kernel: unknown exp=nosuch; known: demo pagefault divide funmemset" in lines_of(out)

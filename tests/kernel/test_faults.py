@@ -1,0 +1,45 @@
+"""Exceptions raised on purpose are reported by the kernel's handlers:
+vector, name, error code, EIP (inside the function that faulted), CS,
+EFLAGS, CR2; then the kernel halts."""
+import re
+
+import pytest
+
+REPORT = re.compile(r"exception (\d+) (.+): error=0x([0-9a-f]+) eip=0x([0-9a-f]{8}) "
+                    r"cs=0x([0-9a-f]+) eflags=0x([0-9a-f]{8}) cr2=0x([0-9a-f]{8})")
+
+
+def fault_report(kernel_build, vm, program):
+    build = kernel_build(2)
+    result, out = vm(build.image_with(f"exp={program}"), max_insns=100_000_000)
+    assert result.reason != "poweroff", out
+    match = REPORT.search(out)
+    assert match, result.report + out
+    assert "kernel halted" in out
+    vector, name, code, eip, cs, eflags, cr2 = match.groups()
+    return dict(vector=int(vector), name=name, code=int(code, 16), eip=int(eip, 16),
+                cs=int(cs, 16), eflags=int(eflags, 16), cr2=int(cr2, 16),
+                function=build.function_at(int(eip, 16)))
+
+
+def test_page_fault(kernel_build, vm):
+    r = fault_report(kernel_build, vm, "pagefault")
+    assert (r["vector"], r["name"]) == (14, "#PF page fault")
+    assert r["code"] == 0x2                 # a write to a page that is not present
+    assert r["cr2"] == 0x40000000
+    assert r["function"] == "fault_page"
+    assert r["cs"] == 0x08
+
+
+def test_divide_error(kernel_build, vm):
+    r = fault_report(kernel_build, vm, "divide")
+    assert (r["vector"], r["name"], r["code"]) == (0, "#DE divide error", 0)
+    assert r["function"] == "fault_divide"
+
+
+def test_fun_memset_general_protection_on_iret(kernel_build, vm):
+    """The seed's "fun memset": descriptor 0x08 cleared; the timer's iret
+    back to CS 0x08 faults with the selector as error code."""
+    r = fault_report(kernel_build, vm, "funmemset")
+    assert (r["vector"], r["name"], r["code"]) == (13, "#GP general protection fault", 0x8)
+    assert r["function"] == "irq_timer"
