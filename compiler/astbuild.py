@@ -218,9 +218,8 @@ class AstBuilder:
         stmts = self.suite(body)
         is_stub = (len(stmts) == 1 and isinstance(stmts[0], A.ExprStmt)
                    and isinstance(stmts[0].value, A.EllipsisLit))
-        end = n.meta.end_line if not n.meta.empty else 0
         return A.FunctionDef(self.loc(name), self.name_of(name), plist, varargs,
-                             None if ret is None else self.expr(ret), stmts, decos, end, is_stub)
+                             None if ret is None else self.expr(ret), stmts, decos, 0, is_stub)
 
     def parameters(self, n) -> tuple[list[A.Param], A.Param | None]:
         if n is None:

@@ -52,10 +52,11 @@ def compile_source(src: str, filename: str = "<input>.kpy", module: str | None =
 
 
 class CompileResult:
-    def __init__(self, output, program: Program, info: ModuleInfo):
+    def __init__(self, output, program: Program, info: ModuleInfo, resolver: Resolver):
         self.output = output
         self.program = program
         self.info = info
+        self.resolver = resolver
 
 
 def compile_module(src: str, filename: str, module: str | None, roots, opt: int, debug: bool,
@@ -80,7 +81,14 @@ def compile_module(src: str, filename: str, module: str | None, roots, opt: int,
             Loc(filename, 1, 1),
             f"internal compiler error: {type(e).__name__}: {e} "
             f"(at {Path(where.filename).name}:{where.lineno}; please report with this source)")])
-    return CompileResult(output, program, info)
+    return CompileResult(output, program, info, resolver)
+
+
+def check_only(src: str, filename: str, module: str, roots) -> CompileResult:
+    """The front end only (parse, imports, types): for learning interfaces."""
+    sink = DiagnosticSink()
+    program, info, resolver = check_program(src, filename, module, roots, sink)
+    return CompileResult(None, program, info, resolver)
 
 
 def check_program(src: str, filename: str, module: str, roots, sink: DiagnosticSink):

@@ -107,8 +107,9 @@ class ModuleLowering:
         if local and not a.extern:
             if a.static:
                 f.linkage = "internal"
-            if a.section:
-                f.section = a.section
+            # One section per function (as -ffunction-sections), so the
+            # linker's gc_sections can drop what nothing uses.
+            f.section = a.section or f".text.{sym.link_name}"
             if a.naked:
                 f.attributes.add("naked")
                 f.attributes.add("noinline")
@@ -116,8 +117,10 @@ class ModuleLowering:
                 f.attributes.add("noinline")
             if a.align:
                 f.fn_align = a.align
-            if a.no_builtins or self.no_builtins:
-                f.extra_attrs.append('"no-builtins"')
+            # Freestanding (as clang -ffreestanding): LLVM must not assume a
+            # libc, e.g. turn printf("\n") into puts() or memset's own loop
+            # into a call to memset.
+            f.extra_attrs.append('"no-builtins"')
             # Frame pointers keep gdb backtraces and the seed's stack games simple.
             f.extra_attrs.append('"frame-pointer"="all"')
         self.functions[key] = f

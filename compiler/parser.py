@@ -23,7 +23,7 @@ def get_parser() -> Lark:
         _parser = Lark.open_from_package(
             "lark", "python.lark", ["grammars"],
             parser="lalr", postlex=PythonIndenter(), start="file_input",
-            propagate_positions=True, maybe_placeholders=True, cache=True,
+            propagate_positions=False, maybe_placeholders=True, cache=True,
         )
     return _parser
 
@@ -41,8 +41,26 @@ def _describe_token(tok) -> str:
     return f"'{text}'" if text else tok.type
 
 
+# Parse trees by (file name, text): a build compiles many modules that
+# import the same ones, and parsing is the front end's dearest step. Trees
+# are never mutated (the AST builder makes new nodes).
+_trees: dict[tuple[str, str], Tree] = {}
+_MEMO_LIMIT = 512
+
+
 def parse_source(text: str, filename: str) -> Tree:
     """Parse `text`; raise CompileError with a located diagnostic on error."""
+    key = (filename, text)
+    tree = _trees.get(key)
+    if tree is None:
+        tree = _parse(text, filename)
+        if len(_trees) >= _MEMO_LIMIT:
+            _trees.clear()
+        _trees[key] = tree
+    return tree
+
+
+def _parse(text: str, filename: str) -> Tree:
     if not text.endswith("\n"):
         text += "\n"
     sink = DiagnosticSink({filename: text})

@@ -1,0 +1,223 @@
+"""The compile cache: an unchanged module is not recompiled.
+
+An object's key is its source, its module name and source path, the
+options, the compiler's own version, and the *interfaces* of the modules
+it imports (not their bodies). Interfaces are remembered per source hash,
+so a warm lookup only reads and hashes source files: no parsing.
+
+Layout under the cache directory (default: build/.kpyc-cache next to the
+source roots, or $KPY_CACHE_DIR):
+    meta/<module>-<srchash>.json   {"imports": [...], "iface": {deps: digest}}
+    obj/<key>.<emit>               the compiled output
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .driver import CompileError, check_only, compile_module, module_name_for
+from .interface import interface_text
+from .modules import module_path
+
+_source_memo: dict[tuple[str, int, int], tuple[str, str]] = {}
+
+
+def compiler_version() -> str:
+    """A hash of the compiler's own sources: a changed compiler misses."""
+    global _VERSION
+    if _VERSION is None:
+        h = hashlib.sha256()
+        here = Path(__file__).parent
+        for p in sorted(here.glob("*.py")):
+            if p.name in ("cli.py", "build.py", "image.py", "cache.py"):
+                continue      # not part of what an object is made from
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+        _VERSION = h.hexdigest()[:16]
+    return _VERSION
+
+
+_VERSION: str | None = None
+
+
+def default_cache_dir(roots) -> Path:
+    env = os.environ.get("KPY_CACHE_DIR")
+    if env:
+        return Path(env)
+    parents = [Path(r).resolve().parent for r in roots] or [Path.cwd()]
+    return parents[0] / "build" / ".kpyc-cache"
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def read_source(path: Path) -> tuple[str, str]:
+    """(text, sha256) of a source file, memoised on (path, mtime, size)."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    got = _source_memo.get(key)
+    if got is None:
+        text = path.read_text(encoding="utf-8")
+        got = (text, _sha(text))
+        _source_memo[key] = got
+    return got
+
+
+class Unknown(Exception):
+    """The cache has not seen this module version yet: compile to learn it."""
+
+    def __init__(self, module: str):
+        super().__init__(module)
+        self.module = module
+
+
+class CompileCache:
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+        self._meta: dict[str, dict] = {}
+
+    # ---- per-module metadata ------------------------------------------------------
+    def _meta_path(self, module: str, srchash: str) -> Path:
+        return self.dir / "meta" / f"{module}-{srchash[:24]}.json"
+
+    def meta(self, module: str, srchash: str) -> dict:
+        p = self._meta_path(module, srchash)
+        key = str(p)
+        if key not in self._meta:
+            try:
+                self._meta[key] = json.loads(p.read_text())
+            except (OSError, ValueError):
+                raise Unknown(module)
+        return self._meta[key]
+
+    def interface_digest(self, module: str, roots, seen=()) -> str:
+        """Digest of a module's interface and (recursively) its imports'."""
+        path = module_path(module, roots)
+        if path is None or module in seen:
+            raise Unknown(module)
+        _, srchash = read_source(path)
+        m = self.meta(module, srchash)
+        deps = self.deps_key(m["imports"], roots, seen + (module,))
+        digest = m.get("iface", {}).get(deps)
+        if digest is None:
+            raise Unknown(module)
+        return digest
+
+    def deps_key(self, imports, roots, seen=()) -> str:
+        return _sha(*(f"{m}={self.interface_digest(m, roots, seen)}" for m in imports))
+
+    def object_key(self, module: str, path: Path, srchash: str, roots, opt: int, debug: bool, emit: str) -> str:
+        m = self.meta(module, srchash)
+        deps = self.deps_key(m["imports"], roots, (module,))
+        return _sha(compiler_version(), module, str(path.resolve()), srchash, deps,
+                    f"opt={opt}", f"debug={debug}", f"emit={emit}",
+                    ",".join(str(Path(r).resolve()) for r in roots))
+
+    def lookup_key(self, module, path, srchash, roots, opt, debug, emit) -> str:
+        """The object key; an import seen in a new version is learnt by
+        running the front end on it alone (its interface may be unchanged,
+        and then this module's object is still good)."""
+        learnt = set()
+        while True:
+            try:
+                return self.object_key(module, path, srchash, roots, opt, debug, emit)
+            except Unknown as u:
+                if u.module == module or u.module in learnt:
+                    raise
+                learnt.add(u.module)
+                self.learn(u.module, roots)
+
+    def learn(self, module: str, roots) -> None:
+        path = module_path(module, roots)
+        if path is None:
+            raise Unknown(module)
+        src, _ = read_source(path)
+        try:
+            result = check_only(src, str(path), module, roots)
+        except CompileError:
+            raise Unknown(module)     # the full compile reports the errors
+        self.record(result, roots)
+
+    def record(self, result, roots) -> None:
+        """Remember imports and interface digests of every module just loaded."""
+        program = result.program
+        digests: dict[str, str] = {}
+
+        def digest(name: str) -> str:
+            if name not in digests:
+                info = program.modules[name]
+                deps = _sha(*(f"{m}={digest(m)}" for m in info.imports))
+                own = interface_text(info, result.resolver)
+                digests[name] = _sha(own, deps)
+            return digests[name]
+
+        for name, info in program.modules.items():
+            if module_path(name, roots) is None:
+                continue       # the main module of compile_source, not a file under a root
+            srchash = _sha(info.source)
+            p = self._meta_path(name, srchash)
+            try:
+                m = json.loads(p.read_text())
+            except (OSError, ValueError):
+                m = {"imports": list(info.imports), "iface": {}}
+            deps = _sha(*(f"{d}={digest(d)}" for d in info.imports))
+            m["imports"] = list(info.imports)
+            m["iface"][deps] = digest(name)
+            self._write(p, json.dumps(m).encode())
+            self._meta[str(p)] = m
+
+    # ---- objects ---------------------------------------------------------------------
+    def _obj_path(self, key: str, emit: str) -> Path:
+        return self.dir / "obj" / f"{key[:40]}.{emit}"
+
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)        # atomic: concurrent builds never see half a file
+
+    def compile(self, path, roots, opt: int = 2, debug: bool = False, emit: str = "obj"):
+        path = Path(path)
+        roots = [Path(r) for r in roots]
+        try:
+            src, srchash = read_source(path)
+        except (OSError, UnicodeDecodeError) as e:
+            from .diagnostics import Diagnostic, Loc
+            raise CompileError([Diagnostic(Loc(str(path), 1, 1), f"cannot read source file: {e}")])
+        module = module_name_for(path, roots)
+        try:
+            obj_path = self._obj_path(self.lookup_key(module, path, srchash, roots, opt, debug, emit), emit)
+            data = obj_path.read_bytes()
+            return data if emit == "obj" else data.decode()
+        except (Unknown, OSError):
+            pass
+        result = compile_module(src, str(path), module, roots, opt, debug, emit)
+        try:
+            self.record(result, roots)
+            key = self.object_key(module, path, srchash, roots, opt, debug, emit)
+            out = result.output
+            self._write(self._obj_path(key, emit), out if isinstance(out, bytes) else out.encode())
+        except (Unknown, OSError):
+            pass           # an unwritable cache only costs time
+        return result.output
+
+
+_caches: dict[Path, CompileCache] = {}
+
+
+def compile_cached(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None):
+    """compile_file with a cache: same arguments, same result."""
+    d = Path(cache_dir) if cache_dir is not None else default_cache_dir(roots)
+    cache = _caches.get(d)
+    if cache is None:
+        cache = _caches[d] = CompileCache(d)
+    return cache.compile(path, roots, opt, debug, emit)

@@ -1,0 +1,77 @@
+"""The compile cache: unchanged modules are not recompiled; a changed body
+of an imported module does not invalidate its importers, a changed
+interface does."""
+from pathlib import Path
+
+import pytest
+
+import compiler.cache as cache_mod
+from compiler.cache import compile_cached
+from compiler.driver import compile_file
+
+LIB_V1 = "def helper(x: u32) -> u32:\n    return x + 1\n"
+LIB_BODY = "def helper(x: u32) -> u32:\n    return x + 2\n"
+LIB_SIG = "def helper(x: u32, y: u32) -> u32:\n    return x + y\n"
+MAIN = "from lib2.util import helper\n\ndef f() -> u32:\n    return helper(1)\n"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    (src / "lib2").mkdir(parents=True)
+    (src / "lib2" / "util.kpy").write_text(LIB_V1)
+    (src / "app.kpy").write_text(MAIN)
+    calls = []
+    real = cache_mod.compile_module
+
+    def counting(src_text, filename, module, *a, **kw):
+        calls.append(module)
+        return real(src_text, filename, module, *a, **kw)
+    monkeypatch.setattr(cache_mod, "compile_module", counting)
+    return src, tmp_path / "cache", calls
+
+
+def build(src: Path, cache: Path):
+    return [compile_cached(src / p, roots=[src], opt=1, cache_dir=cache) for p in ("app.kpy", "lib2/util.kpy")]
+
+
+def test_warm_build_compiles_nothing(project):
+    src, cache, calls = project
+    first = build(src, cache)
+    assert sorted(calls) == ["app", "lib2.util"]
+    calls.clear()
+    assert build(src, cache) == first
+    assert calls == []
+    assert first[0] == compile_file(src / "app.kpy", roots=[src], opt=1)
+
+
+def test_body_change_recompiles_only_that_module(project):
+    src, cache, calls = project
+    build(src, cache)
+    calls.clear()
+    (src / "lib2" / "util.kpy").write_text(LIB_BODY)
+    build(src, cache)
+    assert calls == ["lib2.util"]
+
+
+def test_interface_change_recompiles_importers(project):
+    src, cache, calls = project
+    build(src, cache)
+    calls.clear()
+    (src / "lib2" / "util.kpy").write_text(LIB_SIG)
+    (src / "app.kpy").write_text(MAIN.replace("helper(1)", "helper(1, 2)"))
+    build(src, cache)
+    assert sorted(calls) == ["app", "lib2.util"]
+    calls.clear()
+    (src / "app.kpy").write_text(MAIN)         # now wrong: one argument
+    with pytest.raises(cache_mod.CompileError):
+        compile_cached(src / "app.kpy", roots=[src], opt=1, cache_dir=cache)
+
+
+def test_options_are_part_of_the_key(project):
+    src, cache, calls = project
+    a = compile_cached(src / "app.kpy", roots=[src], opt=0, cache_dir=cache)
+    b = compile_cached(src / "app.kpy", roots=[src], opt=2, cache_dir=cache)
+    c = compile_cached(src / "app.kpy", roots=[src], opt=2, debug=True, cache_dir=cache)
+    assert calls == ["app", "app", "app"]
+    assert len({a, b, c}) == 3
