@@ -30,8 +30,9 @@ def largest_contributors(outputs: list[OutputSection], count: int = 5) -> str:
 
 def check_size(target: str, outputs: list[OutputSection], size: int, limit: int, what: str) -> None:
     if size > limit:
+        sectors = f" ({limit // 512} sectors)" if limit % 512 == 0 else ""
         raise LinkError(f"target {target}: {what} is {size} bytes, {size - limit} bytes over its limit of "
-                        f"{limit}; largest contributors:\n{largest_contributors(outputs)}")
+                        f"{limit}{sectors}; largest contributors:\n{largest_contributors(outputs)}")
 
 
 def boot_sector(target: str, outputs: list[OutputSection], image: bytes) -> bytes:
