@@ -42,7 +42,8 @@ def gate(offset, selector=0x08, kind=0x8E):
 
 
 # Real mode -> flat 32-bit protected mode; GDT at 0x500: 0x08 code, 0x10 data,
-# 0x18 ring-3 code, 0x20 ring-3 data, 0x28 TSS (filled by tests that need it).
+# 0x18 ring-3 code, 0x20 ring-3 data, 0x28 TSS (filled by tests that need it),
+# 0x30 a second ring-0 code segment.
 PM_PROLOGUE = """
 cli
 lgdtl gdtr_ptr
@@ -50,7 +51,7 @@ movl %cr0, %eax
 orl $1, %eax
 movl %eax, %cr0
 ljmpl $0x08, $pm32
-gdtr_ptr: .word 0x2f
+gdtr_ptr: .word 0x3f
 .long 0x500
 .code32
 pm32:
@@ -68,6 +69,7 @@ def protected(text: str, ram=4 << 20, timing="off"):
     """A CPU that runs PM_PROLOGUE then `text` in 32-bit protected mode (code at 0x7C00)."""
     cpu = boot_sector(PM_PROLOGUE + text, ram=ram, timing=timing)
     gdt = (bytes(8) + gdt_entry(0, 0xFFFFF, 0x9A) + gdt_entry(0, 0xFFFFF, 0x92)
-           + gdt_entry(0, 0xFFFFF, 0xFA) + gdt_entry(0, 0xFFFFF, 0xF2) + bytes(8))
+           + gdt_entry(0, 0xFFFFF, 0xFA) + gdt_entry(0, 0xFFFFF, 0xF2) + bytes(8)
+           + gdt_entry(0, 0xFFFFF, 0x9A) + bytes(8))
     cpu.mem.write(0x500, gdt)
     return cpu

@@ -459,7 +459,7 @@ def sem_pop(e, i):
         e.adjust_sp(i.osz // 8)
         e.end_block(i.next_eip)    # segment state (and the mov-ss shadow) changed
         if dst.idx == 2:
-            e.emit("s.shadow = True")
+            e.emit("s.set_shadow()")
         return
     if isinstance(dst, Mem) and dst.base == 4:
         # pop [esp+x]: the address uses ESP after the pop
@@ -639,7 +639,7 @@ def sem_mov_to_sreg(e, i):
     sreg, src = i.ops
     e.emit(f"s.load_seg({sreg.idx}, {e.ld(src)})")
     if sreg.idx == 2:
-        e.emit("s.shadow = True")
+        e.emit("s.set_shadow()")
     e.end_block(i.next_eip)
 
 

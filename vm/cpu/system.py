@@ -80,8 +80,12 @@ class System:
             raise Fault(GP, 0)
         if not self.fl & IF:
             self.fl |= IF
-            self.shadow = True
-            self.attention()
+            self.set_shadow()
+
+    def set_shadow(self):
+        """sti / mov ss: the next instruction runs before any interrupt."""
+        self.shadow = True
+        self.attention()
 
     # ---- hlt ----------------------------------------------------------------------------
     def op_hlt(self, next_eip):
