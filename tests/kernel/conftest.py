@@ -38,6 +38,13 @@ class KernelBuild:
     def image_with(self, cmdline: str) -> bytes:
         return with_cmdline(self.image, cmdline)
 
+    def symbol(self, name: str) -> int:
+        from elftools.elf.elffile import ELFFile
+        with open(self.elf, "rb") as fh:
+            found = ELFFile(fh).get_section_by_name(".symtab").get_symbol_by_name(name)
+        assert found, f"no symbol {name} in {self.elf}"
+        return found[0]["st_value"]
+
     def function_at(self, address: int) -> str | None:
         """Name of the function symbol whose range holds `address`."""
         if self._symbols is None:
@@ -69,12 +76,15 @@ def kernel_build(tmp_path_factory):
     return get
 
 
-def boot_vm(image: bytes, max_insns: int = 200_000_000, timing: str = "tcg"):
-    """Boot `image` on the VM; (RunResult, serial text)."""
+def boot_vm(image: bytes, max_insns: int = 200_000_000, timing: str = "tcg", machine_out=None):
+    """Boot `image` on the VM; (RunResult, serial text). `machine_out`, a
+    list, receives the Machine for tests that inspect it afterwards."""
     from vm.machine import Machine
     serial = io.BytesIO()
     machine = Machine(ram_size=RAM, timing=timing, disk=image, serial=serial)
     result = machine.run(max_insns=max_insns, timeout=120)
+    if machine_out is not None:
+        machine_out.append(machine)
     return result, serial.getvalue().decode(errors="replace")
 
 

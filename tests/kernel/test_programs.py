@@ -1,0 +1,68 @@
+"""Kernel programs and settings chosen on the boot command line, and what
+the kernel leaves on the machine (frame counts, the VGA screen), checked
+on the VM."""
+
+PRINTF_LINES = [
+    "printf: d=-42 i=7 u=4294967295 x=deadbeef X=DEADBEEF p=0x0000beef s=kpy c=Z pct=%",
+    "printf: width [   42] [00042] [-0042] [  kpy] [ff] [     ABC] [00001234]",
+    "printf: l -2147483648 4294967295 cafe",
+    "printf: ll 18446744073709551615 -9223372036854775808 123456789abcdef0 "
+    "FEDCBA9876543210 00000012345678901234",
+    "printf: small -1 0 0",
+    "printf: unknown %q and null (null)",
+]
+
+
+def lines_of(text):
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def test_printf_conversions(kernel_build, vm):
+    result, out = vm(kernel_build(2).image_with("exp=printf"))
+    assert result.reason == "poweroff", result.report + out
+    lines = lines_of(out)
+    start = lines.index("kpy kernel: running exp=printf") + 1
+    assert lines[start:start + len(PRINTF_LINES)] == PRINTF_LINES
+
+
+def test_timer_rate_from_command_line(kernel_build, vm):
+    result, out = vm(kernel_build(2).image_with("hz=250 exp=demo"))
+    assert result.reason == "poweroff", result.report + out
+    lines = lines_of(out)
+    assert 'kpy kernel: command line "hz=250 exp=demo"' in lines
+    assert "timer: PIC remapped to 32-47, PIT at 250 Hz" in lines
+    assert "sleep: thread A slept 6 ticks: woke on time" in lines
+    assert "demo: done" in lines
+
+
+def test_frame_counts_follow_e820_and_the_kernel_image(kernel_build, vm):
+    """The VM's E820 (128 MiB): usable 0-0x9FBFF and 0x100000-0x7FDFFFF.
+    Free frames: the high range minus the kernel image and the frame array
+    (one byte per frame) right after it; low memory is kept."""
+    build = kernel_build(2)
+    result, out = vm(build.image)
+    total = 0x7FE0000 >> 12
+    image_start = build.symbol("kernel_phys_start")
+    array_start = (build.symbol("kernel_phys_end") + 0xFFF) & ~0xFFF
+    array_end = (array_start + total + 0xFFF) & ~0xFFF
+    free = (0x7FE0000 - 0x100000 - (array_end - image_start)) >> 12
+    assert f"frames: {total} total, {free} free, {total - free} used ({free * 4} KiB free)" in lines_of(out)
+
+
+def test_vga_console_mirrors_the_serial_log(kernel_build, vm):
+    machines = []
+    result, out = vm(kernel_build(2).image, machine_out=machines)
+    assert result.reason == "poweroff"
+    screen = [row.rstrip() for row in machines[0].vga.screen_text().split("\n") if row.strip()]
+    assert screen[-1] == "acpi: powering off"
+    assert "demo: done" in screen
+    assert "preempt: thread C ran in several time slices" in screen
+
+
+def test_stage2_reports_a_missing_boot_info_sector(kernel_build, vm):
+    image = bytearray(kernel_build(2).image)
+    image[64 * 512:64 * 512 + 4] = b"NOPE"
+    result, out = vm(bytes(image), max_insns=5_000_000)
+    assert result.reason == "hlt-no-interrupts", result.report
+    assert "kpy stage2: no boot info sector (KPYB) at LBA 64" in out
+    assert "Hello from kpy" not in out
