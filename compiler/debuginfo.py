@@ -30,6 +30,11 @@ class DebugInfo:
 
     def finish(self) -> None:
         m = self.mod
+        if self._globals:
+            # Globals are found through the compile unit's `globals:` list;
+            # the unit had to exist before them, so add the list now.
+            extra = m._fix_di_operands([("globals", m.add_metadata(self._globals))])
+            self.cu.operands = tuple(sorted(tuple(self.cu.operands) + tuple(extra)))
         m.add_named_metadata("llvm.dbg.cu", self.cu)
         m.add_named_metadata("llvm.module.flags", [I32(7), "Dwarf Version", I32(4)])
         m.add_named_metadata("llvm.module.flags", [I32(2), "Debug Info Version", I32(3)])
@@ -119,3 +124,4 @@ class DebugInfo:
         gve = self.mod.add_debug_info("DIGlobalVariableExpression", {
             "var": gv, "expr": self.mod.add_debug_info("DIExpression", {})})
         g.set_metadata("dbg", gve)
+        self._globals.append(gve)

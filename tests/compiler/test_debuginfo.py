@@ -1,0 +1,69 @@
+"""-g: DWARF line tables, subprograms and variables that binutils and GNU
+gdb read, in objects and in linked programs."""
+import shutil
+import subprocess
+
+import pytest
+
+import harness
+from compiler.driver import compile_source
+
+SRC = '''counter: u32 = 0
+
+class Point(Struct):
+    x: u32
+    y: u32
+
+def add(a: u32, b: u32) -> u32:
+    t: u32 = a + b
+    p: Point
+    p.x = t
+    counter += 1
+    return p.x
+'''
+
+needs_gdb = pytest.mark.skipif(shutil.which("gdb") is None, reason="GNU gdb is not installed (scripts/setup installs it)")
+
+
+def obj(tmp_path, opt: int):
+    path = tmp_path / "dbg.kpy"
+    path.write_text(SRC)
+    o = tmp_path / "dbg.o"
+    o.write_bytes(compile_source(SRC, filename=str(path), module="dbg", roots=[], opt=opt, debug=True))
+    return o
+
+
+@pytest.mark.parametrize("opt", [0, 2])
+def test_decoded_line_table(tmp_path, opt):
+    o = obj(tmp_path, opt)
+    out = subprocess.run(["objdump", "--dwarf=decodedline", str(o)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in out.splitlines() if line.startswith("dbg.kpy")]
+    lines = {int(r[1]) for r in rows if r[1].isdigit()}
+    assert 7 in lines and lines <= set(range(1, 13)), out
+
+
+@needs_gdb
+def test_gdb_lists_the_kpy_source_of_a_function(tmp_path):
+    o = obj(tmp_path, 0)
+    r = subprocess.run(["gdb", "-batch", "-nx", "-ex", "info line add", "-ex", "list add",
+                        "-ex", "ptype struct Point", "-ex", "info scope add", str(o)],
+                       capture_output=True, text=True, timeout=60)
+    out = r.stdout
+    assert 'Line 7 of "dbg.kpy"' in out
+    assert "def add(a: u32, b: u32) -> u32:" in out
+    assert "u32 x;" in out and "u32 y;" in out
+    for var in ("a", "b", "t", "p"):
+        assert f"Symbol {var} is" in out
+
+
+@needs_gdb
+def test_gdb_reads_a_linked_program(tmp_path):
+    path = tmp_path / "dbg.kpy"
+    path.write_text(SRC)
+    objs = harness.compile_program(SRC, 1, filename=str(path), module="dbg", debug=True)
+    elf = harness.link(objs)
+    exe = tmp_path / "dbg.elf"
+    exe.write_bytes(elf)
+    r = subprocess.run(["gdb", "-batch", "-nx", "-ex", "info line add", "-ex", "print sizeof(counter)", str(exe)],
+                       capture_output=True, text=True, timeout=60)
+    assert 'Line 7 of "dbg.kpy"' in r.stdout and "= 4" in r.stdout, r.stdout + r.stderr
