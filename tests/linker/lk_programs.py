@@ -307,7 +307,7 @@ putc:
 pm_entry:
   mov $0x10, %ax
   mov %ax, %ds
-  call stage_main
+  call stage_main@PLT
   hlt
 .section .rodata
 msg: .asciz "Booting kpy"
@@ -412,6 +412,7 @@ def programs() -> list[Program]:
                                            Source("rm2.o", asm=REALMODE_HELPER_ASM)],
                          boot_layout("stage2", "flat", 0x7E00)))
     progs.append(debug_program())
+    progs.append(debug_program(opt=2))
     gc_debug = debug_program()
     gc_debug.name, gc_debug.layout = "debug-info-gc", kernel_layout(gc=True)
     progs.append(gc_debug)
@@ -447,8 +448,9 @@ def debug_ir(module: str, functions: list[tuple[str, int]], callee: str | None =
     return "\n".join(lines + meta) + "\n"
 
 
-def debug_program() -> Program:
+def debug_program(opt: int = 0) -> Program:
     main = debug_ir("kernel/main", [("_entry", 10), ("kmain", 20)], callee="helper")
     helper = debug_ir("lib/helper", [("helper", 5), ("unused_helper", 30)])
     layout = kernel_layout()
-    return Program("debug-info", [Source("main.o", main, opt=0), Source("helper.o", helper, opt=0)], layout)
+    name = "debug-info" + (f"-O{opt}" if opt else "")
+    return Program(name, [Source("main.o", main, opt=opt), Source("helper.o", helper, opt=opt)], layout)
