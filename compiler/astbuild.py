@@ -149,13 +149,14 @@ class AstBuilder:
             if len(items) != 1:
                 self.fail(n, "import one module per statement")
             dotted, alias = items[0].children
-            return A.ImportName(loc, self.dotted(dotted), None if alias is None else self.name_of(alias))
+            return A.ImportName(self.loc(dotted), self.dotted(dotted), None if alias is None else self.name_of(alias))
         kids = [c for c in n.children if c is not None]
         if kids and isinstance(kids[0], Tree) and kids[0].data == "dots":
             self.fail(n, "relative imports are not supported in kpy; use the full module name")
         module = self.dotted(kids[0])
         if len(kids) < 2:
             self.fail(n, "'from ... import *' is not supported in kpy; name what you import")
+        loc = self.loc(kids[0])        # errors about the module point at its name
         names = []
         for item in kids[1].children:
             if item is None:
@@ -311,7 +312,9 @@ class AstBuilder:
             for i in range(1, len(kids), 2):
                 op = str(kids[i])
                 if op == "/":
-                    self.fail(kids[i], "'/' is not supported in kpy; use '//' for integer division")
+                    # Reported, then read as '//' so checking goes on.
+                    self.sink.error(self.loc(kids[i]), "'/' is not supported in kpy; use '//' for integer division")
+                    op = "//"
                 if op == "@":
                     self.fail(kids[i], "'@' is not supported in kpy")
                 left = A.BinOp(self.loc(kids[i]), op, left, self.expr(kids[i + 1]))

@@ -23,7 +23,7 @@ def get_parser() -> Lark:
         _parser = Lark.open_from_package(
             "lark", "python.lark", ["grammars"],
             parser="lalr", postlex=PythonIndenter(), start="file_input",
-            propagate_positions=False, maybe_placeholders=True, cache=True,
+            propagate_positions=True, maybe_placeholders=True, cache=True,
         )
     return _parser
 

@@ -1,0 +1,72 @@
+"""Diagnostics: file:line:col, the source line and a caret; both types
+named in type errors; the nearest name suggested; several errors per run;
+the command line exits 1 without a traceback."""
+import subprocess
+import sys
+
+import pytest
+
+from compiler.driver import CompileError, compile_source
+
+CASES = [
+    ("def f() -> u32:\n    x: float = 1\n    return 1\n", "2:8", "floating-point is not supported"),
+    ("def f() -> u32:\n    return 1.5\n", "2:12", "floating-point is not supported"),
+    ("def f(a: u32, b: i32) -> bool:\n    return a < b\n", "2:12", "mixes signed and unsigned"),
+    ("def f(a: u32) -> u32:\n    return a / 2\n", "2:14", "use '//'"),
+    ("def f(p: ptr[u8]) -> u32:\n    return p\n", "2:12", "expected u32, got ptr[u8]"),
+    ("def f(x: i64) -> u32:\n    return x\n", "2:12", "expected u32, got i64"),
+    ("def count() -> u32:\n    return 0\ndef f() -> u32:\n    return cuont()\n", "4:12", "did you mean 'count'?"),
+    ("class S(Struct):\n    length: u32\ndef f(s: ptr[S]) -> u32:\n    return s.lenght\n", "4:14", "did you mean 'length'?"),
+    ("def f(a: u32) -> u32:\n    if a:\n        return 1\n", "1:5", "must return a u32 on every path"),
+    ("from nowhere import x\n", "1:6", "cannot find module 'nowhere'"),
+    ("X: Final = Y\nY: Final = X\n", "1:1", "defined in terms of itself"),
+    ("@nolinline\ndef f() -> None:\n    pass\n", "1:1", "did you mean '@noinline'?"),
+    ("def f(a: u8) -> u8:\n    return a + 300\n", "2:16", "constant 300 does not fit in u8"),
+    ("def f() -> None:\n    break\n", "2:5", "'break' outside a loop"),
+    ("def f(a: u32)\n    return a\n", "1:14", "invalid syntax"),
+    ("def f():\n  if x:\n      pass\n    pass\n", "4:1", "unindent does not match"),
+    ("def f(a: u32) -> u32:\n    return a[0]\n", "2:12", "cannot index a value of type u32"),
+    ("class S(Struct):\n    s: S\n", "2:8", "contains itself"),
+    ("def f() -> None:\n    x = lambda: 1\n", "2:9", "lambda is not supported"),
+    ("def f() -> None:\n    try:\n        pass\n    except:\n        pass\n", "2:5", "'try' is not supported"),
+    ("def f(*args: VaList) -> None:\n    v: u8 = va_arg(args, u8)\n", "2:26", "promoted to 32 bits"),
+    ("def f(x: u32) -> None:\n    x(1)\n", "2:5", "not callable"),
+    ("def g(a: u32) -> u32:\n    return a\ndef f() -> u32:\n    return g(1, 2)\n", "4:12", "takes 1 argument, but 2 were given"),
+    ("def f() -> None:\n    s = \"abc\"\n    s = 5\n", "3:9", "expected ptr[u8], got an integer constant"),
+    ("def f(p: ptr[void]) -> u8:\n    return p[0]\n", "2:12", "cannot index a ptr[void]"),
+    ("x: u32 = 1\nx: u32 = 2\n", "2:1", "already defined"),
+    ("def f() -> None:\n    while True:\n        pass\n    else:\n        pass\n", "4:10", "'while ... else'"),
+    ("def f() -> u32:\n    return sizeof(Nope)\n", "2:19", "unknown name 'Nope'"),
+    ("def f(a: u32) -> u32:\n    return a ** 2\n", "2:12", "'**' is not supported"),
+    ("def f() -> None:\n    asm(\"nop\", inputs=[(\"=r\", 1)])\n", "2:31", "cannot start with '='"),
+]
+
+
+@pytest.mark.parametrize("src,where,text", CASES, ids=[c[2][:30] for c in CASES])
+def test_error(src, where, text):
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    report = str(ei.value)
+    assert f"e.kpy:{where}: error: " in report, report
+    assert text in report, report
+    lines = report.splitlines()
+    col = int(where.split(":")[1])
+    assert lines[2] == " " * (col - 1) + "^", report       # caret under the column
+
+
+def test_several_errors_in_one_run():
+    src = "def f() -> u32:\n    return undefined_a\n\ndef g() -> u32:\n    return undefined_b\n"
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    assert len(ei.value.diagnostics) == 2
+    assert "e.kpy:2:12" in str(ei.value) and "e.kpy:5:12" in str(ei.value)
+
+
+def test_cli_reports_without_traceback(tmp_path):
+    bad = tmp_path / "bad.kpy"
+    bad.write_text("def f() -> u32:\n    return (1 +\n")
+    r = subprocess.run([sys.executable, "-m", "compiler.cli", "compile", str(bad)], capture_output=True, text=True)
+    if "not built yet" in r.stderr:
+        pytest.skip("kpyc compile is not wired yet")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr and "bad.kpy:" in r.stderr and "error:" in r.stderr
