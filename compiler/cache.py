@@ -169,6 +169,9 @@ class CompileCache:
             except (OSError, ValueError):
                 m = {"imports": list(info.imports), "iface": {}}
             deps = _sha(*(f"{d}={digest(d)}" for d in info.imports))
+            if m["imports"] == list(info.imports) and m["iface"].get(deps) == digest(name):
+                self._meta[str(p)] = m
+                continue                 # already known: spare the write
             m["imports"] = list(info.imports)
             m["iface"][deps] = digest(name)
             self._write(p, json.dumps(m).encode())
@@ -214,10 +217,29 @@ class CompileCache:
 _caches: dict[Path, CompileCache] = {}
 
 
-def compile_cached(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None):
-    """compile_file with a cache: same arguments, same result."""
+def _cache_for(roots, cache_dir) -> CompileCache:
     d = Path(cache_dir) if cache_dir is not None else default_cache_dir(roots)
     cache = _caches.get(d)
     if cache is None:
         cache = _caches[d] = CompileCache(d)
-    return cache.compile(path, roots, opt, debug, emit)
+    return cache
+
+
+def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None) -> dict:
+    """Compile many sources through the cache in one process (imports are
+    parsed once for all of them). Returns {path: output}; raises one
+    CompileError with the diagnostics of every failing source."""
+    out, errors = {}, []
+    for p in paths:
+        try:
+            out[Path(p)] = compile_cached(p, roots, opt, debug, emit, cache_dir)
+        except CompileError as e:
+            errors.extend(e.diagnostics)
+    if errors:
+        raise CompileError(errors)
+    return out
+
+
+def compile_cached(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None):
+    """compile_file with a cache: same arguments, same result."""
+    return _cache_for(roots, cache_dir).compile(path, roots, opt, debug, emit)
