@@ -66,3 +66,19 @@ def test_stage2_reports_a_missing_boot_info_sector(kernel_build, vm):
     assert result.reason == "hlt-no-interrupts", result.report
     assert "kpy stage2: no boot info sector (KPYB) at LBA 64" in out
     assert "Hello from kpy" not in out
+
+
+def test_vga_console_scrolls_past_the_end_of_text_memory(kernel_build, vm):
+    """230 lines: the console scrolls with the CRTC start address and, at
+    the 204th row of text memory, copies the screen back to the top."""
+    machines = []
+    result, out = vm(kernel_build(2).image_with("exp=console"), machine_out=machines)
+    assert result.reason == "poweroff", result.report + out
+    screen = [row.rstrip() for row in machines[0].vga.screen_text().split("\n") if row.strip()]
+    assert screen[-1] == "acpi: powering off"
+    # ~255 rows were written: the shown page starts low again only after a wrap
+    assert machines[0].vga.start_address % 80 == 0
+    assert machines[0].vga.start_address // 80 < 204 - 25
+    numbered = [l for l in screen if l.startswith("console line ")]
+    assert numbered and numbered[-1] == "console line 229"
+    assert [int(l.split()[-1]) for l in numbered] == list(range(230 - len(numbered), 230))
