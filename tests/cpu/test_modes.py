@@ -67,3 +67,11 @@ def test_rdtsc_counts_cycles():
     cpu = protected("rdtsc\nmovl %eax, %esi\nnop\nnop\nrdtsc\nsubl %esi, %eax\nhlt")
     assert cpu.run(max_insns=1000) == "hlt"
     assert cpu.eax == 4        # timing "off": one cycle per instruction
+
+
+def test_instruction_limit_is_exact_even_for_a_self_loop():
+    cpu = boot_sector("1: jmp 1b")
+    assert cpu.run(max_insns=5000) == "insn-limit"
+    assert cpu.insns == 5000
+    assert cpu.run(max_insns=1) == "insn-limit"
+    assert cpu.insns == 5001

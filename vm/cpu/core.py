@@ -374,7 +374,8 @@ class CPU(MMU, Segments, Interrupts, System):
         stack32 = bool(self.mode_key >> 33 & 1)
         flat = bool(self.mode_key >> 34 & 1)
         e, starts, cycles_before, eips, loop = translate_block(
-            next_insn, code32, stack32, flat, self.timing, self.eip)
+            next_insn, code32, stack32, flat, self.timing, self.eip,
+            allow_loop=cache is not self.single_blocks)
         if phys in hooks:
             e.lines.insert(0, f"        if HOOK({phys}): return 0")
             starts = [(idx + 1, n) for idx, n in starts]

@@ -325,7 +325,7 @@ BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MA
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
 
-def translate_block(next_insn, code32, stack32, flat, profile, start_eip):
+def translate_block(next_insn, code32, stack32, flat, profile, start_eip, allow_loop=True):
     """Emit the body of one block: instructions from `next_insn()` until it
     returns None or one ends the block.  A block whose last instruction
     jumps back to its own start becomes a `while` loop (up to
@@ -341,7 +341,7 @@ def translate_block(next_insn, code32, stack32, flat, profile, start_eip):
         insns.append(insn)
         if _ends_block(insn, code32, stack32, flat):
             break
-    loop = len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
+    loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
     e, starts, cycles_before, count = _emit(insns, code32, stack32, flat, profile, start_eip, loop)
     if count < len(insns):
         del insns[count:]
