@@ -1,9 +1,10 @@
 """Compile kpy programs, link them with the runtime, and call their
 functions in a flat 32-bit machine. The one place that knows how.
 
-Linking uses the project's linker (compiler.linker.link_objects). Execution
-uses the project's VM (vm.flat.FlatMachine) when it exists, else Unicorn in
-flat 32-bit mode with the same small API: call/call64/read/write/alloc/output.
+Linking uses the project's linker (compiler.linker.link_objects); execution
+the project's VM (vm.flat.FlatMachine), or Unicorn in flat 32-bit mode with
+KPY_TEST_EXECUTOR=unicorn (a differential check). Both behind one small API:
+call/call64/read/write/alloc/output.
 """
 from __future__ import annotations
 
@@ -63,13 +64,50 @@ def build(src: str, opt: int, roots=(), runtime_opt: int | None = None, **kw) ->
 
 
 def make_machine(elf: bytes):
-    """KPY_TEST_EXECUTOR=vm runs on the project's vm.flat.FlatMachine;
-    the default is Unicorn until FlatMachine has landed."""
+    """The project's VM (vm.flat.FlatMachine) by default;
+    KPY_TEST_EXECUTOR=unicorn runs the same calls in Unicorn instead."""
     import os
-    if os.environ.get("KPY_TEST_EXECUTOR", "unicorn") == "vm":
+    if os.environ.get("KPY_TEST_EXECUTOR", "vm") == "unicorn":
+        return UnicornFlat(elf)
+    return VMFlat(elf)
+
+
+def _words(args) -> list[int]:
+    """cdecl stack words: a u64/i64 argument is two (low half first)."""
+    out = []
+    for a in args:
+        if isinstance(a, tuple) and a[0] == "u64":
+            out += [a[1] & 0xFFFFFFFF, (a[1] >> 32) & 0xFFFFFFFF]
+        else:
+            out.append(a & 0xFFFFFFFF)
+    return out
+
+
+class VMFlat:
+    """vm.flat.FlatMachine with the harness's argument conventions."""
+
+    def __init__(self, elf: bytes):
         from vm.flat import FlatMachine
-        return FlatMachine(elf, ram_size=64 << 20, timing="off")
-    return UnicornFlat(elf)
+        self.fm = FlatMachine(elf, ram_size=64 << 20, timing="off")
+
+    def call(self, name: str, *args) -> int:
+        return self.fm.call(name, *_words(args)) & 0xFFFFFFFF
+
+    def call64(self, name: str, *args) -> int:
+        return self.fm.call64(name, *_words(args)) & 0xFFFFFFFFFFFFFFFF
+
+    @property
+    def output(self) -> bytes:
+        return bytes(self.fm.output)
+
+    def read(self, addr: int, n: int) -> bytes:
+        return bytes(self.fm.read(addr, n))
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.fm.write(addr, bytes(data))
+
+    def alloc(self, n: int, align: int = 16) -> int:
+        return self.fm.alloc(n, align=align)
 
 
 class GuestFault(Exception):
@@ -120,12 +158,7 @@ class UnicornFlat:
     def _run(self, name: str, args) -> None:
         from unicorn import UcError
         from unicorn.x86_const import UC_X86_REG_EIP, UC_X86_REG_ESP, UC_X86_REG_EBP
-        words = []
-        for a in args:
-            if isinstance(a, tuple) and a[0] == "u64":
-                words += [a[1] & 0xFFFFFFFF, (a[1] >> 32) & 0xFFFFFFFF]
-            else:
-                words.append(a & 0xFFFFFFFF)
+        words = _words(args)
         sp = self.STACK_TOP - 4 * len(words) - 4
         self.uc.mem_write(sp, struct.pack(f"<{len(words) + 1}I", self.RET_ADDR, *words))
         self.uc.reg_write(UC_X86_REG_ESP, sp)
