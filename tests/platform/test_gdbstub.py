@@ -1,0 +1,62 @@
+"""GNU gdb attaches to the VM's remote stub: registers, memory, breakpoints,
+single steps, a write watchpoint, and the exit status when the guest ends."""
+
+import io
+import shutil
+import subprocess
+import threading
+
+import pytest
+from guest_asm import program
+
+from vm.gdbstub import GdbStub, target_xml
+from vm.machine import Machine
+
+GUEST = """
+    mov $0x1234, %ax
+    mov $0x5678, %bx
+    movw $0xbeef, 0x9000
+    mov $msg, %si
+    call serial_print
+    jmp poweroff
+msg: .asciz "gdb ok\\n"
+"""
+
+
+def run_gdb(machine, commands):
+    stub = GdbStub(machine, 0)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("result", stub.serve(wait=True)))
+    thread.start()
+    args = ["gdb", "-nx", "-batch", "-ex", "set architecture i386",
+            "-ex", f"target remote 127.0.0.1:{stub.port}"]
+    for command in commands:
+        args += ["-ex", command]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    thread.join(30)
+    return p.stdout, outcome.get("result")
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="GNU gdb is not installed")
+def test_gdb_breakpoint_step_registers_memory_watch_and_exit():
+    serial = io.BytesIO()
+    machine = Machine(ram_size=16 << 20, timing="off", disk=program(GUEST), serial=serial)
+    stdout, result = run_gdb(machine, [
+        "info registers eip", "break *0x7c00", "continue", "info registers eip",
+        "stepi", "stepi", "info registers eax ebx", "x/3xb 0x7c00",
+        "watch *(short *)0x9000", "continue", "print/x *(short *)0x9000",
+        "delete", "continue"])
+    assert "eip            0xfff0" in stdout          # reset vector
+    assert "Breakpoint 1, 0x00007c00" in stdout
+    assert "eip            0x7c00" in stdout
+    assert "eax            0x1234" in stdout and "ebx            0x5678" in stdout
+    assert "0x7c00:\t0xb8\t0x34\t0x12" in stdout
+    assert "Hardware watchpoint 2" in stdout and "0xbeef" in stdout
+    assert "exited normally" in stdout
+    assert result.reason == "poweroff" and serial.getvalue() == b"gdb ok\n"
+
+
+def test_target_description_names_the_i386_core():
+    xml = target_xml()
+    assert "<architecture>i386</architecture>" in xml and 'name="org.gnu.gdb.i386.core"' in xml
+    assert xml.count("<reg ") == 32
