@@ -31,12 +31,17 @@ def kernel_objects():
     from compiler.build import BuildError, _ObjectCache, load_description, target_objects
     try:
         desc = load_description(ROOT)
-        spec = desc.targets[desc.kernel or next(iter(desc.targets))]
-        cache = _ObjectCache(desc.roots, opt=2, debug=True)
-        return target_objects(spec, ROOT, desc.roots, cache), spec.layout
     except BuildError as exc:
-        print(f"kernel: cannot build yet ({str(exc).splitlines()[0]})")
+        print(f"kernel: no build description ({exc})")
         return None
+    spec = desc.targets[desc.kernel or next(iter(desc.targets))]
+    for debug in (True, False):
+        try:
+            objects = target_objects(spec, ROOT, desc.roots, _ObjectCache(desc.roots, opt=2, debug=debug))
+            return objects, spec.layout, f"kernel (-O2{' -g' if debug else ''})"
+        except BuildError as exc:
+            print(f"kernel{' with -g' if debug else ''}: cannot build ({str(exc).splitlines()[0]})")
+    return None
 
 
 def synthetic_objects():
@@ -44,6 +49,7 @@ def synthetic_objects():
     from lk_programs import kernel_layout, many_objects
     sources = many_objects(count=60, funcs=25)
     return [(s.name, make_object(s.ir, s.asm, opt=s.opt)) for s in sources], kernel_layout(entry="f_0_0")
+
 
 
 def report(name: str, objects, layout) -> None:
@@ -62,8 +68,10 @@ def _inputs(objects):
 def main() -> int:
     kernel = kernel_objects()
     if kernel is not None:
-        report("kernel", *kernel)
-    report("synthetic (60 objects x 25 functions)", *synthetic_objects())
+        objects, layout, name = kernel
+        report(name, objects, layout)
+    objects, layout = synthetic_objects()
+    report("synthetic (60 objects x 25 functions)", objects, layout)
     return 0
 
 
