@@ -76,12 +76,13 @@ def kernel_build(tmp_path_factory):
     return get
 
 
-def boot_vm(image: bytes, max_insns: int = 200_000_000, timing: str = "tcg", machine_out=None):
+def boot_vm(image: bytes, max_insns: int = 200_000_000, timing: str = "tcg", machine_out=None,
+            ram: int = RAM):
     """Boot `image` on the VM; (RunResult, serial text). `machine_out`, a
     list, receives the Machine for tests that inspect it afterwards."""
     from vm.machine import Machine
     serial = io.BytesIO()
-    machine = Machine(ram_size=RAM, timing=timing, disk=image, serial=serial)
+    machine = Machine(ram_size=ram, timing=timing, disk=image, serial=serial)
     result = machine.run(max_insns=max_insns, timeout=120)
     if machine_out is not None:
         machine_out.append(machine)

@@ -82,3 +82,19 @@ def test_vga_console_scrolls_past_the_end_of_text_memory(kernel_build, vm):
     numbered = [l for l in screen if l.startswith("console line ")]
     assert numbered and numbered[-1] == "console line 229"
     assert [int(l.split()[-1]) for l in numbered] == list(range(230 - len(numbered), 230))
+
+
+def test_out_of_range_timer_rate_falls_back_to_the_default(kernel_build, vm):
+    result, out = vm(kernel_build(2).image_with("hz=5 exp=printf"))
+    assert result.reason == "poweroff", result.report + out
+    lines = lines_of(out)
+    assert "timer: hz=5 is outside 19-10000; using 100" in lines
+    assert "timer: PIC remapped to 32-47, PIT at 100 Hz" in lines
+
+
+def test_stage2_reports_too_little_memory_for_the_kernel(kernel_build, vm):
+    """4 MiB of RAM: the kernel's load address (4 MiB) is past its end."""
+    result, out = vm(kernel_build(2).image, ram=4 << 20, max_insns=5_000_000)
+    assert result.reason == "hlt-no-interrupts", result.report
+    assert "kpy boot: not enough memory: no usable E820 range holds the kernel" in lines_of(out)
+    assert "Hello from kpy" not in out
