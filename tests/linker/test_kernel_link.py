@@ -1,4 +1,5 @@
 """The real kernel_src/ targets, linked by ours and by ld.lld from the same build.toml."""
+import copy
 import shutil
 from pathlib import Path
 
@@ -26,8 +27,9 @@ def compiled():
 
 
 @pytest.mark.skipif(shutil.which("ld.lld") is None, reason="ld.lld not installed (apt-get install lld)")
+@pytest.mark.parametrize("gc", [False, True], ids=["", "gc"])
 @pytest.mark.parametrize("target", _target_names())
-def test_kernel_target_matches_lld(target, compiled, tmp_path):
+def test_kernel_target_matches_lld(target, gc, compiled, tmp_path):
     desc, with_debug, without_debug = compiled
     spec = desc.targets[target]
     try:
@@ -37,7 +39,8 @@ def test_kernel_target_matches_lld(target, compiled, tmp_path):
             objects = target_objects(spec, ROOT, desc.roots, without_debug)
         except BuildError as exc:
             pytest.skip(f"target {target} does not compile yet: {str(exc).splitlines()[0]}")
-    layout = spec.layout
+    layout = copy.deepcopy(spec.layout)
+    layout.gc_sections = gc
     ours = link(objects, layout)
     theirs = lld_link(objects, layout, tmp_path)
     assert loadable_sections(ours.elf) == loadable_sections(theirs)
