@@ -117,6 +117,8 @@ class Machine:
             device.register(self.ports)
         self.vga.register(self.ports, self.memory)
         self.timed_devices = [self.pit]
+        if "int" in self.log_categories:
+            self.cpu.on_exception = self._log_interrupt
         self._a20 = True
 
     def _build_firmware(self, disk, bios, kernel, cmdline):
@@ -182,6 +184,10 @@ class Machine:
         else:
             self._pending_reset = why
             self.cpu.request_stop()
+
+    def _log_interrupt(self, vector, error_code, eip, is_interrupt):
+        self.log("int", f"cycle={self.cpu.cycles} " + _format_exception((vector, error_code, eip, is_interrupt))
+                 + f" CS={self.cpu.get_seg(1):04x}")
 
     def log(self, category: str, message: str):
         if category in self.log_categories:

@@ -3,8 +3,6 @@
 import datetime
 import io
 
-import pytest
-
 from guest_asm import PROTECTED_MODE, boot_sector, program
 from machine_run import run_vm
 
@@ -262,7 +260,6 @@ VGA_DIRECT = REAL_MODE_SETUP + """
 """
 
 
-@pytest.mark.xfail(reason="CPU: real-mode stores ignore the segment base (docs/requests.md)", strict=False)
 def test_guest_writes_vga_text_memory():
     out = run_vm(program(VGA_DIRECT))
     assert out.reason == "poweroff", out.report

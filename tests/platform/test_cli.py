@@ -1,0 +1,101 @@
+"""`python -m vm` / vm.cli: options, outputs and exit statuses."""
+
+import subprocess
+import sys
+
+import pytest
+from guest_asm import program
+
+from vm.cli import main, parse_size
+
+HELLO = program("""
+    sti
+    hlt                            # the BIOS's 18.2 Hz timer tick wakes us
+    mov $0x42, %al
+    outb %al, $0x80
+    mov $msg, %si
+    call serial_print
+    mov $0x0e48, %ax
+    int $0x10
+    mov $0x41, %al
+    outb %al, $0xe9
+    movw $0x1234, 0x5000
+    jmp poweroff
+msg: .asciz "hi from the guest\\n"
+""")
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = tmp_path / "disk.img"
+    path.write_bytes(HELLO)
+    return path
+
+
+def test_python_m_vm_prints_serial_and_exits_0(image):
+    p = subprocess.run([sys.executable, "-m", "vm", str(image)], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"hi from the guest\n"
+
+
+def test_outputs_to_files_and_dumps(image, tmp_path, capsys):
+    serial, debugcon, log, trace = (tmp_path / n for n in ("serial.txt", "e9.txt", "log.txt", "trace.txt"))
+    status = main([str(image), "--serial", f"file:{serial}", "--debugcon", f"file:{debugcon}",
+                   "--vga-dump", "--post-codes", "-d", "post,int", "-D", str(log),
+                   "--watch-phys", "0x5000,2", "--trace", str(trace), "--timing", "kvm", "-m", "32M"])
+    assert status == 0
+    assert serial.read_bytes() == b"hi from the guest\n"
+    assert debugcon.read_bytes() == b"A"
+    err = capsys.readouterr().err
+    assert "---- VGA text screen ----\nH\n" in err
+    assert "POST codes: 42@" in err
+    text = log.read_text()
+    assert "[post] POST code 0x42" in text
+    assert "[int] " in text and "vector 0x08 (interrupt)" in text
+    assert "wrote 2 byte(s) 0x1234 at 0x00005000" in text
+    lines = trace.read_text().splitlines()
+    assert len(lines) > 20 and lines[0].split()[1] == "f000:0000fff0"
+
+
+@pytest.mark.parametrize("source, status", [
+    ("cli\nhlt\n", 6),
+    ("1: jmp 1b\n", 8),
+    ("mov $0x15, %al\njmp debug_exit\n", 0x2B),
+])
+def test_exit_statuses(tmp_path, source, status, capsys):
+    path = tmp_path / "t.img"
+    path.write_bytes(program(source))
+    assert main([str(path), "--max-insns", "20000", "--serial", "none"]) == status
+    err = capsys.readouterr().err
+    assert status & 1 or "kpy vm:" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["/nonexistent.img"], "cannot read disk image"),
+    (["IMG", "-m", "lots"], "bad memory size"),
+    (["IMG", "-m", "1"], "RAM size must be"),
+    (["IMG", "--serial", "tcp:1234"], "use stdio, file:PATH or none"),
+    (["IMG", "-d", "everything"], "unknown -d category"),
+    (["IMG", "--watch-phys", "0x10,0"], "bad --watch-phys"),
+    (["IMG", "--rtc", "yesterday"], "bad --rtc time"),
+    (["IMG", "--timing", "/no/such/profile.toml"], "timing profile"),
+    (["--kernel", "/nonexistent.elf"], "cannot read kernel"),
+])
+def test_bad_input_is_a_clear_error(image, args, message, capsys):
+    args = [str(image) if a == "IMG" else a for a in args]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_no_image_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+
+
+def test_memory_sizes():
+    assert parse_size("128") == 128 << 20
+    assert parse_size("64M") == 64 << 20
+    assert parse_size("1G") == 1 << 30
+    assert parse_size("4096k") == 4 << 20
