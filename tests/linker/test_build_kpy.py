@@ -89,3 +89,16 @@ def test_missing_module_is_named(tmp_path):
     with pytest.raises(BuildError) as err:
         build(root)
     assert "module 'app.mian' not found" in str(err.value)
+
+
+def test_debug_build_maps_entry_to_its_kpy_line(tmp_path):
+    import shutil
+    import subprocess
+    if shutil.which("addr2line") is None:
+        pytest.skip("binutils not installed")
+    res = build(project(tmp_path), opt=0, debug=True)
+    entry = Loaded(res.kernel_elf.read_bytes()).symbols["_entry"]
+    out = subprocess.run(["addr2line", "-e", str(res.kernel_elf), hex(entry)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out.split(":")[0].endswith("app/main.kpy"), out
+    assert out.split(":")[1].split()[0] in ("7", "8"), out        # the def line or its first statement

@@ -1,6 +1,7 @@
 """The real kernel_src/ targets, linked by ours and by ld.lld from the same build.toml."""
 import copy
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,23 @@ def test_kernel_target_matches_lld(target, gc, compiled, tmp_path):
     if layout.format != "elf":
         flat = lld_link(objects, layout, tmp_path / "bin", binary=True)
         assert ours.flat[:len(flat)] == flat
+
+
+@pytest.mark.skipif(shutil.which("addr2line") is None, reason="binutils not installed")
+def test_addr2line_maps_kernel_entry_to_its_kpy_line(compiled, tmp_path):
+    desc, with_debug, _ = compiled
+    spec = desc.targets[desc.kernel]
+    try:
+        objects = target_objects(spec, ROOT, desc.roots, with_debug)
+    except BuildError as exc:
+        pytest.skip(f"the kernel does not compile with -g yet: {str(exc).splitlines()[0]}")
+    result = link(objects, spec.layout)
+    elf = tmp_path / "kernel.elf"
+    elf.write_bytes(result.elf)
+    out = subprocess.run(["addr2line", "-e", str(elf), hex(result.symbols[spec.layout.entry])],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    source, _, line = out.rpartition(":")
+    assert source.endswith(".kpy"), out
+    text = Path(source if Path(source).is_absolute() else ROOT / source).read_text().splitlines()
+    def_line = next(i for i, l in enumerate(text, 1) if f"def {spec.layout.entry}(" in l)
+    assert def_line <= int(line.split()[0]) <= def_line + 30, out
