@@ -195,7 +195,9 @@ def _print_epilogue(args, machine, result):
         sys.stderr.write("---- VGA text screen ----\n" + machine.vga.screen_text() + "-------------------------\n")
     if getattr(args, "post_codes", False):
         codes = " ".join(f"{v:02x}@{c}" for c, v in result.post_codes)
-        sys.stderr.write(f"POST codes: {codes or '(none)'}\n")
+        total = machine.post.count
+        more = f" (the last {len(result.post_codes)} of {total})" if total > len(result.post_codes) else ""
+        sys.stderr.write(f"POST codes{more}: {codes or '(none)'}\n")
 
 
 def main(argv=None) -> int:

@@ -112,8 +112,9 @@ class Machine:
         self.post = PostPort(self)
         self.debugcon = DebugConsole(debugcon)
         self.acpi = AcpiPM(self, self.cpu_hz)
+        self.system_control = SystemControl(self)
         for device in (self.pic, self.pit, self.uart, self.cmos, self.post, self.debugcon,
-                       DebugExit(self), self.acpi, SystemControl(self), KeyboardController(self)):
+                       DebugExit(self), self.acpi, self.system_control, KeyboardController(self)):
             device.register(self.ports)
         self.vga.register(self.ports, self.memory)
         self.timed_devices = [self.pit]
@@ -167,9 +168,6 @@ class Machine:
             self.log("a20", f"A20 {'on' if enabled else 'off'}")
         self._a20 = enabled
         self.memory.set_a20(enabled)
-
-    def a20_enabled(self) -> bool:
-        return self._a20
 
     def request_exit(self, reason: str, exit_code, message: str = ""):
         if self.stop is None:

@@ -26,7 +26,7 @@ def run_vm(image=None, max_insns=2_000_000, timing="off", ram_size=16 << 20, **k
     return Outcome(r.reason, r.exit_code, serial.getvalue(), m, r.report, r.cycles)
 
 
-def run_qemu(image: bytes, timeout=20) -> tuple[int, bytes]:
+def run_qemu(image: bytes, timeout=20, memory="16") -> tuple[int, bytes]:
     """Boot the same image on qemu-system-i386 (TCG) with the isa-debug-exit device."""
     if shutil.which("qemu-system-i386") is None:
         import pytest
@@ -34,7 +34,7 @@ def run_qemu(image: bytes, timeout=20) -> tuple[int, bytes]:
     with tempfile.NamedTemporaryFile(suffix=".img") as f:
         f.write(image)
         f.flush()
-        p = subprocess.run(["qemu-system-i386", "-machine", "pc", "-m", "16", "-display", "none",
+        p = subprocess.run(["qemu-system-i386", "-machine", "pc", "-m", memory, "-display", "none",
                             "-no-reboot", "-serial", "stdio", "-drive", f"format=raw,file={f.name}",
                             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
                            capture_output=True, timeout=timeout)

@@ -57,3 +57,70 @@ def test_e820_map_matches_qemu_itself():
     status, serial = run_qemu(program(E820))
     assert status == 0
     assert parse_map(serial) == memory_map(16 << 20)
+
+
+A20 = """
+    xor %ax, %ax
+    mov %ax, %ds
+    mov $0xffff, %ax
+    mov %ax, %es
+    call probe                     # BIOS leaves A20 on: no wrap
+    mov $0x2400, %ax               # int 15h: disable A20
+    int $0x15
+    call probe
+    mov $0x2402, %ax               # int 15h: status
+    int $0x15
+    call print_hex8
+    inb $0x92, %al                 # port 0x92 fast A20 on
+    or $2, %al
+    outb %al, $0x92
+    call probe
+    mov $0xd1, %al                 # keyboard controller output port: A20 off
+    outb %al, $0x64
+    mov $0xdd, %al
+    outb %al, $0x60
+    call probe
+    mov $0x2401, %ax               # int 15h: enable A20
+    int $0x15
+    call probe
+    mov $0xe801, %ax
+    int $0x15
+    call print_hex16
+    mov %bx, %ax
+    call print_hex16
+    mov $0x88, %ah
+    int $0x15
+    call print_hex16
+    mov $0x01, %ah                 # int 16h: no keystroke (ZF=1)
+    int $0x16
+    setz %al
+    call print_hex8
+    int $0x12                      # base memory
+    call print_hex16
+    jmp poweroff
+probe:
+    movw $0x1111, 0x500
+    movw $0x2222, %es:0x510
+    mov 0x500, %ax
+    call print_hex16
+    mov $0x20, %al
+    jmp putc
+"""
+
+
+# The keyboard controller turns A20 off behind port 0x92's back; int 15h 2401
+# then sees port 0x92's bit already set and does not write it, so A20 stays
+# off — QEMU and SeaBIOS behave exactly so. E801/88h leave out the top 128 KiB.
+EXPECTED_A20 = (b"1111 2222 00" b"1111 2222 2222 " b"3C00" b"00FE" b"7B80" b"01" b"027F")
+
+
+def test_a20_paths_memory_sizes_and_keyboard():
+    out = run_vm(program(A20), ram_size=32 << 20)
+    assert out.reason == "poweroff", out.report
+    assert out.serial == EXPECTED_A20
+
+
+def test_a20_and_memory_sizes_match_qemu():
+    status, serial = run_qemu(program(A20), memory="32")
+    assert status == 0
+    assert serial == EXPECTED_A20

@@ -196,6 +196,6 @@ def test_a20_and_reset_paths():
     kbc.port_write(0x60, 1, 0xDD)            # A20 off, reset line high
     assert not board.a20 and not board.resets
     kbc.port_write(0x64, 1, 0xD0)
-    assert kbc.port_read(0x64, 1) & 1 and kbc.port_read(0x60, 1) == 0x01
+    assert kbc.port_read(0x64, 1) & 1 and kbc.port_read(0x60, 1) == 0xDD     # the latch reads back
     kbc.port_write(0x64, 1, 0xFE)
     assert board.resets

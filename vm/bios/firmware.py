@@ -90,7 +90,7 @@ class BuiltinBios:
         call.write(EBDA_BASE, bytes(0x400))
         call.write(EBDA_BASE, b"\x01")                  # EBDA size in KiB
         call.write(self.tables.base, self.tables.blob)
-        m.set_a20(True)
+        m.system_control.port_write(0x92, 1, 0x02)        # A20 on, as SeaBIOS leaves it
         self._setup_pic()
         self._setup_pit()
         m.vga.clear()

@@ -3,7 +3,7 @@ size, 15h system (E820, E801, 88h, A20), 16h keyboard (no key is ever
 pressed), 1Ah time of day."""
 
 from .call import BiosCall, BiosFault
-from .e820 import encode_entry, memory_map
+from .e820 import encode_entry, high_tables_base, memory_map
 
 SMAP = 0x534D4150
 BDA_EQUIPMENT, BDA_BASE_MEMORY, BDA_TICKS = 0x410, 0x413, 0x46C
@@ -60,6 +60,7 @@ class SystemServices:
         self.board = board
         self.ram_size = ram_size
         self.entries = memory_map(ram_size)
+        self.usable_top = high_tables_base(ram_size)    # what SeaBIOS counts as RAM
 
     def handle(self, call: BiosCall):
         eax = call.cpu.eax
@@ -67,12 +68,12 @@ class SystemServices:
             return self._e820(call)
         function = call.ah
         if call.ax == 0xE801:
-            low = min(max(self.ram_size - (1 << 20), 0) >> 10, 15 << 10)
-            high = max(self.ram_size - (16 << 20), 0) >> 16
+            low = min(max(self.usable_top - (1 << 20), 0) >> 10, 15 << 10)
+            high = max(self.usable_top - (16 << 20), 0) >> 16
             call.ax, call.bx, call.cx, call.dx = low, high, low, high
             call.set_carry(False)
         elif function == 0x88:
-            call.ax = min(max(self.ram_size - (1 << 20), 0) >> 10, 63 << 10)
+            call.ax = min(max(self.usable_top - (1 << 20), 0) >> 10, 63 << 10)
             call.set_carry(False)
         elif function == 0x24:
             self._a20(call)
@@ -93,12 +94,16 @@ class SystemServices:
         call.set_carry(False)
 
     def _a20(self, call: BiosCall):
+        """Through port 0x92 as SeaBIOS does: written only when the bit changes."""
         sub = call.al
+        port_a = self.board.system_control.port_read(0x92, 1)
         if sub in (0, 1):
-            self.board.set_a20(sub == 1)
+            wanted = port_a & ~0x02 | (sub << 1)
+            if wanted != port_a:
+                self.board.system_control.port_write(0x92, 1, wanted)
             call.succeed()
         elif sub == 2:
-            call.al = int(self.board.a20_enabled())
+            call.al = (port_a >> 1) & 1
             call.succeed()
         elif sub == 3:
             call.bx = 0x0003               # keyboard controller and port 0x92

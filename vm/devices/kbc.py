@@ -1,7 +1,8 @@
 """The 8042 keyboard controller (ports 0x60/0x64), as much as boot code
 uses: status, the output port (A20 gate in bit 1, reset in bit 0) through
 commands 0xD0/0xD1, A20 shortcuts 0xDD/0xDF, self test 0xAA, pulse reset
-0xFE, the command byte 0x20/0x60. No key is ever pressed."""
+0xFE, the command byte 0x20/0x60. No key is ever pressed. The output port
+is a latch (initially 0xCF: reset high, A20 on), as in QEMU."""
 
 STATUS_OUTPUT_FULL = 0x01
 STATUS_SYSTEM = 0x04
@@ -14,6 +15,7 @@ class KeyboardController:
         self.output = []           # bytes waiting in the output buffer
         self.pending_command = None
         self.command_byte = 0x61
+        self.output_port = 0xCF
         self.last_was_command = False
 
     def port_read(self, port: int, size: int) -> int:
@@ -21,9 +23,6 @@ class KeyboardController:
             return (STATUS_OUTPUT_FULL if self.output else 0) | STATUS_SYSTEM | (
                 STATUS_COMMAND if self.last_was_command else 0)
         return self.output.pop(0) if self.output else 0x00
-
-    def _output_port(self) -> int:
-        return 0x01 | (0x02 if self.board.a20_enabled() else 0)
 
     def port_write(self, port: int, size: int, value: int):
         value &= 0xFF
@@ -34,6 +33,7 @@ class KeyboardController:
         self.last_was_command = False
         command, self.pending_command = self.pending_command, None
         if command == 0xD1:
+            self.output_port = value
             self.board.set_a20(bool(value & 0x02))
             if not value & 0x01:
                 self.board.request_reset("keyboard controller output port")
@@ -46,17 +46,16 @@ class KeyboardController:
         if command in (0xD1, 0x60):
             self.pending_command = command
         elif command == 0xD0:
-            self.output.append(self._output_port())
+            self.output.append(self.output_port)
         elif command == 0x20:
             self.output.append(self.command_byte)
         elif command == 0xAA:
             self.output.append(0x55)
         elif command == 0xAB:
             self.output.append(0x00)
-        elif command == 0xDD:
-            self.board.set_a20(False)
-        elif command == 0xDF:
-            self.board.set_a20(True)
+        elif command in (0xDD, 0xDF):
+            self.output_port = self.output_port & ~0x02 | (command & 0x02)
+            self.board.set_a20(bool(command & 0x02))
         elif command & 0xF0 == 0xF0 and not command & 0x01:
             self.board.request_reset("keyboard controller pulse")
 
