@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .objfile import SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHT_NOBITS, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE
+from .objfile import SHF_EXECINSTR, SHF_WRITE, SHN_ABS, STB_LOCAL, STT_FILE
 from .place import OutputSection
 
 PAGE = 0x1000
@@ -162,4 +162,4 @@ def _symbol_table(symbols: list[OutSymbol]):
     return bytes(out), bytes(strtab.data), first_global
 
 
-__all__ = ["write_elf", "plan_segments", "OutSymbol", "Segment", "STB_GLOBAL", "STB_WEAK", "STT_NOTYPE", "SHF_ALLOC", "SHT_NOBITS"]
+__all__ = ["write_elf", "plan_segments", "OutSymbol", "Segment"]

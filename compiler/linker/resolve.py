@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import LinkError
-from .objfile import (SHN_ABS, SHN_COMMON, SHN_UNDEF, STB_LOCAL, STB_WEAK, STT_FILE, STT_SECTION,
-                      InputObject, InputSection, ObjSymbol)
+from .objfile import SHN_ABS, SHN_COMMON, SHN_UNDEF, STB_LOCAL, STB_WEAK, InputObject, ObjSymbol
 
 
 @dataclass(eq=False)
@@ -149,8 +148,4 @@ def _duplicate_message(first: ObjSymbol, second: ObjSymbol) -> str:
             f"  and in {second.obj.name}{_where(second)}")
 
 
-def is_named_local(sym: ObjSymbol) -> bool:
-    return sym.bind == STB_LOCAL and sym.type not in (STT_SECTION, STT_FILE) and bool(sym.name)
-
-
-__all__ = ["SymbolTable", "GlobalSymbol", "CommonBlock", "resolve", "InputSection"]
+__all__ = ["SymbolTable", "GlobalSymbol", "CommonBlock", "resolve"]

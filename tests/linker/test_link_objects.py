@@ -74,3 +74,8 @@ def test_undefined_symbol_names_referrer():
     text = str(err.value)
     assert "undefined symbol: twice" in text
     assert "main.o: function main" in text
+
+
+def test_output_is_deterministic():
+    objects = [("main.o", make_object(MAIN)), ("helper.o", make_object(HELPER))]
+    assert link_objects(objects) == link_objects(list(objects))
