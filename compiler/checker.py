@@ -536,6 +536,8 @@ class Checker:
             e.left, e.right = left, self.shift_amount(right) if not isinstance(left.ty, T.LiteralIntType) else right
             if not isinstance(left.ty, (T.IntType, T.LiteralIntType)):
                 self.error(e.loc, f"'{e.op}' needs integers, not {left.ty}")
+            if isinstance(left.ty, T.IntType) and right.const is not None and not 0 <= right.const < left.ty.bits:
+                self.error(e.right.loc, f"shift count {right.const} is out of range for {left.ty} (0..{left.ty.bits - 1})")
             e.ty = left.ty
             return self.fold(e)
         ty = self.unify_ints(left, right, e.loc, f"'{e.op}'")
@@ -776,6 +778,8 @@ class Checker:
         if not isinstance(fn.ty, T.FnType):
             self.error(f.loc, f"'{_describe(f)}' is not callable (it is {fn.ty})")
         direct = isinstance(fn, (A.Name, A.Attribute)) and isinstance(getattr(fn, "sym", None), FuncSym)
+        if direct and fn.sym.attrs.interrupt:
+            self.error(e.loc, f"'{fn.sym.name}' is an @interrupt handler: the CPU enters it, code cannot call it")
         e.kind = "direct" if direct else "indirect"
         e.args = self.call_args(e, fn.ty, _describe(f))
         e.ty = fn.ty.ret

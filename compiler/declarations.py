@@ -131,6 +131,8 @@ class Resolver:
             n = self.const_int(args[1], module)
             if n <= 0:
                 self.error(args[1].loc, f"array length must be positive, not {n}")
+            if elem.size * n >= 1 << 32:
+                self.error(args[1].loc, f"array of {n} x {elem} does not fit in the 32-bit address space")
             return T.ArrayType(elem, n)
         if kind == "fn":
             if len(args) != 2 or not isinstance(args[0], A.ListLit):

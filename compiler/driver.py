@@ -70,7 +70,10 @@ def compile_module(src: str, filename: str, module: str | None, roots, opt: int,
     try:
         program, info, resolver = check_program(src, filename, module, roots, sink)
         ir_text = lower_module(info, resolver, sink, debug, opt)
-        output = emit_output(ir_text, opt, emit)
+        try:
+            output = emit_output(ir_text, opt, emit)
+        except target.EmitFailure as e:
+            raise CompileError(asm_diagnostics(e.report, info, resolver, filename))
     except CompileError:
         raise
     except RecursionError:
@@ -140,9 +143,58 @@ def emit_output(ir_text: str, opt: int, emit: str):
     target.optimise(mod, opt)
     if emit == "llvm":
         return str(mod)
-    if emit == "asm":
-        return target.emit_assembly(mod, opt)
-    return target.emit_object(mod, opt)
+    # Only asm text can make LLVM exit the process; spare the fork otherwise.
+    has_asm = "module asm " in ir_text or " asm " in ir_text
+    step = target.emit_assembly if emit == "asm" else target.emit_object
+    return target.isolated(step, mod, opt) if has_asm else step(mod, opt)
+
+
+def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename: str) -> list[Diagnostic]:
+    """LLVM's complaints about asm text, located at the kpy asm(...) or
+    global_asm(...) line that holds the offending instruction."""
+    import re
+    sites = asm_sites(info)
+    out = []
+    lines = report.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"^(?:.*?)error: (?:<inline asm>|<unknown>):\d+:\d+: (.*)$", line)
+        if not m:
+            continue
+        text = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        loc = Loc(filename, 1, 1)
+        for template, where in sites:
+            for k, tline in enumerate(template.split("\n")):
+                if text and tline.strip() == text:
+                    loc = Loc(where.file, where.line + k, where.col if k == 0 else 1)
+                    break
+            else:
+                continue
+            break
+        out.append(Diagnostic(loc, f"asm: {m.group(1)}" + (f" in '{text}'" if text else ""),
+                              "error", _source_line(info, loc)))
+    if not out:
+        out.append(Diagnostic(Loc(filename, 1, 1), "LLVM could not emit this module: " + report.strip()))
+    return out
+
+
+def asm_sites(info: ModuleInfo) -> list[tuple[str, Loc]]:
+    from . import astnodes as A
+    sites = [(text, loc) for text, loc in info.global_asm]
+
+    def visit(node):
+        if isinstance(node, A.Call) and node.kind == "asm" and node.info is not None:
+            sites.append((node.info.template, node.loc))
+        for value in getattr(node, "__dict__", {}).values():
+            for child in (value if isinstance(value, list) else [value]):
+                if isinstance(child, A.Node):
+                    visit(child)
+    visit(info.ast)
+    return sites
+
+
+def _source_line(info: ModuleInfo, loc: Loc) -> str | None:
+    lines = info.source.splitlines()
+    return lines[loc.line - 1] if 1 <= loc.line <= len(lines) else None
 
 
 class InternalIRError(Exception):

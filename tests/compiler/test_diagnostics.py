@@ -39,6 +39,12 @@ CASES = [
     ("def f() -> u32:\n    return sizeof(Nope)\n", "2:19", "unknown name 'Nope'"),
     ("def f(a: u32) -> u32:\n    return a ** 2\n", "2:12", "'**' is not supported"),
     ("def f() -> None:\n    asm(\"nop\", inputs=[(\"=r\", 1)])\n", "2:31", "cannot start with '='"),
+    ("def f() -> None:\n    asm(\"bogus_op %eax\")\n", "2:5", "asm: invalid instruction mnemonic 'bogus_op'"),
+    ("global_asm(\"\"\"\n    nop\n    movl %eax\n\"\"\")\n", "3:1", "asm: too few operands"),
+    ("@interrupt\ndef h(f: ptr[InterruptFrame]) -> None:\n    pass\ndef g() -> None:\n    h(None)\n", "5:5",
+     "the CPU enters it"),
+    ("def f(x: u32) -> u32:\n    return x << 32\n", "2:17", "shift count 32 is out of range for u32"),
+    ("big: array[u8, 0x100000000]\n", "1:16", "does not fit in the 32-bit address space"),
 ]
 
 
