@@ -99,3 +99,28 @@ def test_memory_sizes():
     assert parse_size("64M") == 64 << 20
     assert parse_size("1G") == 1 << 30
     assert parse_size("4096k") == 4 << 20
+
+
+def test_timeout_and_serial_input(tmp_path, capsys):
+    loop = tmp_path / "loop.img"
+    loop.write_bytes(program("1: jmp 1b\n"))
+    assert main([str(loop), "--timeout", "0.2"]) == 10
+    assert "timeout" in capsys.readouterr().err
+    echo = tmp_path / "echo.img"
+    echo.write_bytes(program("""
+1:  mov $0x3fd, %dx
+    inb %dx, %al
+    test $1, %al
+    jz 1b
+    mov $0x3f8, %dx
+    inb %dx, %al
+    cmp $0x0a, %al
+    je poweroff
+    outb %al, %dx
+    jmp 1b
+"""))
+    given = tmp_path / "in.txt"
+    given.write_bytes(b"typed\n")
+    out = tmp_path / "out.txt"
+    assert main([str(echo), "--serial-input", str(given), "--serial", f"file:{out}"]) == 0
+    assert out.read_bytes() == b"typed"

@@ -3,6 +3,8 @@
 import datetime
 import io
 
+import pytest
+
 from guest_asm import PROTECTED_MODE, boot_sector, program
 from machine_run import run_vm
 
@@ -59,11 +61,11 @@ DIVISOR = 1193
 PERIOD = DIVISOR * CPU_HZ / PIT_HZ        # ≈ 99,983 cycles (≈ 1 kHz)
 
 
-def start_timer(divisor: int) -> str:
+def start_timer(divisor: int, mode: int = 2) -> str:
     return f"""
     movw $irq0, 0x20
     movw $0, 0x22
-    mov $0x34, %al
+    mov ${0x30 | mode << 1}, %al
     outb %al, $0x43
     mov ${divisor & 0xFF}, %al
     outb %al, $0x40
@@ -85,8 +87,9 @@ wait:
 """ + TIMER_HANDLER
 
 
-def test_pit_interrupts_at_the_programmed_rate_in_emulated_time():
-    out = run_vm(program(PIT_RATE))
+@pytest.mark.parametrize("mode", [2, 3])
+def test_pit_interrupts_at_the_programmed_rate_in_emulated_time(mode):
+    out = run_vm(program(PIT_RATE.replace(start_timer(DIVISOR), start_timer(DIVISOR, mode))))
     assert out.reason == "poweroff", out.report
     tsc = [int.from_bytes(out.machine.memory.read(0x600 + 4 * i, 4), "little") for i in range(11)]
     deltas = [b - a for a, b in zip(tsc, tsc[1:])]
@@ -304,3 +307,23 @@ def test_same_image_twice_is_identical():
     assert runs[0].reason == "poweroff", runs[0].report
     assert runs[0].serial == runs[1].serial and len(runs[0].serial) == 80
     assert runs[0].cycles == runs[1].cycles
+
+
+def test_triple_fault_with_reboot_resets_the_machine():
+    source = PROTECTED_MODE + """
+    mov $0x41, %al
+    mov $0x3f8, %dx
+    outb %al, %dx
+    lidt idt0
+    int3
+idt0: .word 0
+    .long 0
+"""
+    out = run_vm(boot_sector(source), max_insns=3000, no_reboot=False)
+    assert out.reason == "insn-limit"
+    assert out.machine.resets >= 2 and out.serial == b"A" * (out.machine.resets + 1)
+
+
+def test_keyboard_controller_reset_with_no_reboot_ends_the_run():
+    out = run_vm(program("mov $0xfe, %al\noutb %al, $0x64\n1: jmp 1b\n"))
+    assert (out.reason, out.exit_code) == ("reset", 14)
