@@ -124,3 +124,37 @@ def test_timeout_and_serial_input(tmp_path, capsys):
     out = tmp_path / "out.txt"
     assert main([str(echo), "--serial-input", str(given), "--serial", f"file:{out}"]) == 0
     assert out.read_bytes() == b"typed"
+
+
+PAGING = """
+    mov $0x2003, %eax
+    mov %eax, 0x1000               # page directory entry 0 -> page table at 0x2000
+    mov $0x2000, %edi
+    mov $3, %eax
+1:  mov %eax, (%edi)               # identity-map the first 4 MiB
+    add $0x1000, %eax
+    add $4, %edi
+    cmp $0x3000, %edi
+    jb 1b
+    mov $0x1000, %eax
+    mov %eax, %cr3
+    mov %cr0, %eax
+    or $0x80000000, %eax
+    mov %eax, %cr0
+    mov 0x5000, %eax               # the walker sets Accessed in the PTE at 0x2014
+    movl $7, 0x5000                # and then Dirty
+    mov $0x604, %dx
+    mov $0x2000, %ax
+    outw %ax, %dx
+    hlt
+"""
+
+
+def test_watch_phys_sees_the_page_walker_set_accessed_and_dirty(tmp_path):
+    from guest_asm import PROTECTED_MODE, boot_sector
+    image, log = tmp_path / "paging.img", tmp_path / "watch.log"
+    image.write_bytes(boot_sector(PROTECTED_MODE + PAGING))
+    assert main([str(image), "--watch-phys", "0x2014,4", "-D", str(log), "--serial", "none"]) == 0
+    writes = [line.split() for line in log.read_text().splitlines()]
+    values = [w[6] for w in writes]
+    assert values == ["0x00005003", "0x00005023", "0x00005063"], writes
