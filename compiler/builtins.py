@@ -185,6 +185,19 @@ def _string(ck, e: A.Expr, what: str) -> str:
     return e.value.decode("utf-8", "replace")
 
 
+import re
+
+# x86 constraint letters LLVM accepts (modifiers, registers by class or
+# name, memory, immediates, tied operand numbers).
+_CONSTRAINT = re.compile(r"^[=+]?&?\*?(?:\{[a-z0-9]+\}|[rqQRabcdSDAmoVingXIJKLMNOe0-9l])+$")
+
+
+def _constraint(ck, c: str, where: A.Expr) -> str:
+    if not _CONSTRAINT.match(c):
+        ck.error(where.loc, f"unknown asm constraint '{c}' (e.g. \"r\", \"=r\", \"{{eax}}\", \"m\", \"*m\", \"i\", \"0\")")
+    return c
+
+
 def _pairs(ck, e: A.Expr, what: str) -> list[tuple[str, A.Expr]]:
     if not isinstance(e, A.ListLit):
         ck.error(e.loc, f"{what} is a list of (constraint, value) pairs")
@@ -192,7 +205,7 @@ def _pairs(ck, e: A.Expr, what: str) -> list[tuple[str, A.Expr]]:
     for item in e.elts:
         if not isinstance(item, A.TupleLit) or len(item.elts) != 2:
             ck.error(item.loc, f"each of {what} is a (constraint, value) pair")
-        out.append((_string(ck, item.elts[0], "a constraint"), item.elts[1]))
+        out.append((_constraint(ck, _string(ck, item.elts[0], "a constraint"), item.elts[0]), item.elts[1]))
     return out
 
 
@@ -210,7 +223,7 @@ def check_asm(ck, e: A.Call, expected):
         r = kw["result"]
         if not isinstance(r, A.TupleLit) or len(r.elts) != 2:
             ck.error(r.loc, 'result is a pair: result=("=r", u32)')
-        c = _string(ck, r.elts[0], "a constraint")
+        c = _constraint(ck, _string(ck, r.elts[0], "a constraint"), r.elts[0])
         if not c.startswith("="):
             ck.error(r.loc, f"an output constraint starts with '=' (got '{c}')")
         t = _type_arg(ck, r.elts[1])

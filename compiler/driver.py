@@ -7,6 +7,7 @@ compiler error, reported as such (never a bare traceback from the CLI).
 """
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 
@@ -152,7 +153,6 @@ def emit_output(ir_text: str, opt: int, emit: str):
 def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename: str) -> list[Diagnostic]:
     """LLVM's complaints about asm text, located at the kpy asm(...) or
     global_asm(...) line that holds the offending instruction."""
-    import re
     sites = asm_sites(info)
     out = []
     lines = report.splitlines()
@@ -173,17 +173,37 @@ def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename:
         out.append(Diagnostic(loc, f"asm: {m.group(1)}" + (f" in '{text}'" if text else ""),
                               "error", _source_line(info, loc)))
     if not out:
-        out.append(Diagnostic(Loc(filename, 1, 1), "LLVM could not emit this module: " + report.strip()))
+        # A message without the instruction text (bad constraint, bad operand):
+        # locate it by the quoted piece LLVM names, else at the only asm site.
+        loc = Loc(filename, 1, 1)
+        quoted = re.findall(r"'([^']+)'", report)
+        for template, where in asm_sites(info, with_constraints=True):
+            if any(q in template for q in quoted):
+                loc = where
+                break
+        else:
+            inline = asm_sites(info)
+            if len(inline) == 1:
+                loc = inline[0][1]
+        first = report.strip().splitlines()[0] if report.strip() else "LLVM stopped"
+        out.append(Diagnostic(loc, "asm: " + first.removeprefix("error: "), "error", _source_line(info, loc)))
     return out
 
 
-def asm_sites(info: ModuleInfo) -> list[tuple[str, Loc]]:
+def asm_sites(info: ModuleInfo, with_constraints: bool = False) -> list[tuple[str, Loc]]:
+    """(asm text, location) of every global_asm and asm(...) of the module;
+    with_constraints appends the constraint strings to the text."""
     from . import astnodes as A
     sites = [(text, loc) for text, loc in info.global_asm]
 
     def visit(node):
         if isinstance(node, A.Call) and node.kind == "asm" and node.info is not None:
-            sites.append((node.info.template, node.loc))
+            a = node.info
+            text = a.template
+            if with_constraints:
+                cs = ([a.result[0]] if a.result else []) + [o.constraint for o in a.outputs + a.inputs]
+                text += "\n" + " ".join(cs)
+            sites.append((text, node.loc))
         for value in getattr(node, "__dict__", {}).values():
             for child in (value if isinstance(value, list) else [value]):
                 if isinstance(child, A.Node):
