@@ -2,9 +2,9 @@
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from compiler.linker import link
+from compiler.linker import LinkError, link
 from compiler.linker.layout import OutputSectionSpec, TargetLayout
 
 from lk_diff import lld_link, loadable_sections, symbol_values
@@ -16,8 +16,12 @@ INPUT_NAMES = [".text", ".text.a", ".text.entry", ".rodata", ".rodata.x", ".data
 FLAGS = {".text": '"ax",@progbits', ".rodata": '"a",@progbits', ".data": '"aw",@progbits', ".bss": '"aw",@nobits'}
 
 
+REFS_32 = ["{t}", "{t} - .", "{t} + {k}"]
+REFS_16 = ["{t}", "{t} - .", "{t} + {k}", "{t} - {k}"]
+
+
 @st.composite
-def random_objects(draw):
+def random_objects(draw, width=32):
     count = draw(st.integers(1, 3))
     sections = [[(draw(st.sampled_from(INPUT_NAMES)), draw(st.integers(0, 5)), draw(st.integers(0, 40)))
                  for _ in range(draw(st.integers(1, 4)))] for _ in range(count)]
@@ -32,9 +36,10 @@ def random_objects(draw):
                 lines.append(f".skip {size + 1}")
                 continue
             for _ in range(draw(st.integers(0, 3))):
-                target = draw(st.sampled_from(labels))
-                lines.append(draw(st.sampled_from([f".long {target}", f".long {target} - .",
-                                                   f".long {target} + {draw(st.integers(0, 64))}"])))
+                directive = {32: ".long", 16: draw(st.sampled_from([".word", ".byte"]))}[width]
+                form = draw(st.sampled_from(REFS_32 if width == 32 else REFS_16))
+                expr = form.format(t=draw(st.sampled_from(labels)), k=draw(st.integers(0, 64)))
+                lines.append(f"{directive} {expr}")
             lines.append(f".fill {size}, 1, {0x90 + o}")
         objects.append((f"r{o}.o", make_object(asm="\n".join(lines))))
     return objects
@@ -62,5 +67,39 @@ def random_layout(draw):
 def test_random_links_match_lld(objects, layout, tmp_path_factory):
     ours = link(objects, layout)
     theirs = lld_link(objects, layout, tmp_path_factory.mktemp("lld"))
+    assert loadable_sections(ours.elf) == loadable_sections(theirs)
+    assert symbol_values(ours.elf) == symbol_values(theirs)
+
+
+@st.composite
+def small_layout(draw):
+    """Real-mode sized: 8/16-bit references may or may not fit; both linkers must agree."""
+    layout = draw(random_layout())
+    layout.vma = draw(st.integers(0, 0x7F00))
+    layout.lma = None
+    layout.sections[2].lma = None
+    for sec in layout.sections:
+        sec.align = min(sec.align, 16)
+    return layout
+
+
+@settings(max_examples=int(__import__("os").environ.get("LK_EXAMPLES", "25")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(objects=random_objects(width=16), layout=small_layout())
+def test_random_8_and_16_bit_relocations_match_lld(objects, layout, tmp_path_factory):
+    try:
+        ours = link(objects, layout)
+    except LinkError as exc:
+        ours = exc
+    try:
+        theirs = lld_link(objects, layout, tmp_path_factory.mktemp("lld"))
+    except AssertionError as exc:
+        theirs = exc
+    if isinstance(ours, LinkError) or isinstance(theirs, AssertionError):
+        assert isinstance(ours, LinkError) and isinstance(theirs, AssertionError), (ours, theirs)
+        assert "out of range" in str(ours) and "out of range" in str(theirs)
+        event("both linkers report a relocation out of range")
+        return
+    event("both linkers link")
     assert loadable_sections(ours.elf) == loadable_sections(theirs)
     assert symbol_values(ours.elf) == symbol_values(theirs)
