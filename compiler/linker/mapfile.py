@@ -22,6 +22,7 @@ def render_map(target: str, fmt: str, entry_name: str | None, entry: int, output
         lines.append(f"{out.vma:#010x} {lma:>10} {out.size:#010x} {out.align:>6}  {out.name}")
         for item in out.inputs:
             lines.append(f"{item.addr:#010x} {'':>10} {item.size:#010x} {item.align:>6}      {_input_name(item)}")
+    lines += _page_table(outputs)
     lines += ["", "Symbols by address", f"{'Address':>10}  B Section      Name"]
     for addr, bind, section, name in sorted(symbols, key=lambda s: (s[0], s[3])):
         lines.append(f"{addr:#010x}  {bind} {section:<12} {name}")
@@ -29,3 +30,23 @@ def render_map(target: str, fmt: str, entry_name: str | None, entry: int, output
         lines += ["", "Discarded (garbage collection)"]
         lines += [f"{item.size:#010x}  {_input_name(item)}" for item in discarded]
     return "\n".join(lines) + "\n"
+
+
+PAGE = 0x1000
+
+
+def _page_table(outputs: list[OutputSection]) -> list[str]:
+    """Which output sections share each 4 KiB page: the seed found stores to a page
+    that also holds executed code slow (self-modifying-code detection), so say so."""
+    pages: dict[int, list[OutputSection]] = {}
+    for out in outputs:
+        if out.is_alloc and out.size:
+            for page in range(out.vma & ~(PAGE - 1), out.vma + out.size, PAGE):
+                pages.setdefault(page, []).append(out)
+    lines = ["", "Pages (4 KiB, by VMA)"]
+    for page, owners in sorted(pages.items()):
+        code = any(o.flags & 0x4 for o in owners)
+        written = any(o.flags & 0x1 for o in owners)
+        note = "  ! code and writable data share this page" if code and written else ""
+        lines.append(f"{page:#010x}  {' '.join(o.name for o in owners)}{note}")
+    return lines

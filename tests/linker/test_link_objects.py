@@ -79,3 +79,14 @@ def test_undefined_symbol_names_referrer():
 def test_output_is_deterministic():
     objects = [("main.o", make_object(MAIN)), ("helper.o", make_object(HELPER))]
     assert link_objects(objects) == link_objects(list(objects))
+
+
+def test_map_file_flags_pages_shared_by_code_and_data():
+    from compiler.linker import flat_layout, link
+    from lk_programs import kernel_layout
+    objects = [("main.o", make_object(MAIN)), ("helper.o", make_object(HELPER))]
+    packed = link(objects, flat_layout(0x100000, "main")).map_text
+    assert "0x00100000  .text .rodata .data .bss  ! code and writable data share this page" in packed
+    separate = link(objects, kernel_layout(entry="main")).map_text
+    assert "share this page" not in separate
+    assert "0xfe000000  .text\n" in separate
