@@ -52,8 +52,10 @@ class GdbStub:
         self.port = self.listener.getsockname()[1]
         self.conn = None
         self.buffer = b""
-        self.breakpoints = set()        # physical addresses
-        self.hooked = set()
+        self.breakpoints = {}           # linear address -> physical it maps to now (None: unmapped)
+        self.hooked = set()             # physical addresses with our exec hook
+        self.hit = False                # a breakpoint or watchpoint stopped the guest
+        self.mmu_changed = False
         self.watchpoints = {}           # (paddr, length) -> active
         self.resume_from = None         # breakpoint address to step over once
         self.stop_reason = f"S{SIGTRAP:02x}"
@@ -298,19 +300,18 @@ class GdbStub:
     # ------------------------------------------------------------ breakpoints
     def _breakpoint(self, insert: bool, args: str) -> str:
         kind, addr, length = args.split(",")[:3]
-        paddr = self.physical(int(addr, 16))
-        if paddr is None:
-            return "E14"
+        linear = int(addr, 16)
         if kind in ("0", "1"):
             if insert:
-                self.breakpoints.add(paddr)
-                if paddr not in self.hooked:
-                    self.hooked.add(paddr)
-                    self.cpu.add_exec_hook(paddr, self._breakpoint_hook(paddr))
+                self.breakpoints[linear] = None
+                self._resolve_breakpoints()
             else:
-                self.breakpoints.discard(paddr)
+                self.breakpoints.pop(linear, None)
             return "OK"
         if kind == "2":
+            paddr = self.physical(linear)
+            if paddr is None:
+                return "E14"
             key = (paddr, int(length, 16))
             if insert and key not in self.watchpoints:
                 self.machine.memory.add_write_watch(key[0], key[1], self._watch_hook(key))
@@ -318,14 +319,26 @@ class GdbStub:
             return "OK"
         return ""
 
+    def _resolve_breakpoints(self):
+        """Map each breakpoint's linear address through the current page tables
+        (paging may have been turned on, or CR3 changed, since it was set)."""
+        for linear in self.breakpoints:
+            paddr = self.physical(linear)
+            self.breakpoints[linear] = paddr
+            if paddr is not None and paddr not in self.hooked:
+                self.hooked.add(paddr)
+                self.cpu.add_exec_hook(paddr, self._breakpoint_hook(paddr))
+
     def _breakpoint_hook(self, paddr: int):
         def hook(cpu):
-            if paddr not in self.breakpoints:
+            linear = self._pc_linear()
+            if self.breakpoints.get(linear) != paddr:
                 return
-            if self.resume_from == paddr:       # we are resuming from this very breakpoint
+            if self.resume_from == linear:       # we are resuming from this very breakpoint
                 self.resume_from = None
                 return
             self.stop_reason = f"T{SIGTRAP:02x}swbreak:;"
+            self.hit = True
             self.machine.pause()
         return hook
 
@@ -333,14 +346,22 @@ class GdbStub:
         def hook(paddr, size, value, eip):
             if self.watchpoints.get(key):
                 self.stop_reason = f"T{SIGTRAP:02x}watch:{key[0]:x};"
+                self.hit = True
                 self.machine.pause()
         return hook
 
+    def _mmu_changed(self):
+        """CPU callback: translations changed; pause so breakpoints get re-resolved."""
+        self.mmu_changed = True
+        self.machine.pause()
+
     # ------------------------------------------------------------ execution
     def _pc_linear(self) -> int:
-        """CS:EIP as a linear address (segment base from the selector in real mode;
-        protected-mode code segments are assumed flat, as gdb assumes too)."""
+        """CS:EIP as a linear address."""
         cpu = self.cpu
+        sbase = getattr(cpu, "sbase", None)
+        if sbase is not None:
+            return (sbase[1] + cpu.eip) & 0xFFFFFFFF
         if cpu.cr[0] & 1:
             return cpu.eip
         return (cpu.get_seg(1) << 4) + (cpu.eip & 0xFFFF)
@@ -348,26 +369,38 @@ class GdbStub:
     def _resume(self, step: bool, addr: str):
         if addr:
             self.cpu.eip = int(addr, 16)
-        here = self.physical(self._pc_linear())
+        if hasattr(self.cpu, "on_mmu_change"):
+            self.cpu.on_mmu_change = self._mmu_changed
+        self._resolve_breakpoints()
+        here = self._pc_linear()
         self.resume_from = here if here in self.breakpoints else None
         self.stop_reason = f"S{SIGTRAP:02x}"
-        machine = self.machine
-        if step:
-            ended = machine.advance(max_insns=self.max_insns, deadline=self.deadline,
-                                    pause_insns=machine.insns() + 1)
-        else:
-            while True:
-                ended = machine.advance(max_insns=self.max_insns, deadline=self.deadline,
-                                        pause_insns=machine.insns() + SLICE_INSNS)
-                if ended or machine.paused:
-                    break
-                if self._interrupted():
-                    self.stop_reason = f"S{SIGINT:02x}"
-                    break
+        self.hit = False
+        ended = self._step() if step else self._continue()
         self.resume_from = None
         if ended:
-            return "W%02x" % (machine.result().exit_code & 0xFF)
+            return "W%02x" % (self.machine.result().exit_code & 0xFF)
         return self.stop_reason
+
+    def _step(self) -> bool:
+        machine = self.machine
+        return machine.advance(max_insns=self.max_insns, deadline=self.deadline,
+                               pause_insns=machine.insns() + 1)
+
+    def _continue(self) -> bool:
+        machine = self.machine
+        while True:
+            self.mmu_changed = False
+            ended = machine.advance(max_insns=self.max_insns, deadline=self.deadline,
+                                    pause_insns=machine.insns() + SLICE_INSNS)
+            if ended or self.hit:
+                return ended
+            self._resolve_breakpoints()
+            if self.mmu_changed:
+                continue
+            if self._interrupted():
+                self.stop_reason = f"S{SIGINT:02x}"
+                return False
 
 
 class _Marker:

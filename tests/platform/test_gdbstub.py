@@ -60,3 +60,46 @@ def test_target_description_names_the_i386_core():
     xml = target_xml()
     assert "<architecture>i386</architecture>" in xml and 'name="org.gnu.gdb.i386.core"' in xml
     assert xml.count("<reg ") == 32
+
+
+HIGHER_HALF = """
+    mov $0x2003, %eax
+    mov %eax, 0x1000               # PDE 0 -> page table at 0x2000
+    mov $0x2000, %edi
+    mov $3, %eax
+1:  mov %eax, (%edi)               # identity-map the first 4 MiB
+    add $0x1000, %eax
+    add $4, %edi
+    cmp $0x3000, %edi
+    jb 1b
+    movl $0x3003, 0x1004           # PDE 1 (0x400000) -> page table at 0x3000
+    movl $0x7003, 0x3000           # virtual 0x400000 -> physical 0x7000
+    mov $0x1000, %eax
+    mov %eax, %cr3
+    mov %cr0, %eax
+    or $0x80000000, %eax
+    mov %eax, %cr0
+    mov $(high + 0x400000 - 0x7000), %eax
+    jmp *%eax
+high:
+    mov $0x4242, %ecx
+    mov $0x604, %dx
+    mov $0x2000, %ax
+    outw %ax, %dx
+    hlt
+"""
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="GNU gdb is not installed")
+def test_breakpoint_on_a_virtual_address_set_before_paging():
+    from guest_asm import PROTECTED_MODE, boot_sector, assemble
+    source = PROTECTED_MODE + HIGHER_HALF
+    image = boot_sector(source)
+    machine = Machine(ram_size=16 << 20, timing="off", disk=image, serial=io.BytesIO())
+    if not hasattr(machine.cpu, "on_mmu_change"):
+        pytest.skip("the CPU has no on_mmu_change hook yet (docs/requests.md)")
+    code = assemble(source, base=0x7C00)
+    high = 0x7C00 + code.index(bytes.fromhex("b942420000")) + 0x400000 - 0x7000
+    stdout, result = run_gdb(machine, [f"break *{high:#x}", "continue", "info registers eip", "continue"])
+    assert f"Breakpoint 1, {high:#010x}" in stdout, stdout
+    assert result.reason == "poweroff"
