@@ -270,6 +270,71 @@ class System:
 
     # ---- string instructions -----------------------------------------------------------------
     def string_op(self, op, size, asz, seg, rep):
+        if rep is not None and op in ("movs", "stos", "cmps", "scas") and not self.fl & DF:
+            self._rep_fast(op, size, asz, seg, rep)
+        self._string_loop(op, size, asz, seg, rep)
+
+    def _rep_fast(self, op, size, asz, seg, rep):
+        """Whole runs of a forward rep movs/stos/cmps/scas inside RAM pages the
+        fast TLBs already map, done with bytearray slices; stops (leaving the
+        registers consistent) wherever the element-by-element loop must take
+        over: page ends, unmapped or special pages, overlaps, a mismatch."""
+        r = self.regs
+        amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
+        ram, rtlb, wtlb = self.mem.ram, self.rtlb, self.wtlb
+        t = self.timing
+        reads = 2 if op == "cmps" else 0 if op == "stos" else 1
+        writes = 1 if op in ("movs", "stos") else 0
+        per_item = t.string_iter + reads * t.mem_read + writes * t.mem_write
+        sbase, dbase = self.sbase[seg], self.sbase[ES]
+        while r[1] & amask:
+            count = r[1] & amask
+            si, di = r[6] & amask, r[7] & amask
+            src = (sbase + si) & 0xFFFFFFFF
+            dst = (dbase + di) & 0xFFFFFFFF
+            # items before the first page end on either side, and before 16-bit wrap
+            room = 0x1000 - (dst & 0xFFF)
+            if op in ("movs", "cmps"):
+                room = min(room, 0x1000 - (src & 0xFFF))
+            if asz == 16:
+                room = min(room, 0x10000 - di, 0x10000 - si if op in ("movs", "cmps") else 0x10000)
+            k = min(count, room // size)
+            if k < 2:
+                return
+            dpage = (wtlb if writes else rtlb).get(dst >> 12)
+            spage = rtlb.get(src >> 12) if op in ("movs", "cmps") else 0
+            if dpage is None or spage is None:
+                return
+            d = dpage | (dst & 0xFFF)
+            sp = (spage | (src & 0xFFF)) if op in ("movs", "cmps") else 0
+            n = k * size
+            if op == "movs":
+                if abs(d - sp) < n:
+                    return                 # overlapping copy: element order matters
+                ram[d:d + n] = ram[sp:sp + n]
+            elif op == "stos":
+                ram[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
+            else:
+                a = ram[sp:sp + n] if op == "cmps" else (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
+                b = ram[d:d + n]
+                if rep == "repne":
+                    return                 # searching for equality: leave it to the loop
+                if a != b:
+                    # stop before the first differing item; the loop does that one
+                    first = next(i for i in range(n) if a[i] != b[i]) // size
+                    if first == 0:
+                        return
+                    k, n = first, first * size
+                self.lf = (2, 8 * size, 0, 0, 0)   # equal items: ZF=1, CF=0, like a - a
+            if op in ("movs", "cmps"):
+                r[6] = (r[6] & ~amask) | ((si + n) & amask)
+            r[7] = (r[7] & ~amask) | ((di + n) & amask)
+            r[1] = (r[1] & ~amask) | ((count - k) & amask)
+            self.cycles += k * per_item
+            if op in ("cmps", "scas") and n < len(b):
+                return
+
+    def _string_loop(self, op, size, asz, seg, rep):
         r = self.regs
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         step = -size if self.fl & DF else size
