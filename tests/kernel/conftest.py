@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -93,15 +94,38 @@ def qemu_path() -> str | None:
     return shutil.which("qemu-system-i386")
 
 
-def boot_qemu(image: bytes, tmp_path: Path, timeout: int = 60):
-    """Boot `image` on qemu-system-i386 (TCG); (exit status, serial text)."""
+def qemu_command(image: bytes, tmp_path: Path) -> list[str]:
     disk = tmp_path / "disk.img"
     disk.write_bytes(image)
-    cmd = [qemu_path(), "-machine", "pc", "-accel", "tcg", "-m", "128",
-           "-drive", f"format=raw,file={disk}", "-serial", "stdio",
-           "-display", "none", "-monitor", "none", "-no-reboot"]
-    proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    return [qemu_path(), "-machine", "pc", "-accel", "tcg", "-m", "128",
+            "-drive", f"format=raw,file={disk}", "-serial", "stdio",
+            "-display", "none", "-monitor", "none", "-no-reboot"]
+
+
+def boot_qemu(image: bytes, tmp_path: Path, timeout: int = 60):
+    """Boot `image` on qemu-system-i386 (TCG); (exit status, serial text)."""
+    proc = subprocess.run(qemu_command(image, tmp_path), capture_output=True, timeout=timeout)
     return proc.returncode, proc.stdout.decode(errors="replace")
+
+
+def boot_qemu_until(image: bytes, tmp_path: Path, last_line: str, timeout: int = 60) -> str:
+    """Boot on QEMU until the guest prints `last_line` (for programs that
+    halt for good, such as the exception reports), then stop QEMU."""
+    proc = subprocess.Popen(qemu_command(image, tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    lines = []
+    try:
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace").rstrip("\r\n"))
+            if lines[-1] == last_line:
+                break
+    finally:
+        timer.cancel()
+        proc.kill()
+        proc.wait()
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="session")
@@ -116,3 +140,11 @@ def qemu(tmp_path):
     if qemu_path() is None:
         pytest.skip("qemu-system-i386 is not installed (apt-get install qemu-system-x86)")
     return lambda image, timeout=60: boot_qemu(image, tmp_path, timeout)
+
+
+@pytest.fixture
+def qemu_until(tmp_path):
+    """qemu_until(image, last_line) -> serial text up to that line."""
+    if qemu_path() is None:
+        pytest.skip("qemu-system-i386 is not installed (apt-get install qemu-system-x86)")
+    return lambda image, last_line, timeout=60: boot_qemu_until(image, tmp_path, last_line, timeout)
