@@ -68,3 +68,46 @@ def test_runaway_loop_is_reported():
     fm = FlatMachine.from_code(assemble("1: jmp 1b"), insn_limit=10000)
     with pytest.raises(GuestFault, match="did not return"):
         fm.call("start")
+
+
+STRING_OPS = """
+movl 4(%esp), %esi
+movl 8(%esp), %edi
+movl 12(%esp), %ecx
+movl 16(%esp), %eax
+cld
+testl %eax, %eax
+jz copy
+cmpl $1, %eax
+je fill
+repe cmpsb
+movl %ecx, %eax
+ret
+copy:
+rep movsb
+movl %edi, %eax
+ret
+fill:
+movl $0x5a5a5a5a, %eax
+shrl $2, %ecx
+rep stosl
+movl %edi, %eax
+ret
+"""
+
+
+def test_long_string_operations_across_pages():
+    fm = FlatMachine.from_code(assemble(STRING_OPS))
+    src, dst = fm.alloc(20000) + 3, fm.alloc(20000) + 1
+    data = bytes((i * 7 + 3) & 0xFF for i in range(12345))
+    fm.write(src, data)
+    fm.call("start", src, dst, 1, 0)          # one item first: the TLBs get filled
+    assert fm.call("start", src, dst, len(data), 0) == dst + len(data)
+    assert fm.read(dst, len(data)) == data
+    other = bytearray(data)
+    other[9999] ^= 1
+    fm.write(dst, bytes(other))
+    # repe cmpsb stops after the first difference: ECX left = n - 10000
+    assert fm.call("start", src, dst, len(data), 2) == len(data) - 10000
+    assert fm.call("start", src, dst, 12000, 1) == dst + 12000
+    assert fm.read(dst, 12000) == b"\x5a" * 12000

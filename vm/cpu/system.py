@@ -271,7 +271,11 @@ class System:
     # ---- string instructions -----------------------------------------------------------------
     def string_op(self, op, size, asz, seg, rep):
         if rep is not None and op in ("movs", "stos", "cmps", "scas") and not self.fl & DF:
-            self._rep_fast(op, size, asz, seg, rep)
+            # alternate: fast page runs, and one item the slow way (which fills
+            # the TLBs for the next page, or faults, or ends a repe/repne)
+            while self._string_loop(op, size, asz, seg, rep, limit=1):
+                self._rep_fast(op, size, asz, seg, rep)
+            return
         self._string_loop(op, size, asz, seg, rep)
 
     def _rep_fast(self, op, size, asz, seg, rep):
@@ -334,8 +338,11 @@ class System:
             if op in ("cmps", "scas") and n < len(b):
                 return
 
-    def _string_loop(self, op, size, asz, seg, rep):
+    def _string_loop(self, op, size, asz, seg, rep, limit=None):
+        """Item by item; with `limit`, stop after that many items and return
+        True if the rep would go on."""
         r = self.regs
+        done = 0
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         step = -size if self.fl & DF else size
         sbase, dbase = self.sbase[seg], self.sbase[ES]
@@ -348,7 +355,7 @@ class System:
 
         while True:
             if rep is not None and r[1] & amask == 0:
-                return
+                return False
             si, di = r[6] & amask, r[7] & amask
             if op == "movs":
                 wr((dbase + di) & 0xFFFFFFFF, rd((sbase + si) & 0xFFFFFFFF))
@@ -390,4 +397,7 @@ class System:
             if op in ("cmps", "scas"):
                 zf = (self.lf[2] & vmask) == 0
                 if (rep == "rep" and not zf) or (rep == "repne" and zf):
-                    return
+                    return False
+            done += 1
+            if limit is not None and done >= limit:
+                return r[1] & amask != 0
