@@ -62,6 +62,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.exec_hooks: dict[int, list] = {}
         self.recent_eips = deque(maxlen=16)
         self.trace = None
+        self.on_mmu_change = None     # fn() after CR3/CR0.PG/CR4 writes and invlpg
         self.intc = None
         self._irq = False
         self.attn = False

@@ -116,6 +116,7 @@ class System:
         elif idx == 3:
             self.cr[3] = value
             self.flush_tlb()
+            self.mmu_changed()
         elif idx == 4:
             if value & ~0x7FF:
                 raise Fault(GP, 0)
@@ -123,6 +124,7 @@ class System:
             self.cr[4] = value
             if changed & 0xB0:       # PSE/PGE/PAE change the meaning of entries
                 self.flush_tlb()
+                self.mmu_changed()
         else:
             self.cr[idx] = value
 
@@ -134,6 +136,7 @@ class System:
         self.cr[0] = value
         if (old ^ value) & (PG | WP | 1):
             self.flush_tlb()
+            self.mmu_changed()
         if (old ^ value) & 1:
             if not value & 1:
                 self.set_cpl(0)
@@ -149,6 +152,12 @@ class System:
     def op_invlpg(self, lin):
         self.require_cpl0()
         self.flush_tlb_page(lin)
+        self.mmu_changed()
+
+    def mmu_changed(self):
+        """Linear -> physical mappings may differ now (gdb re-resolves breakpoints)."""
+        if self.on_mmu_change is not None:
+            self.on_mmu_change()
 
     # ---- identification, time, MSRs -------------------------------------------------------
     def op_cpuid(self):
