@@ -34,6 +34,11 @@ class PhysicalMemory:
         self.page_region: dict[int, Region] = {}   # page -> ROM/MMIO region covering it
         self.code_bytes: dict[int, bytearray] = {}  # page -> 4096 flags (1 = executed code byte)
         self.code_count: dict[int, int] = {}        # page -> number of flagged bytes
+        # Of those bytes, the ones where a translated block's piece on the page
+        # begins: QEMU walks a page's translated blocks on every write to it,
+        # so the `tcg` write penalty also counts blocks (exec_block_write).
+        self.block_starts: dict[int, bytearray] = {}  # page -> 4096 flags (1 = a block starts here)
+        self.block_count: dict[int, int] = {}         # page -> number of flagged block starts
         self.touched = bytearray(ram_size >> PAGE_SHIFT)  # first-touch record per RAM page
         self.watches: list[tuple[int, int, object]] = []
         self.watch_pages: set[int] = set()
@@ -92,6 +97,7 @@ class PhysicalMemory:
             if flags is None:
                 flags = self.code_bytes[page] = bytearray(PAGE_SIZE)
                 self.code_count[page] = 0
+            self._mark_block_start(page, lo)
             before = self.code_count[page]
             added = (hi - lo) - flags.count(1, lo, hi)
             if added:
@@ -102,8 +108,28 @@ class PhysicalMemory:
             paddr += hi - lo
         return first_code
 
+    def _mark_block_start(self, page: int, offset: int) -> None:
+        starts = self.block_starts.get(page)
+        if starts is None:
+            starts = self.block_starts[page] = bytearray(PAGE_SIZE)
+            self.block_count[page] = 0
+        if not starts[offset]:
+            starts[offset] = 1
+            self.block_count[page] += 1
+
+    def _clear_block_starts(self, page: int, lo: int, hi: int) -> None:
+        starts = self.block_starts.get(page)
+        if starts is not None:
+            n = starts.count(1, lo, hi)
+            if n:
+                starts[lo:hi] = bytes(hi - lo)
+                self.block_count[page] -= n
+
     def executed_bytes(self, page: int) -> int:
         return self.code_count.get(page, 0)
+
+    def executed_blocks(self, page: int) -> int:
+        return self.block_count.get(page, 0)
 
     def clear_code(self, paddr: int, length: int) -> bool:
         """Forget executed bytes in a written range; True if any were there.
@@ -120,6 +146,7 @@ class PhysicalMemory:
                 if n:
                     flags[lo:hi] = bytes(hi - lo)
                     self.code_count[page] -= n
+                    self._clear_block_starts(page, lo, hi)
                     hit = True
                     for cpu in self.listeners:
                         cpu.code_written(page, lo, hi)

@@ -164,8 +164,18 @@ class MMU:
         page = paddr >> 12
         touched = self.mem.touched
         if page < len(touched) and not touched[page]:
-            touched[page] = 1
+            self._touch_chunk(page, touched)
+
+    def _touch_chunk(self, page, touched):
+        """The host backs guest RAM in chunks of 2**first_touch_shift bytes
+        (4 KiB pages, or 2 MiB transparent huge pages): only the first touch
+        of a chunk costs, and it brings in every page of the chunk."""
+        span = 1 << max(0, self.timing.first_touch_shift - 12)
+        lo = page & ~(span - 1)
+        hi = min(lo + span, len(touched))
+        if touched.find(1, lo, hi) < 0:
             self.cycles += self.timing.first_touch
+        touched[lo:hi] = b"\x01" * (hi - lo)
 
     def slow_read(self, lin, size, user=None):
         if (lin & 0xFFF) + size > 0x1000:
@@ -178,7 +188,7 @@ class MMU:
             if user is None:
                 self.rtlb[lin >> 12] = page << 12
         elif page in mem.page_region and mem.page_region[page].kind == "mmio":
-            self.cycles += self.timing.mmio
+            self.cycles += self.timing.mmio_read
         return mem.read_phys(paddr, size)
 
     def _split_read(self, lin, size, user):
@@ -204,7 +214,8 @@ class MMU:
         executed = mem.code_count.get(page, 0)
         if executed:
             t = self.timing
-            self.cycles += t.code_page_write + t.exec_byte_write * executed
+            self.cycles += (t.code_page_write + t.exec_byte_write * executed
+                            + t.exec_block_write * mem.block_count.get(page, 0))
             before = executed
             mem.write_phys(paddr, size, value, self.eip)
             if mem.code_count.get(page, 0) != before:
@@ -212,7 +223,7 @@ class MMU:
                 return 1
             return 0
         if page in mem.page_region and mem.page_region[page].kind == "mmio":
-            self.cycles += self.timing.mmio
+            self.cycles += self.timing.mmio_write
         mem.write_phys(paddr, size, value, self.eip)
         if user is None and mem.is_plain_ram(page) and not mem.code_count.get(page):
             # translate() checked permission for this CPL/WP and set D: later

@@ -2,9 +2,9 @@
 
 The CPU charges these costs; it holds no cost constants itself.  Static
 costs (per instruction class, per ordinary memory access) are summed once
-per translated block; dynamic ones (page walks, first touch of a page,
-writes to pages holding executed code, MMIO, the cold period after `hlt`)
-are charged on the slow paths where those events are detected.
+per translated block; dynamic ones (page walks, first touch of host
+memory, writes to pages holding executed code, MMIO, the cold period after
+`hlt`) are charged on the slow paths where those events are detected.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parent
+BUILT_IN = ("tcg", "kvm", "off")
 
 
 class ProfileError(Exception):
@@ -37,10 +38,13 @@ class Profile:
     mem_write: int = 0
     # slow-path events
     page_walk: int = 0       # TLB miss with paging on
-    first_touch: int = 0     # first guest access to a physical page
+    first_touch: int = 0     # first guest access to a chunk of host memory
+    first_touch_shift: int = 12   # log2 of that chunk (12: 4 KiB pages, 21: 2 MiB huge pages)
     code_page_write: int = 0   # write to a page holding executed code (fixed part)
     exec_byte_write: int = 0   # ... plus this per executed byte still on the page
-    mmio: int = 0            # per MMIO access
+    exec_block_write: int = 0  # ... plus this per translated block starting on the page
+    mmio_read: int = 0       # per MMIO load
+    mmio_write: int = 0      # per MMIO store
     smc_invalidate: int = 0  # a write that invalidates decoded blocks
     hlt_cold_insns: int = 0  # length of the cold period after hlt (instructions)
     hlt_cold_insn: int = 0   # extra per instruction in that period
@@ -51,6 +55,11 @@ class Profile:
 
 
 INSN_CLASSES = ("insn", "mul", "div", "branch", "io", "rdtsc")
+COST_NAMES = tuple(f.name for f in dataclasses.fields(Profile) if f.name not in ("name", "notes"))
+
+
+def profile_path(spec) -> Path:
+    return PROFILE_DIR / f"{spec}.toml" if str(spec) in BUILT_IN else Path(spec)
 
 
 def load_profile(spec) -> Profile:
@@ -59,22 +68,32 @@ def load_profile(spec) -> Profile:
         return spec
     if spec is None:
         spec = "off"
-    path = PROFILE_DIR / f"{spec}.toml" if str(spec) in ("tcg", "kvm", "off") else Path(spec)
+    path = profile_path(spec)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ProfileError(f"timing profile not found: {spec} (use tcg, kvm, off or a .toml file)")
+    except IsADirectoryError:
+        raise ProfileError(f"timing profile {spec} is a directory, not a .toml file")
+    except UnicodeDecodeError:
+        raise ProfileError(f"cannot read timing profile {path}: not UTF-8 text")
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise ProfileError(f"cannot read timing profile {path}: {err}")
-    known = {f.name: f for f in dataclasses.fields(Profile)}
-    values = {"name": data.pop("name", path.stem)}
+    return _profile_from_table(data, path)
+
+
+def _profile_from_table(data: dict, path: Path) -> Profile:
+    known = set(COST_NAMES)
+    values = {"name": str(data.pop("name", path.stem))}
     for key, value in data.items():
-        if key not in known:
-            raise ProfileError(f"{path}: unknown timing cost '{key}' (known: {', '.join(sorted(known))})")
         if key == "notes":
             values[key] = str(value)
             continue
-        if not isinstance(value, int) or value < 0:
+        if key not in known:
+            raise ProfileError(f"{path}: unknown timing cost '{key}' (known: {', '.join(sorted(known))})")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ProfileError(f"{path}: '{key}' must be a non-negative integer, got {value!r}")
         values[key] = value
+    if values.get("first_touch_shift", 12) > 31:
+        raise ProfileError(f"{path}: 'first_touch_shift' must be at most 31")
     return Profile(**values)

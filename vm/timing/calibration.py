@@ -1,0 +1,195 @@
+"""Calibration of the timing profiles against the seed's figures.
+
+Boots the kernel's experiment programs (kernel_src/exp/, `exp=NAME`) on the
+VM under a profile, reads the figures they print (`cycles/op=...`,
+`cycles=...`), and lines them up with the seed's (../shared/design/VM.md,
+"Calibration targets"). Nothing here is fitted: the VM figure of every row
+is what the guest printed.
+"""
+from __future__ import annotations
+
+import io
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+TOLERANCE = 0.25
+EXPERIMENTS = ("rw", "sweep", "subpage", "rdtsc", "hlt")
+
+
+@dataclass
+class Row:
+    what: str
+    seed_text: str       # as the seed reported it ("~300-400")
+    seed: float          # the number compared against (a range's midpoint)
+    vm: float | None
+    source: str          # which kernel program measured it
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.vm is None or not self.seed else self.vm / self.seed
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio is not None and abs(self.ratio - 1) <= TOLERANCE
+
+
+class CalibrationError(Exception):
+    pass
+
+
+def build_images(root: Path, out_base: Path, opt: int = 2) -> dict[str, bytes]:
+    """One disk image per experiment (the command line travels in the image)."""
+    from compiler.build import build
+    images = {}
+    for name in EXPERIMENTS:
+        res = build(root, opt=opt, cmdline=f"exp={name}", out_dir=out_base / name)
+        images[name] = res.disk_image.read_bytes()
+    return images
+
+
+def run_experiment(image: bytes, timing: str) -> str:
+    from vm.machine import Machine
+    out = io.BytesIO()
+    machine = Machine(timing=timing, disk=image, serial=out)
+    result = machine.run(timeout=600)
+    text = out.getvalue().decode("latin-1")
+    if result.reason != "poweroff":
+        raise CalibrationError(f"experiment did not power off ({result.reason}):\n{result.report}\n{text}")
+    return text
+
+
+# ---- reading what the programs printed ----------------------------------------------------
+
+def rw_figures(text: str) -> dict[int, tuple[int, int]]:
+    """exp=rw: address -> (read cycles/op, load-and-store cycles/op)."""
+    return {int(a, 16): (int(r), int(w)) for a, r, w in
+            re.findall(r"addr=([0-9a-f]+) reads cycles/op=(\d+) writes cycles/op=(\d+)", text)}
+
+
+def sweep_figures(text: str) -> dict[str, int]:
+    """exp=sweep: 'fresh', 'filled', 'executed N', 'cleared N' -> cycles/op."""
+    out = {}
+    m = re.search(r"fresh, crunchy ram\.\.\.\s+cycles/op=(\d+)", text)
+    if m:
+        out["fresh"] = int(m.group(1))
+    m = re.search(r"executable instructions\.\.\.\s+cycles/op=(\d+)", text)
+    if m:
+        out["filled"] = int(m.group(1))
+    for kind, n, cyc in re.findall(r"(Executed|Cleared) (\d+)/4095 bytes\.\.\.\s+cycles/op=(\d+)", text):
+        out[f"{kind.lower()} {n}"] = int(cyc)
+    return out
+
+
+def address_figures(text: str) -> dict[int, int]:
+    """exp=subpage (and exp=scan): address -> cycles/op."""
+    return {int(a, 16): int(c) for a, c in re.findall(r"addr=([0-9a-f]+) cycles/op=(\d+)", text)}
+
+
+def rdtsc_figures(text: str) -> list[int]:
+    """exp=rdtsc, registers-only part: the three readings (boot stack, other, boot)."""
+    part = text.split("rdtsc in registers:", 1)[-1]
+    return [int(v) for v in re.findall(r"time between rdtsc=(\d+)", part)]
+
+
+def hlt_figures(text: str) -> tuple[list[int], list[int]]:
+    """exp=hlt: (warm runs, first runs after hlt). The very first run is
+    neither: nothing halted before it."""
+    warm, cold = [], []
+    after_hlt = False
+    first = True
+    for line in text.splitlines():
+        if line.strip() == "hlt":
+            after_hlt = True
+            continue
+        m = re.match(r"cycles=(\d+)", line.strip())
+        if not m:
+            continue
+        if after_hlt:
+            cold.append(int(m.group(1)))
+        elif not first:
+            warm.append(int(m.group(1)))
+        after_hlt = first = False
+    return warm, cold
+
+
+# ---- the tables ---------------------------------------------------------------------------
+
+def _get(d, key):
+    return d.get(key) if d else None
+
+
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+def _mean(values):
+    return statistics.fmean(values) if values else None
+
+
+ORDINARY = 0xC0100000
+VGA = 0xC00B8000
+
+
+def tcg_rows(out: dict[str, str]) -> list[Row]:
+    rw = rw_figures(out["rw"])
+    sw = sweep_figures(out["sweep"])
+    sub = address_figures(out["subpage"])
+    tsc = rdtsc_figures(out["rdtsc"])
+    warm, cold = hlt_figures(out["hlt"])
+    ordinary = rw.get(ORDINARY, (None, None))
+    return [
+        Row("write loop, ordinary page", "12", 12, ordinary[1], "rw @c0100000"),
+        Row("read-only loop", "5", 5, ordinary[0], "rw @c0100000"),
+        Row("write loop, 127 executed ret bytes", "2395", 2395, _get(sw, "executed 127"), "sweep"),
+        Row("write loop, 511 executed ret bytes", "8949", 8949, _get(sw, "executed 511"), "sweep"),
+        Row("write loop, 4095 executed ret bytes", "70473", 70473, _get(sw, "executed 4095"), "sweep"),
+        Row("after 127 of them overwritten", "68180", 68180, _get(sw, "cleared 127"), "sweep"),
+        Row("after 3967 of them overwritten", "2427", 2427, _get(sw, "cleared 3967"), "sweep"),
+        Row("after all 4095 overwritten", "12", 12, _get(sw, "cleared 4095"), "sweep"),
+        Row("fresh, never-touched page", "91", 91, _get(sw, "fresh"), "sweep"),
+        Row("page filled with 0xC3, never executed", "12", 12, _get(sw, "filled"), "sweep"),
+        Row("VGA text memory 0xB8000", "~300-400", 350, rw.get(VGA, (None, None))[1], "rw @c00b8000"),
+        Row("bootloader page with the stack 0x7000", "~1550", 1550, sub.get(0xC0007000), "subpage"),
+        Row("next bootloader page 0x8000", "~4100", 4100, sub.get(0xC0008000), "subpage"),
+        Row("back-to-back rdtsc", "19", 19, tsc[1] if len(tsc) > 1 else None, "rdtsc (other stack)"),
+        Row("isqrt(314159265) warm", "~190k", 190_000, _median(warm), "hlt (median)"),
+        Row("isqrt first run after hlt", "~206-258k", 232_000, _mean(cold), "hlt (mean)"),
+    ]
+
+
+def kvm_rows(out: dict[str, str]) -> list[Row]:
+    rw = rw_figures(out["rw"])
+    sw = sweep_figures(out["sweep"])
+    sub = address_figures(out["subpage"])
+    warm, cold = hlt_figures(out["hlt"])
+    return [
+        Row("write loop, ordinary page", "2", 2, rw.get(ORDINARY, (None, None))[1], "rw @c0100000"),
+        Row("write loop, page filled with 0xC3", "2", 2, _get(sw, "filled"), "sweep"),
+        Row("write loop, 127 executed ret bytes", "2", 2, _get(sw, "executed 127"), "sweep"),
+        Row("write loop, 4095 executed ret bytes", "2", 2, _get(sw, "executed 4095"), "sweep"),
+        Row("write loop, 4095 overwritten", "2", 2, _get(sw, "cleared 4095"), "sweep"),
+        Row("write loop, bootloader page 0x8000", "2", 2, sub.get(0xC0008000), "subpage"),
+        Row("fresh, never-touched page", "63", 63, _get(sw, "fresh"), "sweep"),
+        Row("isqrt(314159265) warm", "~30k", 30_000, _median(warm), "hlt (median)"),
+        Row("isqrt first run after hlt", "~54-70k", 62_000, _mean(cold), "hlt (mean)"),
+    ]
+
+
+ROWS_FOR = {"tcg": tcg_rows, "kvm": kvm_rows}
+
+
+def calibrate(images: dict[str, bytes], timing: str) -> list[Row]:
+    outputs = {name: run_experiment(image, timing) for name, image in images.items()}
+    return ROWS_FOR[timing](outputs)
+
+
+def format_table(timing: str, rows: list[Row]) -> str:
+    lines = [f"| {timing} profile: seed experiment | seed | VM | VM/seed | within 25% | measured by |",
+             "| --- | ---: | ---: | ---: | :---: | --- |"]
+    for r in rows:
+        vm = "-" if r.vm is None else f"{r.vm:,.0f}"
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        lines.append(f"| {r.what} | {r.seed_text} | {vm} | {ratio} | {'yes' if r.ok else 'NO'} | {r.source} |")
+    return "\n".join(lines)
