@@ -35,6 +35,7 @@ class TargetLayout:
     vma: int = 0
     lma: int | None = None
     gc_sections: bool = False
+    merge_sections: bool = True      # store identical mergeable strings/constants once (as ld -O1)
     keep_symbols: list[str] = field(default_factory=list)
     max_size: int | None = None
     sections: list[OutputSectionSpec] = field(default_factory=list)
@@ -65,7 +66,7 @@ def flat_layout(base: int = 0x100000, entry: str | None = None) -> TargetLayout:
 # ---- parsing the TOML table -------------------------------------------------
 
 _TARGET_KEYS = {"format", "modules", "follow_imports", "sources", "objects", "entry", "vma", "lma",
-                "gc_sections", "keep_symbols", "max_size", "sections", "symbols"}
+                "gc_sections", "merge_sections", "keep_symbols", "max_size", "sections", "symbols"}
 _SECTION_KEYS = {"name", "inputs", "vma", "lma", "align", "keep", "start_symbol", "end_symbol", "type"}
 _EXPR = re.compile(r"^\s*(start|end|load_start|load_end|size)\(\s*([^\s()]+)\s*\)\s*(?:([+-])\s*(\w+)\s*)?$")
 
@@ -109,6 +110,7 @@ def _parse_target(name: str, table: dict) -> TargetLayout:
         vma=_int(where, "vma", table.get("vma", 0)),
         lma=_int(where, "lma", table.get("lma")),
         gc_sections=bool(table.get("gc_sections", False)),
+        merge_sections=bool(table.get("merge_sections", True)),
         keep_symbols=_str_list(where, "keep_symbols", table.get("keep_symbols", [])),
         max_size=_int(where, "max_size", table.get("max_size")),
         sections=[_parse_section(f"{where} section {i + 1}", s) for i, s in enumerate(sections)],

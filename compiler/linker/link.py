@@ -9,9 +9,10 @@ from .flat import boot_sector, check_size, flat_image
 from .gc import collect_garbage
 from .layout import TargetLayout
 from .mapfile import render_map
+from .merge import piece_index
 from .objfile import (SHF_EXECINSTR, SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE,
                       STT_OBJECT, STT_SECTION, InputObject, read_object)
-from .place import OutputSection, assign_addresses, assign_inputs, non_alloc_outputs
+from .place import OutputSection, assign_addresses, assign_inputs, merge_outputs, non_alloc_outputs
 from .relocate import Relocator, build_contents
 from .resolve import SymbolTable, resolve
 
@@ -48,9 +49,11 @@ def link(objects: list[tuple[str, bytes]], layout: TargetLayout) -> LinkResult:
         roots = ([layout.entry] if layout.entry else []) + list(layout.keep_symbols)
         discarded = collect_garbage(inputs, outputs, symbols, roots)
     _check_undefined(inputs, symbols, layout)
+    if layout.merge_sections:
+        merge_outputs(outputs, layout.gc_sections)
     assign_addresses(layout, outputs)
     _assign_symbol_addresses(symbols, layout, outputs)
-    debug = non_alloc_outputs(inputs)
+    debug = non_alloc_outputs(inputs, merge=layout.merge_sections)
     build_contents(outputs + debug)
     Relocator(symbols).apply(outputs + debug)
     entry = _entry_address(layout, symbols, outputs)
@@ -145,7 +148,7 @@ def _assign_symbol_addresses(symbols: SymbolTable, layout: TargetLayout, outputs
             if d.section is None:
                 entry.addr = d.value
             elif d.section.live and d.section.out is not None:
-                entry.addr = d.section.addr + d.value
+                entry.addr = d.section.address_of(d.value)
             else:
                 entry.addr = None
         else:
@@ -180,13 +183,20 @@ def _output_symbols(inputs: list[InputObject], symbols: SymbolTable, outputs: li
                     result.append(OutSymbol(sym.name, sym.value, sym.size, sym.type, STB_LOCAL, None))
                 continue
             sec = sym.section
-            if not sec.live or sec.out is None or not sec.is_alloc:
+            if not sec.live or sec.out is None or not sec.is_alloc or not _piece_live(sec, sym.value):
                 continue
-            result.append(OutSymbol(sym.name, sec.addr + sym.value, sym.size, sym.type, STB_LOCAL,
+            result.append(OutSymbol(sym.name, sec.address_of(sym.value), sym.size, sym.type, STB_LOCAL,
                                     _section_of(sec.out, outputs)))
     for name, entry in symbols.globals.items():
         result.append(_global_out_symbol(name, entry, outputs))
     return [s for s in result if s is not None]
+
+
+def _piece_live(sec, offset: int) -> bool:
+    """False for a symbol in a merged piece that garbage collection dropped (ld.lld omits it)."""
+    if sec.merged is None or sec.pieces is None:
+        return True
+    return sec.pieces.live[piece_index(sec.pieces, offset)]
 
 
 def _global_out_symbol(name, entry, outputs) -> OutSymbol | None:
@@ -199,7 +209,7 @@ def _global_out_symbol(name, entry, outputs) -> OutSymbol | None:
     d = entry.definition
     if d is None:
         return OutSymbol(name, 0, 0, STT_NOTYPE, STB_WEAK, None, undefined=True)
-    if entry.addr is None:
+    if entry.addr is None or (d.section is not None and not _piece_live(d.section, d.value)):
         return None
     section = None if d.section is None else _section_of(d.section.out, outputs)
     return OutSymbol(name, entry.addr, d.size, d.type, d.bind, section)

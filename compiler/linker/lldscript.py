@@ -62,9 +62,12 @@ def linker_script(layout: TargetLayout) -> str:
 
 
 def lld_arguments(layout: TargetLayout, script_path: str, output: str, objects: list[str]) -> list[str]:
-    args = ["ld.lld", "-m", "elf_i386", "-O0", "--no-rosegment", "-T", script_path, "-o", output]
+    # -O1 merges strings the way merge.py does; -O0 leaves them alone
+    args = ["ld.lld", "-m", "elf_i386", "-O1" if layout.merge_sections else "-O0", "--no-rosegment",
+            "-T", script_path, "-o", output]
     if layout.gc_sections:
         args.append("--gc-sections")
+        args += [f"--undefined={name}" for name in layout.keep_symbols]   # gc roots, as ours
     if not layout.entry:
         args += ["-e", "0"]
     return args + objects

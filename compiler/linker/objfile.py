@@ -50,6 +50,15 @@ class InputSection:
     live: bool = True               # False: discarded by COMDAT or garbage collection
     out: object = None              # the OutputSection it was placed in
     addr: int = 0                   # VMA (offset in the output for non-alloc sections)
+    pieces: object = None           # merge.Pieces, for SHF_MERGE sections once split
+    merged: object = None           # the merge.MergedSection now holding its bytes
+
+    def address_of(self, offset: int) -> int:
+        """Final address of byte ``offset`` of this section (merged sections move bytes)."""
+        if self.merged is not None:
+            from .merge import offset_in_merged
+            return self.merged.addr + offset_in_merged(self, offset)
+        return self.addr + offset
 
     @property
     def is_alloc(self) -> bool:

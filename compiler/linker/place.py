@@ -15,6 +15,7 @@ from .errors import LinkError
 from .layout import OutputSectionSpec, TargetLayout
 from .objfile import (SHF_ALLOC, SHF_EXECINSTR, SHF_GROUP, SHF_MERGE, SHF_STRINGS, SHF_WRITE, SHT_INIT_ARRAY, SHT_NOBITS,
                       SHT_PROGBITS, InputObject, InputSection)
+from .merge import merge_inputs
 from .resolve import CommonBlock, SymbolTable
 
 
@@ -78,7 +79,7 @@ def assign_inputs(layout: TargetLayout, objects: list[InputObject], symbols: Sym
     return outputs
 
 
-def non_alloc_outputs(objects: list[InputObject]) -> list[OutputSection]:
+def non_alloc_outputs(objects: list[InputObject], merge: bool = True) -> list[OutputSection]:
     """Debug and comment sections, concatenated per name in link order."""
     by_name: dict[str, OutputSection] = {}
     for obj in objects:
@@ -94,6 +95,8 @@ def non_alloc_outputs(objects: list[InputObject]) -> list[OutputSection]:
             out.inputs.append(sec)
             sec.out = out
     for out in by_name.values():
+        if merge:
+            out.inputs = merge_inputs(out.inputs)
         offset = 0
         for sec in out.inputs:
             offset = _align_up(offset, sec.align)
@@ -102,6 +105,12 @@ def non_alloc_outputs(objects: list[InputObject]) -> list[OutputSection]:
             offset += sec.size
         out.size = offset
     return list(by_name.values())
+
+
+def merge_outputs(outputs: list[OutputSection], gc: bool) -> None:
+    """Fold each output section's mergeable inputs into merged sections (after gc)."""
+    for out in outputs:
+        out.inputs = merge_inputs([i for i in out.inputs if i.live], all_live=not gc)
 
 
 def _align_up(value: int, align: int) -> int:
@@ -178,7 +187,7 @@ def _place_inputs(out: OutputSection) -> None:
 
 def _common_merge_flags(inputs: list) -> int:
     """SHF_MERGE/SHF_STRINGS survive when every input has them with one entry size (as ld)."""
-    sections = [i for i in inputs if isinstance(i, InputSection)]
+    sections = [i for i in inputs if not isinstance(i, CommonBlock)]
     if not sections or len(sections) != len(inputs):
         return 0
     merge = SHF_MERGE | SHF_STRINGS

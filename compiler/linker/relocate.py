@@ -40,16 +40,20 @@ def build_contents(outputs: list[OutputSection]) -> None:
         data = bytearray(fill * out.size) if fill != b"\0" else bytearray(out.size)
         base = out.vma if out.is_alloc else 0
         for item in out.inputs:
-            if isinstance(item, InputSection):
-                start = item.addr - base
-                if item.data is not None:
-                    data[start:start + item.size] = item.data
-                elif fill != b"\0":
-                    data[start:start + item.size] = bytes(item.size)
-            else:   # a common block
-                start = item.addr - base
-                data[start:start + item.size] = bytes(item.size)
+            start = item.addr - base
+            contents = getattr(item, "data", None)     # None: .bss-like input or a common block
+            data[start:start + item.size] = contents if contents is not None else bytes(item.size)
         out.data = data
+
+
+def implicit_addend(sec: InputSection, offset: int, rtype: int) -> int:
+    """The addend stored at a relocation site, sign-extended (for garbage collection)."""
+    kind = RELOCATIONS.get(rtype)
+    if kind is None or sec.data is None:
+        return 0
+    width = kind[1]
+    stored = _FORMATS[width].unpack_from(sec.data, offset)[0]
+    return stored - (_SIGN[width] << 1) if stored & _SIGN[width] else stored
 
 
 def _tombstone(section_name: str) -> int:
@@ -62,16 +66,20 @@ class Relocator:
         self.symbols = symbols
         self.errors: list[str] = []
 
-    def symbol_address(self, obj: InputObject, symidx: int):
-        """The address a relocation refers to, or None if its section was discarded."""
+    def target_value(self, obj: InputObject, symidx: int, addend: int):
+        """S + A, or None if the symbol's section was discarded. For a section symbol
+        in a merged section the addend picks the piece (as ld.lld)."""
         sym = obj.symbols[symidx]
-        if sym.bind == STB_LOCAL:
-            if sym.section is None:
-                return sym.value if sym.shndx == SHN_ABS else 0
-            if not sym.section.live or sym.section.out is None:
-                return None
-            return sym.section.addr + sym.value
-        return self.symbols.globals[sym.name].addr
+        if sym.bind != STB_LOCAL:
+            address = self.symbols.globals[sym.name].addr
+            return None if address is None else address + addend
+        if sym.section is None:
+            return (sym.value if sym.shndx == SHN_ABS else 0) + addend
+        if not sym.section.live or sym.section.out is None:
+            return None
+        if sym.type == STT_SECTION:
+            return sym.section.address_of(sym.value + addend)
+        return sym.section.address_of(sym.value) + addend
 
     def apply(self, outputs: list[OutputSection]) -> None:
         for out in outputs:
@@ -103,7 +111,8 @@ class Relocator:
             if at + width > len(data):
                 self.errors.append(f"relocation {name} at {self._site(sec, offset)} runs past the section end")
                 continue
-            target = self.symbol_address(sec.obj, symidx)
+            addend = self._addend(sec.obj, symidx, fmt.unpack_from(data, at)[0], width, pc)
+            target = self.target_value(sec.obj, symidx, addend)
             if target is None:
                 if alloc:
                     self.errors.append(f"relocation at {self._site(sec, offset)} refers to symbol "
@@ -111,8 +120,7 @@ class Relocator:
                 else:
                     fmt.pack_into(data, at, _tombstone(sec.name) & ((1 << (8 * width)) - 1))
                 continue
-            addend = self._addend(sec.obj, symidx, fmt.unpack_from(data, at)[0], width, pc)
-            value = target + addend - (sec.addr + offset if pc else 0)
+            value = target - (sec.addr + offset if pc else 0)
             if not low <= value <= high:
                 self.errors.append(self._overflow(sec, offset, name, symidx, value, low, high))
                 continue

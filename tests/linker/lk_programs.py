@@ -359,6 +359,37 @@ far_away:
 """
 
 
+def strings_ir(n: int) -> str:
+    """Strings shared between objects (merged once), one of each object's own, and one unused."""
+    return f"""
+@shared = private unnamed_addr constant [7 x i8] c"shared\\00"
+@own = private unnamed_addr constant [6 x i8] c"own{n:02d}\\00"
+@unused_{n} = private unnamed_addr constant [10 x i8] c"unused{n:02d}!\\00"
+@suffix = private unnamed_addr constant [4 x i8] c"red\\00"
+define ptr @shared_{n}() nounwind section ".text.shared_{n}" {{ ret ptr @shared }}
+define ptr @own_{n}() nounwind section ".text.own_{n}" {{ ret ptr @own }}
+define ptr @suffix_{n}() nounwind section ".text.suffix_{n}" {{ ret ptr @suffix }}
+define ptr @unused_user_{n}() nounwind section ".text.unused_user_{n}" {{ ret ptr @unused_{n} }}
+"""
+
+
+CONSTANTS_ASM = r"""
+.section .rodata.cst16,"aM",@progbits,16
+.p2align 4
+mask_a: .quad 0x1111111111111111, 0x2222222222222222
+mask_b: .quad 0x3333333333333333, 0x4444444444444444
+.section .rodata.cst8,"aM",@progbits,8
+.p2align 3
+k: .quad 0x0123456789ABCDEF
+.text
+.globl load_masks_{n}
+load_masks_{n}:
+  movl $mask_{ab}, %eax
+  movl $k + 4, %edx
+  ret
+"""
+
+
 def many_objects(count: int = 24, funcs: int = 12) -> list[Source]:
     """A larger program: a chain of calls across many objects."""
     sources = []
@@ -416,6 +447,16 @@ def programs() -> list[Program]:
     gc_debug = debug_program()
     gc_debug.name, gc_debug.layout = "debug-info-gc", kernel_layout(gc=True)
     progs.append(gc_debug)
+    strings = [Source(f"s{n}.o", strings_ir(n)) for n in range(3)]
+    strings += [Source(f"c{n}.o", asm=CONSTANTS_ASM.replace("{n}", str(n)).replace("{ab}", "ab"[n % 2]))
+                for n in range(2)]
+    progs.append(Program("merged-strings", strings, flat_layout(0x100000, "shared_0")))
+    gc_layout = kernel_layout(entry="shared_0", gc=True)
+    gc_layout.keep_symbols = ["own_1", "suffix_2", "load_masks_1"]
+    progs.append(Program("merged-strings-gc", strings, gc_layout))
+    unmerged = flat_layout(0x100000, "shared_0")
+    unmerged.merge_sections = False
+    progs.append(Program("unmerged-strings", strings, unmerged))
     progs.append(Program("many-objects", many_objects(), flat_layout(0x100000, "f_0_0"),
                          calls=[("f_0_0", (0,), 24 * 12)]))
     return progs

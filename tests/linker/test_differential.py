@@ -8,6 +8,8 @@ from lk_diff import (compile_program, debug_sections, entry_of, link_both, lld_l
 from lk_programs import programs
 from lk_runner import Loaded
 
+from compiler.linker import link
+
 pytestmark = pytest.mark.skipif(shutil.which("ld.lld") is None,
                                 reason="ld.lld not installed (apt-get install lld)")
 PROGRAMS = programs()
@@ -35,3 +37,15 @@ def test_linked_program_runs(program, tmp_path):
     machine = Loaded(ours.elf)
     for name, args, expected in program.calls:
         assert machine.call(name, *args) == expected, name
+
+
+def test_identical_strings_are_stored_once():
+    by_name = {p.name: p for p in PROGRAMS}
+    merged = link(compile_program(by_name["merged-strings"]), by_name["merged-strings"].layout)
+    plain = link(compile_program(by_name["unmerged-strings"]), by_name["unmerged-strings"].layout)
+    assert merged.flat.count(b"shared\0") == 1 and plain.flat.count(b"shared\0") == 3
+    assert len(merged.flat) < len(plain.flat)
+    machine = Loaded(merged.elf)
+    for n in range(3):
+        assert machine.read(machine.call(f"shared_{n}"), 7) == b"shared\0"
+        assert machine.read(machine.call(f"own_{n}"), 6) == f"own{n:02d}".encode() + b"\0"
