@@ -13,7 +13,7 @@ BOOT_LOG = [
     "crt: 1 global constructor(s) run",
     'kpy kernel: command line ""',
     "cpu: GDT with TSS loaded, IDT with 32 exception handlers",
-    "timer: PIC remapped to 32-47, PIT at 100 Hz",
+    "timer: PIC remapped to 32-47, PIT at 200 Hz",
     "kpy kernel: running exp=demo",
     "demo: co-operative scheduling",
     *[f"coop: thread {t} round {r}" for r in range(3) for t in "ABC"],

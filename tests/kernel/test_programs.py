@@ -88,8 +88,8 @@ def test_out_of_range_timer_rate_falls_back_to_the_default(kernel_build, vm):
     result, out = vm(kernel_build(2).image_with("hz=5 exp=printf"))
     assert result.reason == "poweroff", result.report + out
     lines = lines_of(out)
-    assert "timer: hz=5 is outside 19-10000; using 100" in lines
-    assert "timer: PIC remapped to 32-47, PIT at 100 Hz" in lines
+    assert "timer: hz=5 is outside 19-10000; using 200" in lines
+    assert "timer: PIC remapped to 32-47, PIT at 200 Hz" in lines
 
 
 def test_stage2_reports_too_little_memory_for_the_kernel(kernel_build, vm):
