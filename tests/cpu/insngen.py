@@ -245,8 +245,47 @@ class Gen:
             setup = f"leal {src}(%ebp), %esi\nleal {dst}(%ebp), %edi\nmovl ${n}, %ecx\n"
         return f"{d}\n{setup}{rep}{op}{s}", 0, False
 
+    def misc(self):
+        kind = self.r.randrange(8)
+        if kind == 0:
+            size = self.r.choice([0, 4, 8, 0x20])
+            level = self.r.choice([0, 0, 1, 2, 3])
+            # enter saves EBP and builds a frame; leave undoes it (EBP is ours to keep)
+            return f"enter ${size}, ${level}\nleave", 0, False
+        if kind == 1:
+            sfx = self.r.choice(["l", "w"])
+            return f"pusha{sfx}\npopa{sfx}", 0, False
+        if kind == 2:
+            sfx = self.r.choice(["l", "w"])
+            # popa skips ESP; give the other registers fresh values from the stack
+            return f"pushl $0x1234\npushl %eax\npusha{sfx}\nmovl $0x55, %eax\npopa{sfx}", 0, False
+        if kind == 3:
+            op = self.r.choice(["loop", "loope", "loopne"])
+            n = self.r.randrange(1, 6)
+            cx = "%cx" if self.mode16 else "%ecx"
+            body, und, _ = self.r.choice([self.alu, self.unary, self.move])()
+            if "%c" in body or "%ec" in body or "cl" in body or "%ch" in body:
+                body = "nop"
+                und = 0
+            return f"mov{'w' if self.mode16 else 'l'} ${n}, {cx}\n2:\n{body}\n{op} 2b", und | ALL, True
+        if kind == 4:
+            cx = "%cx" if self.mode16 else "%ecx"
+            insn = "jcxz" if self.mode16 else "jecxz"
+            return f"{insn} 3f\nnotl %eax\n3:", 0, False
+        if kind == 5:
+            bx = "%bx" if self.mode16 else "%ebx"
+            base = "$0x100" if self.mode16 else "$0x10100"
+            return f"mov{'w' if self.mode16 else 'l'} {base}, {bx}\nxlat", 0, False
+        if kind == 6 and not self.mode16:
+            # Unicorn 2.1's cmpxchg8b clobbers the flags besides ZF (Intel: unchanged);
+            # compare ZF only here, test_flat checks that the others survive
+            return f"cmpxchg8b {self.mem()}", ALL & ~ZF, False
+        seg = self.r.choice(["%ds", "%es", "%ss"])
+        b = self.size()
+        return f"mov{SFX[b]} {seg}:{self.mem()}, {self.reg(b)}", 0, False
+
     FAMILIES = ("alu", "alu", "alu", "unary", "shift", "shift", "muldiv", "move", "move",
-                "flags_readers", "flags_readers", "bits", "atomics", "stack", "strings")
+                "flags_readers", "flags_readers", "bits", "atomics", "stack", "strings", "misc")
 
     def sequence(self, length):
         """(text, undefined-flags mask at the end)."""
@@ -264,7 +303,8 @@ class Gen:
 
 
 NO_FLAGS = ("mov", "lea", "xchg", "bswap", "push", "pop", "cbtw", "cwtl", "cwtd", "cltd", "set", "cmov",
-            "cld", "std", "not", "lahf", "lods", "stos", "movs", "rep movs", "rep stos", "rep lods")
+            "cld", "std", "not", "lahf", "lods", "stos", "movs", "rep movs", "rep stos", "rep lods", "xlat",
+            "leave", "enter", "nop")
 
 
 def flags_written(text):

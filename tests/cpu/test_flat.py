@@ -111,3 +111,23 @@ def test_long_string_operations_across_pages():
     assert fm.call("start", src, dst, len(data), 2) == len(data) - 10000
     assert fm.call("start", src, dst, 12000, 1) == dst + 12000
     assert fm.read(dst, 12000) == b"\x5a" * 12000
+
+
+def test_cmpxchg8b_sets_zf_only():
+    fm = FlatMachine.from_code(assemble("""
+movl 4(%esp), %esi
+movl $1, %eax
+movl $2, %edx
+movl $3, %ebx
+movl $4, %ecx
+stc
+cmpxchg8b (%esi)
+setz %bl
+setc %bh
+movzwl %bx, %eax
+ret"""))
+    buf = fm.alloc(8)
+    fm.write(buf, (2 << 32 | 1).to_bytes(8, "little"))
+    assert fm.call("start", buf) == 0x0101                # equal: ZF=1, CF kept
+    assert fm.read(buf, 8) == (4 << 32 | 3).to_bytes(8, "little")
+    assert fm.call("start", buf) & 0xFF == 0              # differs now: ZF=0

@@ -89,7 +89,7 @@ class Emitter:
     def linear(self, seg: int, ea: str) -> str:
         if self.flat and seg in (0, 2, 3):
             return ea
-        return f"((SB[{seg}] + {ea}) & 0xFFFFFFFF)"
+        return f"((SB[{seg}] + ({ea})) & 0xFFFFFFFF)"
 
     def linear_of(self, mem: Mem) -> str:
         return self.linear(mem.seg, self.ea(mem))
