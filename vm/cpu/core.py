@@ -214,7 +214,7 @@ class CPU(MMU, Segments, Interrupts, System):
                     single = False
                     n += k
                     if n < self.cold_until:
-                        self.cycles += k * self.timing.hlt_cold_insn
+                        self.charge_cold(k)
                     continue
                 budget = insn_limit - SLOW_MARGIN
                 while self.cycles < self.limit and n < budget:
@@ -246,6 +246,10 @@ class CPU(MMU, Segments, Interrupts, System):
         self.recent_eips.append(self.eip)
         self.vcache[self.eip | self.mode_key] = blk
         return blk
+
+    def charge_cold(self, insns):
+        """The cold period after hlt: extra cycles for `insns` instructions."""
+        self.cycles += insns * self.timing.hlt_cold_insn
 
     def _slow_block(self, exact):
         """One block outside the vcache; a single instruction when `exact`

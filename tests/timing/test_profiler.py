@@ -1,0 +1,33 @@
+"""The cycle profile: books every cycle to a rule, a symbol and a page,
+and changes no cycle count."""
+from timing_guest import seed_machine
+from vm.profiler import CycleProfiler
+
+PAGE = 0x400000
+
+
+def executed_page_stores(fm):
+    fm.call("store_cycles", PAGE, 1)
+    fm.call("fill_with_ret", PAGE, 1, 4096)
+    fm.call("execute", PAGE, 1, 512)
+    return fm.call("store_cycles", PAGE, 100)
+
+
+def test_profiling_changes_no_cycle_count():
+    plain, profiled = seed_machine("tcg"), seed_machine("tcg")
+    CycleProfiler(profiled.cpu)
+    assert executed_page_stores(plain) == executed_page_stores(profiled)
+    assert plain.cpu.cycles == profiled.cpu.cycles
+
+
+def test_stores_to_an_executed_page_are_booked_to_that_rule_and_page():
+    fm = seed_machine("tcg")
+    prof = CycleProfiler(fm.cpu)
+    executed_page_stores(fm)
+    total = sum(prof.by_rule.values())
+    assert total == fm.cpu.cycles - prof.start_cycles
+    assert prof.by_rule["first_touch"] == fm.cpu.timing.first_touch      # PAGE is in a fresh chunk
+    assert prof.by_rule["code_write"] > 0.8 * (total - prof.by_rule["first_touch"])
+    assert prof.by_page[PAGE >> 12]["code_write"] == prof.by_rule["code_write"]
+    text = prof.report()
+    assert "stores to pages holding executed code" in text and "0x00400000" in text
