@@ -32,6 +32,17 @@ RESET_CR0 = 0x60000010
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 
 
+def _runs(addresses):
+    """Sorted (start, length) runs of contiguous addresses, split at page ends."""
+    runs = []
+    for a in sorted(set(addresses)):
+        if runs and runs[-1][0] + runs[-1][1] == a and a & 0xFFF:
+            runs[-1][1] += 1
+        else:
+            runs.append([a, 1])
+    return runs
+
+
 def _register_property(idx):
     def get(self):
         return self.regs[idx]
@@ -332,7 +343,7 @@ class CPU(MMU, Segments, Interrupts, System):
         code32 = self.code32
         cs_base = self.sbase[CS]
         page_lin = lin >> 12
-        pages = {}      # physical page -> [lo, hi) of decoded bytes
+        fetched = []    # physical address of every byte decoded
 
         def fetch(offset):
             a = (cs_base + offset) & 0xFFFFFFFF
@@ -340,47 +351,32 @@ class CPU(MMU, Segments, Interrupts, System):
                 p = (phys & ~0xFFF) | (a & 0xFFF)
             else:
                 p = self.fetch_page(a) | (a & 0xFFF)
-            pg, off = p >> 12, p & 0xFFF
-            span = pages.get(pg)
-            if span is None:
-                pages[pg] = [off, off + 1]
-            else:
-                span[0] = min(span[0], off)
-                span[1] = max(span[1], off + 1)
+            fetched.append(p)
             return self.mem._read_byte(p)
 
         decoder = Decoder(fetch)
         limit = 1 if cache is self.single_blocks else MAX_BLOCK_INSNS
         hooks = self.exec_hooks
-        state = {"eip": self.eip, "count": 0, "eips": []}
 
-        def next_insn():
-            if state["count"] >= limit:
-                return None
-            eip = state["eip"]
-            if state["count"]:
+        def decode(eip, first):
+            if not first:
                 a = (cs_base + eip) & 0xFFFFFFFF
                 if a >> 12 != page_lin or ((phys & ~0xFFF) | (a & 0xFFF)) in hooks:
                     return None
-                saved = {k: list(v) for k, v in pages.items()}
-                try:
-                    insn = decoder.decode(eip, code32)
-                except Fault:
-                    pages.clear()
-                    pages.update(saved)
-                    return None      # fetch fault: it belongs to the next block
-            else:
-                insn = decoder.decode(eip, code32)
-            state["count"] += 1
-            state["eip"] = (eip + insn.length) & (0xFFFFFFFF if code32 else 0xFFFF)
-            state["eips"].append(eip)
-            return insn
+            mark = len(fetched)
+            try:
+                return decoder.decode(eip, code32)
+            except Fault:
+                if first:
+                    raise
+                del fetched[mark:]
+                return None      # fetch fault: it belongs to the next block
 
         stack32 = bool(self.mode_key >> 33 & 1)
         flat = bool(self.mode_key >> 34 & 1)
         e, starts, cycles_before, eips, loop = translate_block(
-            next_insn, code32, stack32, flat, self.timing, self.eip,
-            allow_loop=cache is not self.single_blocks)
+            decode, code32, stack32, flat, self.timing, self.eip,
+            allow_loop=cache is not self.single_blocks, max_insns=limit)
         if phys in hooks:
             e.lines.insert(0, f"        if HOOK({phys}): return 0")
             starts = [(idx + 1, n) for idx, n in starts]
@@ -391,9 +387,10 @@ class CPU(MMU, Segments, Interrupts, System):
         blk = namespace["blk"]
         blk.source = source
         cache[key] = blk
-        for pg, (lo, hi) in pages.items():
-            self.page_blocks.setdefault(pg, []).append((key, lo, hi, cache))
-            if self.mem.mark_code((pg << 12) | lo, hi - lo):
+        for start, length in _runs(fetched):
+            pg, lo = start >> 12, start & 0xFFF
+            self.page_blocks.setdefault(pg, []).append((key, lo, lo + length, cache))
+            if self.mem.mark_code(start, length):
                 self.drop_write_entries_for(pg)
         return blk
 

@@ -14,6 +14,7 @@ that completed, then re-raises for the CPU to deliver.
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 
 from .decoder import Imm, Mem, Reg, SReg
@@ -45,6 +46,7 @@ class Emitter:
         self.loop_start = None     # block start EIP when the block loops on itself
         self.ninsns = 0
         self.pure_loop = False
+        self.follow = None         # how the trace goes on after this instruction
         self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
 
     # ---- plumbing -------------------------------------------------------------
@@ -273,7 +275,20 @@ class Emitter:
         return [o, None, z, None, s, None, lt, f"{z} or {lt}"][base]
 
     # ---- control flow -------------------------------------------------------------
+    def side_exit(self, cond: str, eip) -> None:
+        """Leave the block when `cond` holds, at `eip`, this instruction done."""
+        with self.block(f"if {cond}:"):
+            store = self.flag_store()
+            if store:
+                self.emit(store)
+            laps = f" + __CYC__ * _it" if self.loop_start is not None and self.pure_loop else ""
+            done = f"_it * {self.ninsns} + {self.n + 1}" if self.loop_start is not None else str(self.n + 1)
+            self.emit(f"s.eip = {eip}; s.cycles += __CYC{self.n}__{laps}; return {done}")
+
     def branch(self, cond: str, taken: int, fallthrough: int) -> None:
+        if self.follow == ("fall",):
+            self.side_exit(cond, taken)      # the trace goes on with the fall-through path
+            return
         if self.loop_start is not None and taken == self.loop_start:
             self._loop_back(cond, fallthrough)
         elif self.loop_start is not None and fallthrough == self.loop_start:
@@ -306,6 +321,10 @@ class Emitter:
         self.emit("_it -= 1")     # the epilogue counts this lap itself
 
     def end_block(self, target) -> None:
+        if self.follow is not None and target is not None:
+            if self.follow[0] == "ret":
+                self.side_exit(f"{target} != {self.follow[1]}", target)
+            return                           # the trace continues at the target
         if target is not None and self.loop_start is not None and target == self.loop_start \
                 and not isinstance(target, str):
             self._loop_back("True", target)
@@ -325,27 +344,67 @@ BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MA
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
 
-def translate_block(next_insn, code32, stack32, flat, profile, start_eip, allow_loop=True):
-    """Emit the body of one block: instructions from `next_insn()` until it
-    returns None or one ends the block.  A block whose last instruction
-    jumps back to its own start becomes a `while` loop (up to
-    LOOP_ITERATIONS laps per call, leaving early when the cycle limit
-    `s.limit` is reached).
+def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loop=True,
+                    max_insns=MAX_BLOCK_INSNS):
+    """Emit the body of one block starting at `start_eip`.
+
+    `decode(eip, first)` returns the instruction there, or None where the
+    block may not go (another page, an exec hook).  The block is a trace:
+    it follows direct jumps and calls, continues on the fall-through path
+    of conditional branches (leaving through a side exit when taken) and
+    past a `ret` whose return address it pushed itself (guarded).  A block
+    whose last instruction jumps back to its own start becomes a `while`
+    loop (up to LOOP_ITERATIONS laps per call, leaving early when the cycle
+    limit `s.limit` is reached).
 
     Returns (emitter, starts, cycles_before, eips, looping) for `assemble`."""
-    insns = []
-    while True:
-        insn = next_insn()
-        if insn is None:
-            break
-        insns.append(insn)
-        if _ends_block(insn, code32, stack32, flat):
-            break
+    insns, follow = _collect(decode, code32, stack32, flat, start_eip, allow_loop, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
-    e, starts, cycles_before, count = _emit(insns, code32, stack32, flat, profile, start_eip, loop)
+    e, starts, cycles_before, count = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop)
     if count < len(insns):
         del insns[count:]
     return e, starts, cycles_before, [i.eip for i in insns], loop
+
+
+def _collect(decode, code32, stack32, flat, start_eip, trace, max_insns):
+    """The instructions of the trace and, for each, how execution goes on."""
+    insns, follow, visited, returns = [], [], set(), []
+    eip, first = start_eip, True
+    while len(insns) < max_insns:
+        insn = decode(eip, first)
+        first = False
+        if insn is None:
+            break
+        insns.append(insn)
+        visited.add(insn.eip)
+        mask = 0xFFFFFFFF if insn.osz == 32 else 0xFFFF
+        mode, nxt = None, None
+        m = insn.mnem
+        if trace and max_insns > 1:
+            if m in ("jmp", "call"):
+                target = (insn.next_eip + insn.ops[0].value) & mask
+                if target not in visited and target != start_eip:
+                    mode, nxt = ("jump",), target
+                    if m == "call":
+                        returns.append(insn.next_eip & mask)
+            elif m in ("jcc", "loop", "loope", "loopne", "jcxz"):
+                taken = (insn.next_eip + insn.ops[0].value) & mask
+                fall = insn.next_eip & mask
+                if taken != start_eip and fall not in visited:
+                    mode, nxt = ("fall",), fall
+            elif m == "ret" and returns:
+                predicted = returns.pop()
+                if predicted not in visited:
+                    mode, nxt = ("ret", predicted), predicted
+        if mode is None:
+            follow.append(None)
+            if _ends_block(insn, code32, stack32, flat):
+                break
+            nxt = insn.next_eip & (0xFFFFFFFF if code32 else 0xFFFF)
+        else:
+            follow.append(mode)
+        eip = nxt
+    return insns, follow
 
 
 def _ends_block(insn, code32, stack32, flat):
@@ -365,7 +424,7 @@ def _jumps_back(insn, start_eip, code32):
     return (insn.next_eip + insn.ops[0].value) & mask == start_eip
 
 
-def _emit(insns, code32, stack32, flat, profile, start_eip, loop):
+def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop):
     e = Emitter(code32, stack32, flat)
     e.loop_start = start_eip if loop else None
     e.ninsns = len(insns)
@@ -378,10 +437,12 @@ def _emit(insns, code32, stack32, flat, profile, start_eip, loop):
     mem_read, mem_write = profile.mem_read, profile.mem_write
     count = 0
     last = None
+    cycles_after = {}
     for n, insn in enumerate(insns):
         last = insn
         count = n + 1
         e.begin_insn(n)
+        e.follow = follow[n] if n < len(insns) - 1 else None
         if insn.mnem not in PURE or has_memory_operand(insn):
             e.flush_flags(reads=True)
         starts.append((len(e.lines), n))
@@ -395,6 +456,7 @@ def _emit(insns, code32, stack32, flat, profile, start_eip, loop):
             fn(e, insn)
         e.static_cycles += (profile.insn_cost(insn.klass) + (e.reads - reads0) * mem_read
                             + (e.writes - writes0) * mem_write)
+        cycles_after[str(n)] = str(e.static_cycles)
         if e.ended:
             break
         if e.writes > writes0:
@@ -409,8 +471,12 @@ def _emit(insns, code32, stack32, flat, profile, start_eip, loop):
     e.flush_flags()
     e.emit(f"s.cycles += {e.static_cycles}")
     e.emit(f"return {'_it * %d + %d' % (count, count) if loop else count}")
-    e.lines = [line.replace("__CYC__", str(e.static_cycles)) for line in e.lines]
+    e.lines = [_CYC_N.sub(lambda m: cycles_after[m.group(1)], line.replace("__CYC__", str(e.static_cycles)))
+               if "__CYC" in line else line for line in e.lines]
     return e, starts, cycles_before, count
+
+
+_CYC_N = re.compile(r"__CYC(\d+)__")
 
 
 def assemble(e, starts, cycles_before, eips, loop, name="blk"):
