@@ -10,7 +10,7 @@ from .gc import collect_garbage
 from .layout import TargetLayout
 from .mapfile import render_map
 from .merge import piece_index
-from .objfile import (SHF_EXECINSTR, SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE,
+from .objfile import (SHF_EXECINSTR, SHF_MERGE, SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE,
                       STT_OBJECT, STT_SECTION, InputObject, read_object)
 from .place import OutputSection, assign_addresses, assign_inputs, merge_outputs, non_alloc_outputs
 from .relocate import Relocator, build_contents
@@ -185,6 +185,8 @@ def _output_symbols(inputs: list[InputObject], symbols: SymbolTable, outputs: li
             sec = sym.section
             if not sec.live or sec.out is None or not sec.is_alloc or not _piece_live(sec, sym.value):
                 continue
+            if sym.name.startswith(".L") and sec.flags & SHF_MERGE:
+                continue    # kept by the assembler only for relocations into a mergeable section (as ld.lld)
             result.append(OutSymbol(sym.name, sec.address_of(sym.value), sym.size, sym.type, STB_LOCAL,
                                     _section_of(sec.out, outputs)))
     for name, entry in symbols.globals.items():

@@ -41,8 +41,26 @@ def random_objects(draw, width=32):
                 expr = form.format(t=draw(st.sampled_from(labels)), k=draw(st.integers(0, 64)))
                 lines.append(f"{directive} {expr}")
             lines.append(f".fill {size}, 1, {0x90 + o}")
+        if width == 32 and draw(st.booleans()):
+            lines += _mergeable_strings(draw, o)
         objects.append((f"r{o}.o", make_object(asm="\n".join(lines))))
     return objects
+
+
+STRINGS = ["", "a", "ab", "abc", "hello", "lo", "kpy kernel", "x" * 40]
+
+
+def _mergeable_strings(draw, o: int) -> list[str]:
+    """A .rodata.str1.1 of strings from a small pool (so objects share some), and
+    references to them: section-symbol relocations whose addend picks the piece."""
+    chosen = draw(st.lists(st.sampled_from(STRINGS), min_size=1, max_size=5))
+    lines = ['.section .rodata.str1.1,"aMS",@progbits,1']
+    lines += [f".Ls{o}_{i}: .asciz \"{text}\"" for i, text in enumerate(chosen)]
+    lines.append('.section .data.strrefs,"aw",@progbits')
+    for i in range(len(chosen)):
+        if draw(st.booleans()):
+            lines.append(f".long .Ls{o}_{i} + {draw(st.integers(0, len(chosen[i])))}")
+    return lines
 
 
 @st.composite
