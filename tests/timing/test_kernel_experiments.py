@@ -1,0 +1,51 @@
+"""The seed's experiments as kernel programs (kernel_src/exp/), booted on
+the VM: what they print has the seed's shape under `tcg` and `kvm`."""
+from pathlib import Path
+
+import pytest
+
+from compiler.build import build
+from vm.timing.calibration import hlt_figures, run_experiment, rw_figures, address_figures
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOT_STACK_PAGE, STAGE2_PAGE, ORDINARY, VGA = 0xC0007000, 0xC0008000, 0xC0100000, 0xC00B8000
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    def make(name):
+        out = tmp_path_factory.mktemp(name)
+        return build(ROOT, cmdline=f"exp={name}", out_dir=out).disk_image.read_bytes()
+    return make
+
+
+def test_rw_under_tcg_reads_never_pay_writes_to_boot_pages_do(image):
+    rw = rw_figures(run_experiment(image("rw"), "tcg"))
+    reads = {a: r for a, (r, w) in rw.items()}
+    writes = {a: w for a, (r, w) in rw.items()}
+    assert reads[BOOT_STACK_PAGE] == reads[STAGE2_PAGE] == reads[ORDINARY]
+    assert writes[BOOT_STACK_PAGE] > 50 * writes[ORDINARY]
+    assert writes[STAGE2_PAGE] > 50 * writes[ORDINARY]
+    assert writes[VGA] > 20 * writes[ORDINARY]
+
+
+def test_rw_under_kvm_writes_cost_the_same_on_every_ram_page(image):
+    rw = rw_figures(run_experiment(image("rw"), "kvm"))
+    assert rw[BOOT_STACK_PAGE][1] == rw[STAGE2_PAGE][1] == rw[ORDINARY][1]
+
+
+def test_subpage_slowness_is_per_page(image):
+    cycles = address_figures(run_experiment(image("subpage"), "tcg"))
+    assert len(cycles) == 24
+    pages = {}
+    for a, c in cycles.items():
+        pages.setdefault(a >> 12, []).append(c)
+    below, stack_page, next_page = pages[0xC0006], pages[0xC0007], pages[0xC0008]
+    assert max(below) * 50 < min(stack_page)           # the page boundary is the edge
+    assert max(stack_page) - min(stack_page) < 0.05 * min(stack_page)
+
+
+def test_first_isqrt_after_hlt_is_slower_than_warm_runs(image):
+    warm, cold = hlt_figures(run_experiment(image("hlt"), "tcg"))
+    assert len(warm) >= 3 and len(cold) == 2
+    assert min(cold) > max(warm)
