@@ -12,6 +12,7 @@ Exit statuses of a run:
   12       no bootable device
   14       the guest reset the machine while --no-reboot is set
   16       internal emulator error (a bug in the VM; the report says where)
+  130      interrupted with Ctrl-C
 """
 
 import argparse
@@ -174,6 +175,8 @@ def run_from_args(args, disk_image) -> int:
         if gdb_port is not None:
             from vm.gdbstub import GdbStub
             stub = GdbStub(machine, gdb_port)
+            waiting = "waiting for gdb" if getattr(args, "wait_gdb", False) else "gdb may attach"
+            print(f"kpy vm: {waiting} on 127.0.0.1:{stub.port}", file=sys.stderr)
             result = stub.serve(wait=getattr(args, "wait_gdb", False),
                                 max_insns=getattr(args, "max_insns", None), timeout=getattr(args, "timeout", None))
         else:

@@ -47,6 +47,7 @@ EXIT_STATUS = {
     "no-boot-device": 12,
     "reset": 14,
     "internal-error": 16,
+    "interrupted": 130,
 }
 MIN_RAM = 2 << 20
 MAX_RAM = 3 << 30
@@ -226,6 +227,8 @@ class Machine:
                 if pause_insns is not None and self.insns() >= pause_insns:
                     break
                 self._step(max_insns, max_cycles, deadline, pause_insns)
+        except KeyboardInterrupt:
+            self.stop = ("interrupted", EXIT_STATUS["interrupted"], "interrupted from the keyboard (Ctrl-C)")
         except Exception:                            # an emulator bug: report it, never raise
             self.stop = ("internal-error", EXIT_STATUS["internal-error"],
                          "the emulator failed (a bug in kpy's VM):\n" + traceback.format_exc())

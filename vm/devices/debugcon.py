@@ -14,7 +14,10 @@ class DebugConsole:
         byte = value & 0xFF
         self.written.append(byte)
         if self.output is not None:
-            self.output.write(bytes((byte,)))
+            try:
+                self.output.write(bytes((byte,)))
+            except (OSError, ValueError):     # closed pipe or file: the guest goes on
+                self.output = None
 
     def register(self, ports):
         ports.register(0xE9, 1, self)

@@ -63,7 +63,10 @@ class UART16550:
         else:
             self.transmitted.append(value)
             if self.output is not None:
-                self.output.write(bytes((value,)))
+                try:
+                    self.output.write(bytes((value,)))
+                except (OSError, ValueError):  # closed pipe or file: the guest goes on
+                    self.output = None
         self.thr_interrupt = True
 
     def _receive(self) -> int:
