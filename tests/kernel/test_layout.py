@@ -1,0 +1,63 @@
+"""The seed's memory layout, checked in the build outputs and in the
+machine's memory after a boot: MBR and stage 2 sizes, the kernel linked
+at 0xFE000000 and loaded at 0x400000 with `_entry` first, writable data
+off the code pages, and the page tables stage 2 leaves behind."""
+import struct
+
+from elftools.elf.elffile import ELFFile
+
+PAGE = 4096
+PRESENT, WRITE, HUGE = 0x01, 0x02, 0x80
+FLAG_MASK = 0x9F        # ignore the Accessed/Dirty bits the page walker sets
+
+
+def test_boot_sector_and_stage2_fit_their_sectors(kernel_build):
+    out = kernel_build(2).out_dir
+    mbr = (out / "boot.bin").read_bytes()
+    assert len(mbr) == 512 and mbr[510:] == b"\x55\xaa"
+    assert len((out / "stage2.bin").read_bytes()) <= 63 * 512
+
+
+def test_kernel_runs_at_0xfe000000_loaded_at_0x400000_entry_first(kernel_build):
+    build = kernel_build(2)
+    with open(build.elf, "rb") as fh:
+        elf = ELFFile(fh)
+        assert elf["e_entry"] == build.symbol("_entry") == 0xFE000000
+        loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        first = min(loads, key=lambda s: s["p_vaddr"])
+        assert (first["p_vaddr"], first["p_paddr"]) == (0xFE000000, 0x400000)
+        text = elf.get_section_by_name(".text")
+        text_end = text["sh_addr"] + text["sh_size"]
+        for name in (".data", ".bss"):
+            section = elf.get_section_by_name(name)
+            if section is not None and section["sh_size"]:
+                assert section["sh_addr"] % PAGE == 0
+                assert section["sh_addr"] >= (text_end + PAGE - 1) // PAGE * PAGE
+
+
+def test_boot_info_sector_describes_the_kernel(kernel_build):
+    build = kernel_build(2)
+    image = build.image
+    magic, sectors, load, entry, mem_size = struct.unpack_from("<4sIIII", image, 64 * 512)
+    assert (magic, load, entry) == (b"KPYB", 0x400000, 0xFE000000)
+    assert sectors * 512 >= len(image) - 65 * 512 > (sectors - 1) * 512
+    assert load + mem_size == build.symbol("kernel_phys_end")
+
+
+def test_page_tables_are_the_seeds(kernel_build, vm):
+    """Page directory at 0x1000: the identity-mapped first MiB through the
+    page table at 0x2000 (4 KiB pages), the first GiB at 0xC0000000 and the
+    kernel at 0xFE000000 (4 MiB pages)."""
+    machines = []
+    result, out = vm(kernel_build(2).image_with("exp=printf"), machine_out=machines)
+    assert result.reason == "poweroff"
+    memory = machines[0].memory
+    pd = struct.unpack("<1024I", memory.read(0x1000, PAGE))
+    pt = struct.unpack("<1024I", memory.read(0x2000, PAGE))
+    assert pd[0] & ~0xFFF == 0x2000 and pd[0] & FLAG_MASK == PRESENT | WRITE
+    assert all(pt[i] & ~0xFFF == i * PAGE and pt[i] & FLAG_MASK == PRESENT | WRITE for i in range(256))
+    assert not any(pt[256:])
+    assert not any(pd[1:768])
+    for i in range(768, 1016):
+        assert pd[i] & ~0x3FFFFF == (i - 768) << 22 and pd[i] & FLAG_MASK == PRESENT | WRITE | HUGE
+    assert pd[1016] & ~0x3FFFFF == 0x400000 and pd[1016] & FLAG_MASK == PRESENT | WRITE | HUGE
