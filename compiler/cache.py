@@ -121,6 +121,14 @@ class CompileCache:
                     f"opt={opt}", f"debug={debug}", f"emit={emit}",
                     ",".join(str(Path(r).resolve()) for r in roots))
 
+    def has(self, path: Path, roots, opt: int, debug: bool, emit: str) -> bool:
+        try:
+            src, srchash = read_source(path)
+            key = self.lookup_key(module_name_for(path, roots), path, srchash, [Path(r) for r in roots], opt, debug, emit)
+            return self._obj_path(key, emit).is_file()
+        except (Unknown, OSError, UnicodeDecodeError):
+            return False
+
     def lookup_key(self, module, path, srchash, roots, opt, debug, emit) -> str:
         """The object key; an import seen in a new version is learnt by
         running the front end on it alone (its interface may be unchanged,
@@ -225,19 +233,46 @@ def _cache_for(roots, cache_dir) -> CompileCache:
     return cache
 
 
-def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None) -> dict:
-    """Compile many sources through the cache in one process (imports are
-    parsed once for all of them). Returns {path: output}; raises one
-    CompileError with the diagnostics of every failing source."""
-    out, errors = {}, []
-    for p in paths:
-        try:
-            out[Path(p)] = compile_cached(p, roots, opt, debug, emit, cache_dir)
-        except CompileError as e:
-            errors.extend(e.diagnostics)
+def _compile_job(args):
+    path, roots, opt, debug, emit, cache_dir = args
+    try:
+        return path, "ok", compile_cached(path, roots, opt, debug, emit, cache_dir)
+    except CompileError as e:
+        return path, "error", e.diagnostics
+
+
+def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None,
+                jobs: int | None = None) -> dict:
+    """Compile many sources through the cache. Returns {path: output};
+    raises one CompileError with the diagnostics of every failing source.
+
+    With several CPUs the misses are compiled by forked workers, after the
+    parent has parsed every source once (parse trees are memoised, so the
+    workers inherit them instead of parsing imports again)."""
+    paths = [Path(p) for p in paths]
+    cache = _cache_for(roots, cache_dir)
+    misses = [p for p in paths if not cache.has(p, roots, opt, debug, emit)]
+    jobs = min(jobs or os.cpu_count() or 1, len(misses))
+    work = [(p, [Path(r) for r in roots], opt, debug, emit, cache.dir) for p in misses]
+    if jobs > 1 and hasattr(os, "fork"):
+        from .parser import parse_source
+        for p in misses:
+            try:
+                parse_source(read_source(p)[0], str(p))
+            except (CompileError, OSError, UnicodeDecodeError):
+                pass        # reported by the compile itself
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_compile_job, work, chunksize=max(1, len(work) // (4 * jobs))))
+        cache._meta.clear()     # the workers wrote metadata this process has not read
+    else:
+        results = [_compile_job(w) for w in work]
+    errors = [d for _, status, value in results if status == "error" for d in value]
     if errors:
         raise CompileError(errors)
-    return out
+    built = {p: v for p, status, v in results}
+    return {p: built[p] if p in built else compile_cached(p, roots, opt, debug, emit, cache_dir) for p in paths}
 
 
 def compile_cached(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None):

@@ -75,3 +75,22 @@ def test_options_are_part_of_the_key(project):
     c = compile_cached(src / "app.kpy", roots=[src], opt=2, debug=True, cache_dir=cache)
     assert calls == ["app", "app", "app"]
     assert len({a, b, c}) == 3
+
+
+def test_compile_all_matches_compile_file(project):
+    from compiler.cache import compile_all
+    src, cache, calls = project
+    paths = [src / "app.kpy", src / "lib2" / "util.kpy"]
+    got = compile_all(paths, roots=[src], opt=2, cache_dir=cache, jobs=2)
+    assert [got[p] for p in paths] == [compile_file(p, roots=[src], opt=2) for p in paths]
+    again = compile_all(paths, roots=[src], opt=2, cache_dir=cache, jobs=2)
+    assert again == got
+
+
+def test_compile_all_reports_every_failing_source(tmp_path):
+    from compiler.cache import compile_all
+    (tmp_path / "a.kpy").write_text("def f() -> u32:\n    return x\n")
+    (tmp_path / "b.kpy").write_text("def g() -> u32:\n    return y\n")
+    with pytest.raises(cache_mod.CompileError) as ei:
+        compile_all([tmp_path / "a.kpy", tmp_path / "b.kpy"], roots=[tmp_path], cache_dir=tmp_path / "c", jobs=2)
+    assert len(ei.value.diagnostics) == 2
