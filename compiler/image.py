@@ -82,3 +82,13 @@ def disk_image(mbr: bytes, stage2: bytes | None, kernel: KernelImage, cmdline: s
     kernel_bytes = _pad(kernel.loadable)
     info = BootInfo(len(kernel_bytes) // SECTOR, kernel.load_address, kernel.entry, kernel.mem_size, cmdline)
     return (mbr + stage2 + bytes(limit - len(stage2)) + boot_info_sector(info) + kernel_bytes)
+
+
+def with_cmdline(disk: bytes, cmdline: str) -> bytes:
+    """The same disk image with another boot command line (no rebuild needed)."""
+    start = BOOT_INFO_LBA * SECTOR
+    if len(disk) < start + SECTOR:
+        raise ImageError(f"not a kpy disk image: {len(disk)} bytes, too short for the boot info sector")
+    info = parse_boot_info(disk[start:start + SECTOR])
+    info.cmdline = cmdline
+    return disk[:start] + boot_info_sector(info) + disk[start + SECTOR:]

@@ -174,3 +174,18 @@ def test_bad_description_is_named(tmp_path, change, message):
         build(root)
     assert message in str(err.value)
     assert "build.toml" in str(err.value) or "target" in str(err.value)
+
+
+def test_with_cmdline_rewrites_only_the_boot_info_sector(tmp_path):
+    from compiler.image import ImageError, with_cmdline
+    res = build(make_project(tmp_path), cmdline="exp=one")
+    disk = res.disk_image.read_bytes()
+    other = with_cmdline(disk, "exp=two")
+    assert len(other) == len(disk)
+    assert parse_boot_info(other[64 * 512:65 * 512]).cmdline == "exp=two"
+    assert other[:64 * 512] == disk[:64 * 512] and other[65 * 512:] == disk[65 * 512:]
+    again = tmp_path / "again"
+    again.mkdir()
+    assert other == build(make_project(again), cmdline="exp=two").disk_image.read_bytes()
+    with pytest.raises(ImageError):
+        with_cmdline(b"\0" * 512, "x")
