@@ -14,7 +14,7 @@ def test_off_is_one_cycle_per_instruction_and_nothing_else():
     p = load_profile("off")
     assert all(p.insn_cost(k) == 1 for k in ("insn", "mul", "div", "branch", "io", "rdtsc"))
     others = [n for n in COST_NAMES if n not in ("insn", "mul", "div", "branch", "io", "rdtsc",
-                                                  "first_touch_shift")]
+                                                  "first_touch_shift", "exec_cost_divisor")]
     assert all(getattr(p, n) == 0 for n in others)
 
 

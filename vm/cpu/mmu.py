@@ -214,8 +214,8 @@ class MMU:
         executed = mem.code_count.get(page, 0)
         if executed:
             t = self.timing
-            self.cycles += (t.code_page_write + t.exec_byte_write * executed
-                            + t.exec_block_write * mem.block_count.get(page, 0))
+            self.cycles += t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
+                                                * mem.block_count.get(page, 0)) // t.exec_cost_divisor
             before = executed
             mem.write_phys(paddr, size, value, self.eip)
             if mem.code_count.get(page, 0) != before:

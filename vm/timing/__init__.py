@@ -43,6 +43,7 @@ class Profile:
     code_page_write: int = 0   # write to a page holding executed code (fixed part)
     exec_byte_write: int = 0   # ... plus this per executed byte still on the page
     exec_block_write: int = 0  # ... plus this per translated block starting on the page
+    exec_cost_divisor: int = 1  # the two costs above are in 1/exec_cost_divisor cycles
     mmio_read: int = 0       # per MMIO load
     mmio_write: int = 0      # per MMIO store
     smc_invalidate: int = 0  # a write that invalidates decoded blocks
@@ -94,6 +95,8 @@ def _profile_from_table(data: dict, path: Path) -> Profile:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ProfileError(f"{path}: '{key}' must be a non-negative integer, got {value!r}")
         values[key] = value
+    if values.get("exec_cost_divisor", 1) < 1:
+        raise ProfileError(f"{path}: 'exec_cost_divisor' must be at least 1")
     if values.get("first_touch_shift", 12) > 31:
         raise ProfileError(f"{path}: 'first_touch_shift' must be at most 31")
     return Profile(**values)

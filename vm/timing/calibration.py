@@ -181,6 +181,8 @@ ROWS_FOR = {"tcg": tcg_rows, "kvm": kvm_rows}
 
 
 def calibrate(images: dict[str, bytes], timing: str) -> list[Row]:
+    if timing not in ROWS_FOR:
+        raise CalibrationError(f"no calibration targets for profile '{timing}' (known: tcg, kvm)")
     outputs = {name: run_experiment(image, timing) for name, image in images.items()}
     return ROWS_FOR[timing](outputs)
 
