@@ -37,6 +37,17 @@ def lld_link(objects, layout, workdir: Path, binary: bool = False) -> bytes:
     return out.read_bytes()
 
 
+def objcopy_binary(elf_bytes: bytes, workdir: Path) -> bytes:
+    """objcopy -O binary of an ELF: loadable bytes placed by load address (LMA).
+    (ld.lld --oformat binary places sections by VMA when AT() differs, so the
+    flat comparison goes through objcopy of ld.lld's ELF.)"""
+    workdir.mkdir(parents=True, exist_ok=True)
+    src, dst = workdir / "in.elf", workdir / "out.bin"
+    src.write_bytes(elf_bytes)
+    subprocess.run(["objcopy", "-O", "binary", str(src), str(dst)], check=True, capture_output=True)
+    return dst.read_bytes()
+
+
 def _lma(elf: ELFFile, addr: int) -> int:
     for seg in elf.iter_segments():
         if seg["p_type"] == "PT_LOAD" and seg["p_vaddr"] <= addr < seg["p_vaddr"] + max(seg["p_memsz"], 1):

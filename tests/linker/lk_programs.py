@@ -457,6 +457,17 @@ def programs() -> list[Program]:
     unmerged = flat_layout(0x100000, "shared_0")
     unmerged.merge_sections = False
     progs.append(Program("unmerged-strings", strings, unmerged))
+    fixed = TargetLayout(name="fixed", format="elf", entry="main", vma=0x100000, sections=[
+        sec(".text", ".text.entry", ".text .text.*", ".rodata .rodata.*"),
+        sec(".data", ".data .data.*", vma=0x200000, lma=0x180000, align=64, start_symbol="__data_start"),
+        sec(".bss", ".bss .bss.* COMMON", nobits=True, end_symbol="__bss_end"),
+        sec(".stack", ".stack", vma=0x300000, nobits=True, start_symbol="__stack_bottom")],
+        symbols={"__data_load": ("load_start", ".data", 0), "__data_size": ("size", ".data", 0),
+                 "__stack_top": ("start", ".stack", 0x4000)})
+    progs.append(Program("fixed-addresses", [Source("main.o", CALLS_IR), Source("helper.o", HELPER_IR)], fixed))
+    fixed_flat = TargetLayout(**{**fixed.__dict__, "name": "fixed-flat", "format": "flat"})
+    progs.append(Program("fixed-addresses-flat", [Source("main.o", CALLS_IR), Source("helper.o", HELPER_IR)],
+                         fixed_flat))
     progs.append(Program("many-objects", many_objects(), flat_layout(0x100000, "f_0_0"),
                          calls=[("f_0_0", (0,), 24 * 12)]))
     return progs
