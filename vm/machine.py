@@ -354,7 +354,7 @@ class Machine:
         if eips:
             lines.append("  last instructions: " + " ".join(f"{e:08x}" for e in eips))
         if self.post.codes:
-            lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in self.post.codes[-16:]))
+            lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in list(self.post.codes)[-16:]))
         return "\n".join(lines) + "\n"
 
 

@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from vm.machine import EXIT_STATUS, Machine
 
-MAX_INSNS = 500
+MAX_INSNS = 200
 FUZZ = settings(max_examples=500, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def check_run(**kwargs):
-    m = Machine(ram_size=2 << 20, timing="tcg", serial=io.BytesIO(), debugcon=io.BytesIO(), **kwargs)
+    m = Machine(ram_size=2 << 20, timing="off", serial=io.BytesIO(), debugcon=io.BytesIO(), **kwargs)
     r = m.run(max_insns=MAX_INSNS)
     assert r.reason != "internal-error", r.report
     assert r.reason in EXIT_STATUS or r.reason == "debug-exit"
