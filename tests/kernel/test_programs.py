@@ -98,3 +98,14 @@ def test_stage2_reports_too_little_memory_for_the_kernel(kernel_build, vm):
     assert result.reason == "hlt-no-interrupts", result.report
     assert "kpy boot: not enough memory: no usable E820 range holds the kernel" in lines_of(out)
     assert "Hello from kpy" not in out
+
+
+def test_two_gib_machine_powers_off_through_tables_above_the_direct_map(kernel_build, vm):
+    """With 2 GiB the ACPI tables sit near 0x7FFE0000, past the 960 MiB the
+    direct map reaches: mm.physmap maps a window for them. The frame array
+    stops where the direct map does."""
+    result, out = vm(kernel_build(2).image_with("exp=printf"), ram=2 << 30)
+    assert result.reason == "poweroff", result.report + out
+    lines = lines_of(out)
+    assert any(l.startswith("frames: 245760 total, ") for l in lines), out
+    assert any(l.startswith("acpi: RSDP ") and "RSDT 0x7ffe" in l for l in lines), out
