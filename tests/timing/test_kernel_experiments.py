@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from compiler.build import build
+from compiler.image import with_cmdline
 from vm.timing.calibration import hlt_figures, run_experiment, rw_figures, address_figures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,10 +14,8 @@ BOOT_STACK_PAGE, STAGE2_PAGE, ORDINARY, VGA = 0xC0007000, 0xC0008000, 0xC0100000
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    def make(name):
-        out = tmp_path_factory.mktemp(name)
-        return build(ROOT, cmdline=f"exp={name}", out_dir=out).disk_image.read_bytes()
-    return make
+    disk = build(ROOT, out_dir=tmp_path_factory.mktemp("kernel")).disk_image.read_bytes()
+    return lambda name: with_cmdline(disk, f"exp={name}")
 
 
 def test_rw_under_tcg_reads_never_pay_writes_to_boot_pages_do(image):

@@ -39,14 +39,13 @@ class CalibrationError(Exception):
     pass
 
 
-def build_images(root: Path, out_base: Path, opt: int = 2) -> dict[str, bytes]:
-    """One disk image per experiment (the command line travels in the image)."""
+def build_images(root: Path, out_dir: Path, opt: int = 2, names=EXPERIMENTS) -> dict[str, bytes]:
+    """One disk image per experiment: one build, the command line (which
+    travels in the image) set per experiment."""
     from compiler.build import build
-    images = {}
-    for name in EXPERIMENTS:
-        res = build(root, opt=opt, cmdline=f"exp={name}", out_dir=out_base / name)
-        images[name] = res.disk_image.read_bytes()
-    return images
+    from compiler.image import with_cmdline
+    disk = build(root, opt=opt, out_dir=out_dir).disk_image.read_bytes()
+    return {name: with_cmdline(disk, f"exp={name}") for name in names}
 
 
 def run_experiment(image: bytes, timing: str) -> str:
