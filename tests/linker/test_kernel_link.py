@@ -51,6 +51,11 @@ def test_kernel_target_matches_lld(target, gc, compiled, tmp_path):
     if layout.format != "elf":
         flat = lld_link(objects, layout, tmp_path / "bin", binary=True)
         assert ours.flat[:len(flat)] == flat
+    elf = tmp_path / "ours.elf"
+    elf.write_bytes(ours.elf)
+    for tool in (["readelf", "-a", "-W"], ["objdump", "-d", "-r"]):
+        run = subprocess.run(tool + [str(elf)], capture_output=True, text=True)
+        assert run.returncode == 0 and not run.stderr, run.stderr
 
 
 @pytest.mark.skipif(shutil.which("addr2line") is None, reason="binutils not installed")
