@@ -12,21 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTOR = 512
-BOOT_INFO_LBA = 64
-CMDLINE_OFFSET = 64
-CMDLINE_MAX = 447
 RAM = 128 << 20
-
-
-def with_cmdline(image: bytes, cmdline: str) -> bytes:
-    """The image with another boot command line (layout: docs/interfaces.md)."""
-    text = cmdline.encode()
-    assert len(text) <= CMDLINE_MAX
-    start = BOOT_INFO_LBA * SECTOR + CMDLINE_OFFSET
-    end = (BOOT_INFO_LBA + 1) * SECTOR
-    field = text.ljust(end - start, b"\0")
-    return image[:start] + field + image[end:]
 
 
 class KernelBuild:
@@ -37,6 +23,7 @@ class KernelBuild:
         self._symbols = None
 
     def image_with(self, cmdline: str) -> bytes:
+        from compiler.image import with_cmdline
         return with_cmdline(self.image, cmdline)
 
     def symbol(self, name: str) -> int:
