@@ -22,6 +22,8 @@ def render_map(target: str, fmt: str, entry_name: str | None, entry: int, output
         lines.append(f"{out.vma:#010x} {lma:>10} {out.size:#010x} {out.align:>6}  {out.name}")
         for item in out.inputs:
             lines.append(f"{item.addr:#010x} {'':>10} {item.size:#010x} {item.align:>6}      {_input_name(item)}")
+            for merged in getattr(item, "inputs", ()):       # the inputs folded into a merged section
+                lines.append(f"{'':>10} {'':>10} {merged.size:#010x} {merged.align:>6}        from {merged.where()}")
     lines += _page_table(outputs)
     lines += ["", "Symbols by address", f"{'Address':>10}  B Section      Name"]
     for addr, bind, section, name in sorted(symbols, key=lambda s: (s[0], s[3])):
