@@ -51,7 +51,6 @@ EXIT_STATUS = {
 }
 MIN_RAM = 2 << 20
 MAX_RAM = 3 << 30
-IDLE_SKIPS_LIMIT = 100_000      # events fired while halted with nothing delivered
 TIMEOUT_SLICE = 1_000_000       # cycles between wall-clock checks when --timeout is set
 EFLAGS_IF = 0x200
 
@@ -278,12 +277,16 @@ class Machine:
                 device.advance(now)
 
     def _idle(self, max_cycles):
-        """hlt: skip emulated time to the next event that delivers an interrupt."""
+        """hlt: skip emulated time to the next event that delivers an interrupt.
+
+        While the CPU is halted nothing changes the PIC's masks or in-service
+        bits, so once every timed device has fired without waking the CPU
+        (its request latched but masked or blocked), none ever will."""
         cpu = self.cpu
         if not cpu.get_eflags() & EFLAGS_IF:
             return self.request_exit("hlt-no-interrupts", None, "hlt with interrupts disabled (IF=0): "
                                      "nothing can wake the CPU")
-        for _ in range(IDLE_SKIPS_LIMIT):
+        for _ in range(len(self.timed_devices) + 1):
             if cpu.irq_pending:
                 return
             event = self._next_event()
@@ -295,8 +298,9 @@ class Machine:
                 return
             cpu.cycles = max(cpu.cycles, event)
             self._fire_events()
-        self.request_exit("hlt-no-interrupts", None, "hlt with IF=1 but every interrupt that fires is "
-                          "masked at the PIC")
+        if not cpu.irq_pending:
+            self.request_exit("hlt-no-interrupts", None, "hlt with IF=1 but the timer interrupt is "
+                              "masked or still in service at the PIC (no EOI?)")
 
     def _triple_fault(self):
         self.log("cpu_reset", f"triple fault at EIP={self.cpu.eip:#010x}")

@@ -124,3 +124,38 @@ def test_a20_and_memory_sizes_match_qemu():
     status, serial = run_qemu(program(A20), memory="32")
     assert status == 0
     assert serial == EXPECTED_A20
+
+
+TIME_OF_DAY = """
+    mov $0x02, %ah                 # RTC time: CH hours, CL minutes, DH seconds (BCD)
+    int $0x1a
+    push %dx
+    mov %cx, %ax
+    call print_hex16
+    pop %ax
+    mov %ah, %al
+    call print_hex8
+    mov $0x04, %ah                 # RTC date: CX year, DH month, DL day (BCD)
+    int $0x1a
+    push %dx
+    mov %cx, %ax
+    call print_hex16
+    pop %ax
+    call print_hex16
+    sti                            # let two BIOS timer ticks (IRQ0, int 08h) happen
+    hlt
+    hlt
+    cli
+    xor %ah, %ah                   # ticks since midnight
+    int $0x1a
+    mov %dx, %ax
+    call print_hex16
+    jmp poweroff
+"""
+
+
+def test_time_of_day_services():
+    import datetime
+    out = run_vm(program(TIME_OF_DAY), rtc_time=datetime.datetime(2031, 7, 4, 12, 34, 56))
+    assert out.reason == "poweroff", out.report
+    assert out.serial == b"1234" b"56" b"2031" b"0704" b"0002"

@@ -327,3 +327,9 @@ idt0: .word 0
 def test_keyboard_controller_reset_with_no_reboot_ends_the_run():
     out = run_vm(program("mov $0xfe, %al\noutb %al, $0x64\n1: jmp 1b\n"))
     assert (out.reason, out.exit_code) == ("reset", 14)
+
+
+def test_hlt_with_the_timer_masked_ends_at_once():
+    out = run_vm(program("mov $0xff, %al\noutb %al, $0x21\nsti\nhlt\njmp poweroff\n"))
+    assert (out.reason, out.exit_code) == ("hlt-no-interrupts", 6)
+    assert "masked or still in service" in out.report
