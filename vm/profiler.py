@@ -36,29 +36,38 @@ RULES = {
 
 
 class Symbols:
-    """Address -> function name from an ELF symbol table."""
+    """Address -> function name from the symbol tables of some ELF files
+    (the kernel, and the boot sector and stage 2 beside it)."""
 
-    def __init__(self, elf_path=None):
-        self.starts, self.names = [], []
-        if elf_path is not None:
-            self._load(Path(elf_path))
+    def __init__(self, elf_paths=()):
+        if isinstance(elf_paths, (str, Path)):
+            elf_paths = [elf_paths]
+        funcs = []
+        for path in elf_paths:
+            funcs += self._functions(Path(path))
+        funcs.sort()
+        self.starts = [a for a, _, _ in funcs]
+        self.funcs = funcs
 
-    def _load(self, path):
+    @staticmethod
+    def _functions(path):
         from elftools.common.exceptions import ELFError
         from elftools.elf.elffile import ELFFile
         try:
             with path.open("rb") as f:
                 symtab = ELFFile(f).get_section_by_name(".symtab")
-                pairs = sorted((s["st_value"], s.name) for s in (symtab.iter_symbols() if symtab else ())
-                               if s.name and s["st_info"]["type"] == "STT_FUNC")
+                return [(s["st_value"], s["st_size"], s.name) for s in (symtab.iter_symbols() if symtab else ())
+                        if s.name and s["st_info"]["type"] == "STT_FUNC"]
         except (OSError, ELFError) as err:
             raise ProfilerError(f"cannot read symbols from {path}: {err}") from None
-        self.starts = [a for a, _ in pairs]
-        self.names = [n for _, n in pairs]
 
     def name(self, addr):
         i = bisect.bisect_right(self.starts, addr) - 1
-        return self.names[i] if i >= 0 else f"?{addr:08x}"
+        if i >= 0:
+            start, size, name = self.funcs[i]
+            if addr < start + size or size == 0:
+                return name
+        return f"?{addr:08x}"
 
 
 class ProfilerError(Exception):
@@ -66,9 +75,9 @@ class ProfilerError(Exception):
 
 
 class CycleProfiler:
-    def __init__(self, cpu, elf_path=None):
+    def __init__(self, cpu, elf_paths=()):
         self.cpu = cpu
-        self.symbols = Symbols(elf_path)
+        self.symbols = Symbols(elf_paths or ())
         self.by_rule = defaultdict(int)
         self.by_symbol = defaultdict(lambda: defaultdict(int))
         self.by_page = defaultdict(lambda: defaultdict(int))
@@ -207,9 +216,15 @@ def _share(part, whole):
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
-def attach(machine, elf_path=None) -> CycleProfiler:
-    """Profile a vm.machine.Machine (before its run)."""
-    return CycleProfiler(machine.cpu, elf_path)
+def attach(machine, kernel_elf=None) -> CycleProfiler:
+    """Profile a vm.machine.Machine (before its run). Symbols come from
+    `kernel_elf` and the boot.elf/stage2.elf the build wrote beside it."""
+    paths = []
+    if kernel_elf is not None:
+        kernel_elf = Path(kernel_elf)
+        paths = [kernel_elf] + [p for p in (kernel_elf.with_name("boot.elf"), kernel_elf.with_name("stage2.elf"))
+                                if p.is_file()]
+    return CycleProfiler(machine.cpu, paths)
 
 
 def main(argv=None) -> int:

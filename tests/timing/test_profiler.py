@@ -31,3 +31,23 @@ def test_stores_to_an_executed_page_are_booked_to_that_rule_and_page():
     assert prof.by_page[PAGE >> 12]["code_write"] == prof.by_rule["code_write"]
     text = prof.report()
     assert "stores to pages holding executed code" in text and "0x00400000" in text
+
+
+def test_cycles_are_booked_to_the_function_running(tmp_path):
+    from timing_guest import SEED_LOOPS, linked
+    elf = tmp_path / "guest.elf"
+    elf.write_bytes(linked(SEED_LOOPS))
+    fm = seed_machine("tcg")
+    prof = CycleProfiler(fm.cpu, [elf])
+    executed_page_stores(fm)
+    top = max(prof.by_symbol.items(), key=lambda kv: sum(kv[1].values()))
+    assert top[0] == "store_cycles" and max(top[1], key=top[1].get) == "code_write"
+
+
+def test_unreadable_symbol_file_is_a_clear_error(tmp_path):
+    import pytest
+    from vm.profiler import ProfilerError
+    bad = tmp_path / "bad.elf"
+    bad.write_text("not an ELF")
+    with pytest.raises(ProfilerError, match="cannot read symbols"):
+        CycleProfiler(seed_machine("off").cpu, [bad])
