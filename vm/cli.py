@@ -21,7 +21,10 @@ import sys
 from pathlib import Path
 
 LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors", "post", "a20")
-EXIT_HELP = __doc__[__doc__.index("Exit statuses"):]
+EXIT_HELP = ("exit status: 0 power-off (ACPI S5); odd = isa-debug-exit write v: (v<<1)|1; 1 bad input; "
+             "2 bad command line; 4 triple fault; 6 hlt that nothing can wake; 8 instruction or cycle "
+             "limit; 10 timeout; 12 no bootable device; 14 guest reset with --no-reboot; 16 emulator "
+             "bug; 130 Ctrl-C")
 
 
 class OptionError(ValueError):
