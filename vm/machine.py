@@ -200,13 +200,28 @@ class Machine:
         self.memory.add_write_watch(base, length, report)
 
     def trace_to(self, out):
-        """--trace: one line per executed instruction (needs the CPU's trace hook)."""
+        """--trace: one line per executed instruction: cycle, CS:EIP, bytes, mnemonic."""
         if not hasattr(self.cpu, "trace"):
-            raise MachineError("--trace: this CPU has no instruction trace hook yet")
-        cpu = self.cpu
+            raise MachineError("--trace: this CPU has no instruction trace hook")
+        from vm.cpu.decoder import Decoder
+        cpu, memory = self.cpu, self.memory
+
+        def fetch(offset):
+            linear = (cpu.sbase[1] + offset) & 0xFFFFFFFF
+            paddr = cpu.translate(linear) if cpu.cr[0] & 0x80000000 else linear
+            if paddr is None:
+                raise ValueError("unmapped")
+            return memory.read(paddr, 1)[0]
+
+        decoder = Decoder(fetch)
 
         def trace(*_):
-            print(f"{cpu.cycles:>12} {cpu.get_seg(1):04x}:{cpu.eip:08x}", file=out)
+            try:
+                insn = decoder.decode(cpu.eip, cpu.code32)
+                text = f"{insn.raw.hex():<16} {(insn.rep + ' ') if insn.rep else ''}{insn.mnem}"
+            except Exception:                    # the trace must never stop the guest
+                text = "??"
+            print(f"{cpu.cycles:>12} {cpu.get_seg(1):04x}:{cpu.eip:08x}  {text}", file=out)
         cpu.trace = trace
 
     # ------------------------------------------------------------ run loop
