@@ -103,3 +103,23 @@ def test_breakpoint_on_a_virtual_address_set_before_paging():
     stdout, result = run_gdb(machine, [f"break *{high:#x}", "continue", "info registers eip", "continue"])
     assert f"Breakpoint 1, {high:#010x}" in stdout, stdout
     assert result.reason == "poweroff"
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="GNU gdb is not installed")
+def test_python_m_vm_wait_gdb(tmp_path):
+    import re
+    import sys
+    image = tmp_path / "disk.img"
+    image.write_bytes(program(GUEST))
+    vm = subprocess.Popen([sys.executable, "-m", "vm", str(image), "--gdb", "0", "--wait-gdb"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = int(re.search(rb"127\.0\.0\.1:(\d+)", vm.stderr.readline()).group(1))
+        gdb = subprocess.run(["gdb", "-nx", "-batch", "-ex", "set architecture i386",
+                              "-ex", f"target remote 127.0.0.1:{port}", "-ex", "info registers eip",
+                              "-ex", "continue"], capture_output=True, text=True, timeout=120)
+        out, _ = vm.communicate(timeout=60)
+    finally:
+        vm.kill()
+    assert "eip            0xfff0" in gdb.stdout and "exited normally" in gdb.stdout
+    assert vm.returncode == 0 and out == b"gdb ok\n"
