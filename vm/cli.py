@@ -78,6 +78,9 @@ def add_run_options(parser: argparse.ArgumentParser):
     g.add_argument("-s", dest="gdb", action="store_const", const=1234, help="shorthand for --gdb 1234")
     g.add_argument("--wait-gdb", "-S", action="store_true", help="wait for gdb before the first instruction")
     g.add_argument("--quiet-report", action="store_true", help="do not print the report of an abnormal end")
+    g.add_argument("--profile", action="store_true",
+                   help="print where the emulated cycles went: by timing rule, by kernel symbol and by physical page")
+    g.add_argument("--symbols", metavar="ELF", help="kernel ELF for --profile (default: kernel.elf beside the image)")
 
 
 class _Outputs:
@@ -168,12 +171,33 @@ def _parse_watch(text: str):
     return base, length
 
 
+def _kernel_symbols(args, disk_image):
+    """The ELF whose symbols name the profile's addresses, if one is known."""
+    explicit = getattr(args, "symbols", None) or getattr(args, "kernel", None)
+    if explicit:
+        return explicit
+    if disk_image is not None and (Path(disk_image).parent / "kernel.elf").is_file():
+        return Path(disk_image).parent / "kernel.elf"
+    return None
+
+
+def _attach_profiler(args, machine, disk_image):
+    if not getattr(args, "profile", False):
+        return None
+    from vm.profiler import ProfilerError, attach
+    try:
+        return attach(machine, _kernel_symbols(args, disk_image))
+    except (ProfilerError, OSError) as err:
+        raise OptionError(f"--profile: {err}") from None
+
+
 def run_from_args(args, disk_image) -> int:
     """Boot `disk_image` (a path, or None with --kernel/--bios) with the options; the exit status."""
     from vm.machine import EXIT_STATUS, MachineError
     outputs = _Outputs()
     try:
         machine = build_machine(args, disk_image, outputs)
+        profiler = _attach_profiler(args, machine, disk_image)
         gdb_port = getattr(args, "gdb", None)
         if gdb_port is not None:
             from vm.gdbstub import GdbStub
@@ -190,6 +214,8 @@ def run_from_args(args, disk_image) -> int:
         outputs.close()
         return EXIT_STATUS["bad-input"]
     _print_epilogue(args, machine, result)
+    if profiler is not None:
+        sys.stderr.write(profiler.report())
     outputs.close()
     return result.exit_code & 0xFF
 

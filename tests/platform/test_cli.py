@@ -158,3 +158,9 @@ def test_watch_phys_sees_the_page_walker_set_accessed_and_dirty(tmp_path):
     writes = [line.split() for line in log.read_text().splitlines()]
     values = [w[6] for w in writes]
     assert values == ["0x00005003", "0x00005023", "0x00005063"], writes
+
+
+def test_profile_report(image, capsys):
+    assert main([str(image), "--profile", "--serial", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "cycle profile:" in err and "by timing rule:" in err
