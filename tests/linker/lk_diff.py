@@ -73,7 +73,7 @@ def debug_sections(elf_bytes: bytes) -> dict:
 
 
 def symbol_values(elf_bytes: bytes) -> tuple[dict, Counter]:
-    """(global name -> value, Counter of (local name, value))."""
+    """(global name -> (value, size, type, binding), Counter of (local name, value, size, type))."""
     elf = ELFFile(io.BytesIO(elf_bytes))
     globals_, locals_ = {}, Counter()
     for sym in elf.get_section_by_name(".symtab").iter_symbols():
@@ -82,9 +82,9 @@ def symbol_values(elf_bytes: bytes) -> tuple[dict, Counter]:
         if sym["st_shndx"] == "SHN_UNDEF":
             continue
         if sym["st_info"]["bind"] == "STB_LOCAL":
-            locals_[(sym.name, sym["st_value"])] += 1
+            locals_[(sym.name, sym["st_value"], sym["st_size"], sym["st_info"]["type"])] += 1
         else:
-            globals_[sym.name] = sym["st_value"]
+            globals_[sym.name] = (sym["st_value"], sym["st_size"], sym["st_info"]["type"], sym["st_info"]["bind"])
     return globals_, locals_
 
 
