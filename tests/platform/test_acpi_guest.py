@@ -87,3 +87,53 @@ def test_guest_finds_the_shutdown_port_in_the_acpi_tables():
 def test_same_routine_powers_off_qemu():
     status, _ = run_qemu(image())
     assert status == 0
+
+
+# The same walk, but printing the FADT, the DSDT's first 64 bytes and the FACS in hex.
+ACPI_DUMP = ACPI_SHUTDOWN.replace("""got_facp:
+    mov 64(%ebx), %edx""", """got_facp:
+    mov %ebx, %esi
+    mov 4(%ebx), %ecx
+    call hexdump
+    mov 40(%ebx), %esi
+    mov $64, %ecx
+    call hexdump
+    mov 36(%ebx), %esi
+    mov $64, %ecx
+    call hexdump
+    mov $0x604, %dx
+    mov $0x2000, %ax
+    outw %ax, %dx
+hexdump:
+    mov $0x3f8, %dx
+1:  lodsb
+    mov %al, %ah
+    shr $4, %al
+    call nibble
+    mov %ah, %al
+    call nibble
+    loop 1b
+    mov $0x0a, %al
+    outb %al, %dx
+    ret
+nibble:
+    and $0xf, %al
+    add $0x30, %al
+    cmp $0x39, %al
+    jbe 2f
+    add $7, %al
+2:  outb %al, %dx
+    ret
+""")
+
+
+def test_fadt_and_facs_are_qemus_byte_for_byte():
+    image = boot_sector(ACPI_DUMP)
+    ours = run_vm(image, ram_size=16 << 20)
+    assert ours.reason == "poweroff", ours.report
+    status, theirs = run_qemu(image, memory="16")
+    assert status == 0
+    fadt, dsdt, facs = ours.serial.split(b"\n")[:3]
+    q_fadt, q_dsdt, q_facs = theirs.split(b"\n")[:3]
+    assert (fadt, facs) == (q_fadt, q_facs)
+    assert (dsdt[:8], dsdt[16:18], dsdt[20:72]) == (q_dsdt[:8], q_dsdt[16:18], q_dsdt[20:72])  # not length, checksum

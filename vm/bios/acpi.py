@@ -1,12 +1,15 @@
 """ACPI tables as SeaBIOS lays out QEMU's for -machine pc (PIIX4 PM).
 
-The RSDP (revision 0, OEM "BOCHS ") sits in the BIOS F-segment, 16-byte
-aligned, so a scan of 0xE0000-0xFFFFF finds it; it points to the RSDT in the
-reserved area at the top of RAM, next to the FACS, DSDT and FADT. The FADT
-gives PM1a control at 0x604, the PM timer at 0x608 and SMI_CMD 0xB2; the
-DSDT declares \\_S3_, \\_S4_ and \\_S5_ exactly as QEMU's does, so
+Checked against QEMU 7.2 / SeaBIOS (Debian) with one CPU: the RSDP
+(revision 0, OEM "BOCHS ") sits at 0xF59D0 in the BIOS F-segment; the FACS,
+DSDT, FADT and RSDT sit at the same offsets from the reserved area at the
+top of RAM as QEMU's (so for -m 128: DSDT 0x7FE0040, FADT 0x7FE198C, RSDT
+0x7FE1AD8), and the FADT is QEMU's byte for byte: revision 1, 116 bytes,
+PM1a control at 0x604, the PM timer at 0x608, SMI_CMD 0xB2, flags 0x80A5.
+The DSDT declares \\_S3_, \\_S4_ and \\_S5_ exactly as QEMU's does, so
 `\\_S5_` = Package(4){Zero, Zero, Zero, Zero} → SLP_TYP 0 → write 0x2000.
-Unlike QEMU there is no MADT/HPET: this machine has no APIC or HPET.
+Unlike QEMU the DSDT holds nothing else and there is no MADT, HPET or WAET
+(this machine has no APIC or HPET); their room is left empty.
 """
 
 import struct
@@ -19,7 +22,6 @@ CREATOR_ID = b"BXPC"
 GPE0_BLK = 0xAFE0
 SCI_IRQ = 9
 CMOS_CENTURY = 0x32
-RESET_PORT, RESET_VALUE = 0xCF9, 0x06
 
 
 def checksum_fix(data: bytearray, at: int, length: int = None):
@@ -79,23 +81,19 @@ def dsdt_aml() -> bytes:
 
 
 # ---------------------------------------------------------------- tables
-def gas_io(address: int, bit_width: int) -> bytes:
-    """Generic address structure: system I/O space."""
-    return struct.pack("<BBBBQ", 1, bit_width, 0, 0, address)
+# where QEMU 7.2's tables sit, from the start of the reserved top-of-RAM area
+FACS_OFFSET, DSDT_OFFSET, FADT_OFFSET, RSDT_OFFSET = 0x0, 0x40, 0x198C, 0x1AD8
 
 
 def fadt_body(facs: int, dsdt: int) -> bytes:
+    """FADT revision 1 (116 bytes), as QEMU builds it for PIIX4."""
     body = struct.pack("<IIBBHIBBBBIIIIIIIIBBBBBBBBHHHHBBBBBHBI",
                        facs, dsdt, 1, 0, SCI_IRQ, SMI_CMD, ACPI_ENABLE, ACPI_DISABLE, 0, 0,
                        PM_BASE, 0, PM1_CNT, 0, 0, PM_TMR, GPE0_BLK, 0,
                        4, 2, 0, 4, 4, 0, 0, 0,
                        0x0FFF, 0x0FFF, 0, 0, 0, 0, 0, 0, CMOS_CENTURY, 0, 0,
                        0x000080A5)        # WBINVD, PROC_C1, SLP_BUTTON, RTC_S4, RESET_REG_SUP
-    body += gas_io(RESET_PORT, 8) + bytes((RESET_VALUE, 0, 0, 0))
-    body += struct.pack("<QQ", facs, dsdt)
-    body += gas_io(PM_BASE, 32) + bytes(12) + gas_io(PM1_CNT, 16) + bytes(12) + bytes(12)
-    body += gas_io(PM_TMR, 32) + gas_io(GPE0_BLK, 32) + bytes(12)
-    assert 36 + len(body) == 244, len(body)
+    assert 36 + len(body) == 116, len(body)
     return body
 
 
@@ -113,18 +111,15 @@ class AcpiTables:
     """The table blob for RAM at `base` and the RSDP that points into it."""
 
     def __init__(self, base: int):
-        blob = bytearray()
-
-        def place(data: bytes, align: int) -> int:
-            blob.extend(bytes(-len(blob) % align))
-            address = base + len(blob)
-            blob.extend(data)
-            return address
-
-        self.facs = place(facs(), 64)
-        self.dsdt = place(table(b"DSDT", 1, dsdt_aml()), 4)
-        self.fadt = place(table(b"FACP", 3, fadt_body(self.facs, self.dsdt)), 4)
-        self.rsdt = place(table(b"RSDT", 1, struct.pack("<I", self.fadt)), 4)
+        dsdt = table(b"DSDT", 1, dsdt_aml())
+        assert DSDT_OFFSET + len(dsdt) <= FADT_OFFSET
+        blob = bytearray(RSDT_OFFSET + 36 + 4)
         self.base = base
+        self.facs, self.dsdt = base + FACS_OFFSET, base + DSDT_OFFSET
+        self.fadt, self.rsdt = base + FADT_OFFSET, base + RSDT_OFFSET
+        fadt = table(b"FACP", 1, fadt_body(self.facs, self.dsdt))
+        rsdt = table(b"RSDT", 1, struct.pack("<I", self.fadt))
+        for offset, data in ((FACS_OFFSET, facs()), (DSDT_OFFSET, dsdt), (FADT_OFFSET, fadt), (RSDT_OFFSET, rsdt)):
+            blob[offset:offset + len(data)] = data
         self.blob = bytes(blob)
         self.rsdp = rsdp(self.rsdt)

@@ -9,7 +9,7 @@ It holds only what the guest must execute or find by scanning memory:
         EAX=0x2BADB002, EBX=info, jmp entry
   FF53  the default `iret` every unused vector points at
   1000+ one `iret` per service and per hardware IRQ, each hooked
-  5B10  the ACPI RSDP (16-byte aligned, in the F-segment as SeaBIOS puts it)
+  59D0  the ACPI RSDP (16-byte aligned, in the F-segment where SeaBIOS puts it)
 """
 
 import struct
@@ -24,7 +24,7 @@ DEFAULT_IRET = 0xFF53
 RESET_VECTOR = 0xFFF0
 STUBS_START = 0x1000
 STUB_SPACING = 8
-RSDP_OFFSET = 0x5B10
+RSDP_OFFSET = 0x59D0                 # 0xF59D0, where SeaBIOS on QEMU 7.2 puts it
 
 IRET = 0xCF
 
