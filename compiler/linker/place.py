@@ -73,10 +73,13 @@ def assign_inputs(layout: TargetLayout, objects: list[InputObject], symbols: Sym
                         out.inputs.append(block)
     stray = [s for s in candidates if s not in taken and s.size > 0]
     if stray:
-        lines = [f"  {s.where()} ({s.size} bytes)" for s in stray[:20]]
+        lines = [f"  {s.where()} ({s.size} bytes){_HINTS.get(s.name, '')}" for s in stray[:20]]
         raise LinkError(f"target {layout.name}: {len(stray)} allocated input section(s) match no output "
                         "section pattern in the build description:\n" + "\n".join(lines))
     return outputs
+
+
+_HINTS = {".eh_frame": " - unwind tables: LLVM emits them for functions not marked nounwind"}
 
 
 def non_alloc_outputs(objects: list[InputObject], merge: bool = True) -> list[OutputSection]:

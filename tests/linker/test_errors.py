@@ -152,3 +152,9 @@ def test_stage2_over_its_sectors_names_excess_and_contributors():
     size = int(text.split("the flat binary is ")[1].split()[0])
     assert size > 40000 and f"{size - 32256} bytes over its limit of 32256 (63 sectors)" in text
     assert "40000 bytes  huge.o:(.data)" in text and "  0 bytes" not in text
+
+
+def test_unwind_tables_get_a_hint():
+    obj = make_object("define i32 @f(i32 %x) uwtable { %y = add i32 %x, 1\n ret i32 %y }")
+    text = link_error([("unwind.o", obj)])
+    assert "unwind.o:(.eh_frame)" in text and "not marked nounwind" in text
