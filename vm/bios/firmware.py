@@ -14,18 +14,25 @@ BOOT_ADDRESS = 0x7C00
 BOOT_FLAGS = 0x0202                 # IF set, as when SeaBIOS jumps to the boot sector
 MASTER_IRQ_BASE, SLAVE_IRQ_BASE = 0x08, 0x70
 TICKS_PER_DAY = 0x1800B0
-BDA_VALUES = (                      # (address, size, value)
+BDA_VALUES = (                      # (address, size, value), as SeaBIOS leaves them on QEMU
     (0x400, 2, 0x3F8),              # COM1
     (0x40E, 2, EBDA_BASE >> 4),     # EBDA segment
     (0x410, 2, 0x0222),             # equipment: FPU, 80x25 colour, one serial port
     (0x413, 2, EBDA_BASE >> 10),    # base memory in KiB (639)
+    (0x41A, 2, 0x1E),               # keyboard buffer head
+    (0x41C, 2, 0x1E),               # keyboard buffer tail (empty)
     (0x449, 1, 0x03),               # video mode
     (0x44A, 2, 80),                 # columns
     (0x44C, 2, 4096),               # page size
+    (0x460, 2, 0x0607),             # cursor shape
     (0x463, 2, 0x3D4),              # CRTC port
+    (0x47C, 1, 0x0A),               # COM1 timeout
+    (0x480, 2, 0x1E),               # keyboard buffer start
+    (0x482, 2, 0x3E),               # keyboard buffer end
     (0x475, 1, 1),                  # hard disks
     (0x484, 1, 24),                 # rows - 1
     (0x485, 2, 16),                 # character height
+    (0x487, 4, 0x0851F960),         # EGA/VGA control, switches, flags
 )
 
 
