@@ -159,3 +159,39 @@ def test_time_of_day_services():
     out = run_vm(program(TIME_OF_DAY), rtc_time=datetime.datetime(2031, 7, 4, 12, 34, 56))
     assert out.reason == "poweroff", out.report
     assert out.serial == b"1234" b"56" b"2031" b"0704" b"0002"
+
+
+ENTRY_STATE = """
+    pushal
+    pushfl
+    push %ds
+    push %es
+    push %ss
+    push %cs
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %sp, %si
+    mov $0, %bx
+1:  mov %ss:(%bx,%si), %ax
+    call print_hex16
+    mov $0x20, %al
+    call putc
+    add $2, %bx
+    cmp $44, %bx
+    jb 1b
+    jmp poweroff
+"""
+# CS SS ES DS EFLAGS EDI ESI EBP ESP EBX EDX ECX EAX, 16 bits at a time
+EXPECTED_ENTRY = (b"0000 0000 0000 0000 0202 0000 0000 0000 0000 0000 0000 0000 "
+                  b"6F04 0000 0000 0000 0080 0000 0000 0000 AA55 0000 ")
+
+
+def test_registers_at_the_boot_sector_are_seabioses():
+    out = run_vm(program(ENTRY_STATE))
+    assert out.reason == "poweroff", out.report
+    assert out.serial == EXPECTED_ENTRY
+
+
+def test_registers_at_the_boot_sector_on_qemu():
+    status, serial = run_qemu(program(ENTRY_STATE))
+    assert status == 0 and serial == EXPECTED_ENTRY

@@ -12,6 +12,8 @@ from .services import (KeyboardServices, SystemServices, TimeServices, VideoServ
 
 BOOT_ADDRESS = 0x7C00
 BOOT_FLAGS = 0x0202                 # IF set, as when SeaBIOS jumps to the boot sector
+BOOT_STACK = 0x6F04                 # SS:SP = 0000:6F04 at the boot sector, as SeaBIOS leaves it
+BOOT_EAX = 0xAA55                   # SeaBIOS leaves the signature it checked in AX
 MASTER_IRQ_BASE, SLAVE_IRQ_BASE = 0x08, 0x70
 TICKS_PER_DAY = 0x1800B0
 BDA_VALUES = (                      # (address, size, value), as SeaBIOS leaves them on QEMU
@@ -103,7 +105,7 @@ class BuiltinBios:
         m.vga.clear()
         for segment in (0, 2, 3):                        # ES, SS, DS
             call.cpu.load_seg(segment, 0)
-        call.cpu.esp = BOOT_ADDRESS
+        call.cpu.esp = BOOT_STACK
 
     def _vector(self, vector: int) -> int:
         stub = self.rom.stubs.get(vector)
@@ -139,6 +141,7 @@ class BuiltinBios:
             return self._say(call, "Boot failed: not a bootable disk\r\n")
         call.write(BOOT_ADDRESS, sector)
         call.cpu.edx = 0x80
+        call.cpu.eax = BOOT_EAX
         call.set_return_address(0, BOOT_ADDRESS, flags=BOOT_FLAGS)
 
     def _say(self, call: BiosCall, text: str):
