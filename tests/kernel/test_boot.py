@@ -22,6 +22,7 @@ BOOT_LOG = [
     "sleep: thread C slept 4 ticks: woke on time",
     "sleep: thread A slept 6 ticks: woke on time",
     "demo: pre-emptive scheduling",
+    "demo: 11 threads ran in 5 thread slots",     # main, idle, then 3 x 3 workers reusing slots
     "demo: done",
     "acpi: powering off",
 ]
