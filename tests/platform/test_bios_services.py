@@ -195,3 +195,56 @@ def test_registers_at_the_boot_sector_are_seabioses():
 def test_registers_at_the_boot_sector_on_qemu():
     status, serial = run_qemu(program(ENTRY_STATE))
     assert status == 0 and serial == EXPECTED_ENTRY
+
+
+# PIC masks and ISR, port 0x92, CMOS registers B/A/D, UART LCR/IER/MCR and
+# PM1a control as the boot sector finds them.
+DEVICE_STATE = """
+    inb $0x21, %al
+    call print_hex8
+    inb $0xa1, %al
+    call print_hex8
+    mov $0x0b, %al
+    outb %al, $0x20
+    inb $0x20, %al
+    call print_hex8
+    inb $0x92, %al
+    call print_hex8
+    mov $0x0b, %al
+    outb %al, $0x70
+    inb $0x71, %al
+    call print_hex8
+    mov $0x0a, %al
+    outb %al, $0x70
+    inb $0x71, %al
+    call print_hex8
+    mov $0x0d, %al
+    outb %al, $0x70
+    inb $0x71, %al
+    call print_hex8
+    mov $0x3fb, %dx
+    inb %dx, %al
+    call print_hex8
+    mov $0x3f9, %dx
+    inb %dx, %al
+    call print_hex8
+    mov $0x3fc, %dx
+    inb %dx, %al
+    call print_hex8
+    mov $0x604, %dx
+    inw %dx, %ax
+    call print_hex16
+    jmp poweroff
+"""
+EXPECTED_DEVICE_STATE = b"B8" b"8E" b"00" b"02" b"02" b"26" b"80" b"00" b"00" b"08" b"0000"
+
+
+def test_device_state_at_the_boot_sector():
+    out = run_vm(program(DEVICE_STATE))
+    assert out.reason == "poweroff", out.report
+    assert out.serial == EXPECTED_DEVICE_STATE
+
+
+def test_device_state_at_the_boot_sector_on_qemu():
+    status, serial = run_qemu(program(DEVICE_STATE))
+    assert status == 0 and serial == EXPECTED_DEVICE_STATE

@@ -113,10 +113,11 @@ class BuiltinBios:
         return 0xF000 << 16 | offset
 
     def _setup_pic(self):
-        """ICW1-4 like SeaBIOS: master at 08h, slave at 70h; IRQ0-2 unmasked."""
+        """ICW1-4 like SeaBIOS: master at 08h, slave at 70h; the masks SeaBIOS
+        leaves on QEMU (timer, keyboard, cascade, floppy; RTC, mouse, FPU, IDE)."""
         pic = self.machine.pic
-        for port, values in ((0x20, (0x11,)), (0x21, (MASTER_IRQ_BASE, 0x04, 0x01, 0xF8)),
-                             (0xA0, (0x11,)), (0xA1, (SLAVE_IRQ_BASE, 0x02, 0x01, 0xFF))):
+        for port, values in ((0x20, (0x11,)), (0x21, (MASTER_IRQ_BASE, 0x04, 0x01, 0xB8)),
+                             (0xA0, (0x11,)), (0xA1, (SLAVE_IRQ_BASE, 0x02, 0x01, 0x8E))):
             for value in values:
                 pic.port_write(port, 1, value)
 

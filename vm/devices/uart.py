@@ -27,8 +27,8 @@ class UART16550:
         self.base = base
         self.rx = deque(input_bytes)
         self.ier = 0
-        self.lcr = 0x03
-        self.mcr = 0
+        self.lcr = 0x00            # reset values as QEMU's 16550: 8 bits need the guest's LCR
+        self.mcr = 0x08            # OUT2, as after QEMU's reset
         self.scr = 0
         self.fcr = 0
         self.divisor = 12          # 9600 baud until the guest sets one
