@@ -23,7 +23,8 @@ from collections import defaultdict
 from pathlib import Path
 
 RULES = {
-    "static": "instructions and ordinary loads/stores (static block cost)",
+    "static": "instructions (static block cost)",
+    "ordinary_memory": "ordinary loads/stores (static block cost)",
     "code_write": "stores to pages holding executed code",
     "mmio": "MMIO accesses",
     "first_touch": "first touch of host memory",
@@ -163,6 +164,8 @@ class CycleProfiler:
     def _block(self, blk, eip, page):
         cpu, frames = self.cpu, self.frames
         here = (self.symbols.name(eip), page)
+        static = getattr(blk, "static_cycles", 0)
+        memory = getattr(blk, "memory_cycles", 0)
 
         def profiled():
             outer = self.running
@@ -175,7 +178,10 @@ class CycleProfiler:
                 spent = cpu.cycles - start
                 if frames:
                     frames[-1][1] += spent
-                self._book("static", spent - nested, page)
+                own = spent - nested
+                on_memory = own * memory // static if static else 0
+                self._book("ordinary_memory", on_memory, page)
+                self._book("static", own - on_memory, page)
                 self.running = outer
         profiled.source = getattr(blk, "source", "")
         return profiled

@@ -23,11 +23,13 @@ from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
 from .segments import CS, Segments
 from .system import System
-from .translate import MAX_BLOCK_INSNS, Emitter, assemble, translate_block
+from .translate import MAX_BLOCK_INSNS, assemble, translate_block
 from ..timing import load_profile
 
 INF = float("inf")
 SLOW_MARGIN = MAX_BLOCK_INSNS * 64   # near the instruction limit, step block by block
+COLD_BLOCK_INSNS = 8     # the length of blocks for code that has not proved hot
+HOT_AFTER = 2            # executions as short blocks before a block is compiled as a trace
 RESET_CR0 = 0x60000010
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 
@@ -68,7 +70,9 @@ class CPU(MMU, Segments, Interrupts, System):
         self.init_system()
         self.blocks: dict[int, object] = {}       # (physical address | mode) -> block function
         self.vcache: dict[int, object] = {}       # (EIP | CS base and mode) -> block function
-        self.single_blocks: dict[int, object] = {}
+        self.single_blocks: dict[int, object] = {}  # one instruction each
+        self.cold_blocks: dict[int, object] = {}    # short blocks for code not (yet) hot
+        self.heat: dict[int, int] = {}              # executions of code not yet hot
         self.page_blocks: dict[int, list] = {}    # physical page -> [(key, lo, hi, cache)]
         self.exec_hooks: dict[int, list] = {}
         self.recent_eips = deque(maxlen=16)
@@ -138,6 +142,8 @@ class CPU(MMU, Segments, Interrupts, System):
     def flush_code_cache(self):
         self.vcache.clear()
         self.blocks.clear()
+        self.cold_blocks.clear()
+        self.heat.clear()
         self.single_blocks.clear()
         self.page_blocks.clear()
 
@@ -220,8 +226,12 @@ class CPU(MMU, Segments, Interrupts, System):
             try:
                 if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
                         or n < self.cold_until):
-                    k = self._slow_block(single or self.trace is not None
-                                         or insn_limit - n <= SLOW_MARGIN)
+                    if single or self.trace is not None or insn_limit - n < COLD_BLOCK_INSNS:
+                        k = self._slow_block(self.single_blocks)
+                    elif insn_limit - n <= SLOW_MARGIN:
+                        k = self._slow_block(self.cold_blocks)    # short, never loops: exact
+                    else:
+                        k = self._slow_block(None)
                     single = False
                     n += k
                     if n < self.cold_until:
@@ -251,10 +261,19 @@ class CPU(MMU, Segments, Interrupts, System):
             pp = self.fetch_page(lin)
         phys = pp | (lin & 0xFFF)
         key = phys | self.mode_key
+        self.recent_eips.append(self.eip)
         blk = self.blocks.get(key)
         if blk is None:
+            # code runs as short blocks until it proves hot; only then is the
+            # long (trace, loop) block compiled, which costs more to compile
+            heat = self.heat.get(key, 0) + 1
+            self.heat[key] = heat
+            if heat <= HOT_AFTER:
+                blk = self.cold_blocks.get(key)
+                if blk is None:
+                    blk = self._translate(lin, phys, key, self.cold_blocks)
+                return blk
             blk = self._translate(lin, phys, key, self.blocks)
-        self.recent_eips.append(self.eip)
         self.vcache[self.eip | self.mode_key] = blk
         return blk
 
@@ -262,16 +281,21 @@ class CPU(MMU, Segments, Interrupts, System):
         """The cold period after hlt: extra cycles for `insns` instructions."""
         self.cycles += insns * self.timing.hlt_cold_insn
 
-    def _slow_block(self, exact):
-        """One block outside the vcache; a single instruction when `exact`
-        (stepping, tracing, or close to the instruction limit)."""
+    def _slow_block(self, cache):
+        """One block outside the vcache, from `cache`: single_blocks (one
+        instruction: stepping, tracing, the end of the instruction budget),
+        cold_blocks (short, never looping) or None (the usual lookup)."""
+        if cache is None:
+            blk = self._lookup()
+            if self.trace is not None:
+                self.trace(self)
+            return blk()
         lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
         pp = self.xtlb.get(lin >> 12)
         if pp is None:
             pp = self.fetch_page(lin)
         phys = pp | (lin & 0xFFF)
         key = phys | self.mode_key
-        cache = self.single_blocks if exact else self.blocks
         blk = cache.get(key)
         if blk is None:
             blk = self._translate(lin, phys, key, cache)
@@ -355,7 +379,7 @@ class CPU(MMU, Segments, Interrupts, System):
             return self.mem._read_byte(p)
 
         decoder = Decoder(fetch)
-        limit = 1 if cache is self.single_blocks else MAX_BLOCK_INSNS
+        limit = {id(self.single_blocks): 1, id(self.cold_blocks): COLD_BLOCK_INSNS}.get(id(cache), MAX_BLOCK_INSNS)
         hooks = self.exec_hooks
 
         def decode(eip, first):
@@ -376,7 +400,7 @@ class CPU(MMU, Segments, Interrupts, System):
         flat = bool(self.mode_key >> 34 & 1)
         e, starts, cycles_before, eips, loop = translate_block(
             decode, code32, stack32, flat, self.timing, self.eip,
-            allow_loop=cache is not self.single_blocks, max_insns=limit)
+            allow_loop=cache is self.blocks, max_insns=limit)
         if phys in hooks:
             e.lines.insert(0, f"        if HOOK({phys}): return 0")
             starts = [(idx + 1, n) for idx, n in starts]
@@ -386,6 +410,9 @@ class CPU(MMU, Segments, Interrupts, System):
         exec(code, self.globals, namespace)
         blk = namespace["blk"]
         blk.source = source
+        # the part of the block's static cycles that is ordinary loads/stores (for vm.profiler)
+        blk.static_cycles = e.static_cycles
+        blk.memory_cycles = e.reads * self.timing.mem_read + e.writes * self.timing.mem_write
         cache[key] = blk
         for start, length in _runs(fetched):
             pg, lo = start >> 12, start & 0xFFF
