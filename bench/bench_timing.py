@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-mips", action="store_true")
     ap.add_argument("--mips-insns", type=int, default=4_000_000)
     args = ap.parse_args(argv)
+    if args.mips_insns < 100_000:
+        ap.error("--mips-insns must be at least 100000")
     from compiler.build import BuildError
     from vm.timing.calibration import CalibrationError, build_images, calibrate, format_table
     failures = 0
