@@ -65,12 +65,15 @@ def kernel_build(tmp_path_factory):
 
 
 def boot_vm(image: bytes, max_insns: int = 200_000_000, timing: str = "tcg", machine_out=None,
-            ram: int = RAM):
+            ram: int = RAM, prepare=None):
     """Boot `image` on the VM; (RunResult, serial text). `machine_out`, a
-    list, receives the Machine for tests that inspect it afterwards."""
+    list, receives the Machine for tests that inspect it afterwards;
+    `prepare(machine)` runs before the first instruction."""
     from vm.machine import Machine
     serial = io.BytesIO()
     machine = Machine(ram_size=ram, timing=timing, disk=image, serial=serial)
+    if prepare is not None:
+        prepare(machine)
     result = machine.run(max_insns=max_insns, timeout=120)
     if machine_out is not None:
         machine_out.append(machine)

@@ -109,3 +109,30 @@ def test_two_gib_machine_powers_off_through_tables_above_the_direct_map(kernel_b
     lines = lines_of(out)
     assert any(l.startswith("frames: 245760 total, ") for l in lines), out
     assert any(l.startswith("acpi: RSDP ") and "RSDT 0x7ffe" in l for l in lines), out
+
+
+def corrupt_table_at_boot(signature: bytes):
+    """A `prepare` hook: when the BIOS jumps to the MBR (its ACPI tables are
+    built by then), flip one byte inside the table with `signature`."""
+    def prepare(machine):
+        def corrupt(cpu):
+            top = machine.ram_size - 0x20000         # where the BIOS keeps its tables
+            tables = machine.memory.read(top, 0x20000)
+            at = tables.find(signature)
+            assert at >= 0, signature
+            machine.memory.write(top + at + 10, bytes([tables[at + 10] ^ 0x55]))
+        machine.cpu.add_exec_hook(0x7C00, corrupt)
+    return prepare
+
+
+def test_acpi_refuses_a_fadt_with_a_bad_checksum(kernel_build, vm):
+    result, out = vm(kernel_build(2).image_with("exp=printf"), prepare=corrupt_table_at_boot(b"FACP"))
+    assert result.reason == "hlt-no-interrupts", result.report + out
+    assert any(l.startswith("acpi: no valid RSDT/FADT") for l in lines_of(out)), out
+    assert "acpi: powering off" not in out
+
+
+def test_acpi_refuses_a_dsdt_with_a_bad_checksum(kernel_build, vm):
+    result, out = vm(kernel_build(2).image_with("exp=printf"), prepare=corrupt_table_at_boot(b"DSDT"))
+    assert result.reason == "hlt-no-interrupts", result.report + out
+    assert any(l.startswith("acpi: bad DSDT at 0x") for l in lines_of(out)), out
