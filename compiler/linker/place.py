@@ -71,6 +71,11 @@ def assign_inputs(layout: TargetLayout, objects: list[InputObject], symbols: Sym
                     if block.out is None:
                         block.out = out
                         out.inputs.append(block)
+    homeless = [b for b in commons if b.out is None]
+    if homeless:
+        names = ", ".join(f"{b.name} ({b.obj.name})" for b in homeless[:10])
+        raise LinkError(f"target {layout.name}: common symbol(s) {names} but no output section takes "
+                        "COMMON (add it to an input statement, e.g. \".bss .bss.* COMMON\")")
     stray = [s for s in candidates if s not in taken and s.size > 0]
     if stray:
         lines = [f"  {s.where()} ({s.size} bytes){_HINTS.get(s.name, '')}" for s in stray[:20]]

@@ -158,3 +158,11 @@ def test_unwind_tables_get_a_hint():
     obj = make_object("define i32 @f(i32 %x) uwtable { %y = add i32 %x, 1\n ret i32 %y }")
     text = link_error([("unwind.o", obj)])
     assert "unwind.o:(.eh_frame)" in text and "not marked nounwind" in text
+
+
+def test_common_symbol_without_a_common_pattern():
+    layout = TargetLayout(name="k", format="elf", vma=0x1000, sections=[
+        OutputSectionSpec(".text", [[".text"]]), OutputSectionSpec(".bss", [[".bss"]])])
+    obj = make_object("@c = common global i32 0, align 4\ndefine ptr @f() nounwind { ret ptr @c }")
+    text = link_error([("c.o", obj)], layout)
+    assert "common symbol(s) c (c.o)" in text and "COMMON" in text
