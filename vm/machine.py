@@ -124,6 +124,8 @@ class Machine:
 
     def _build_firmware(self, disk, bios, kernel, cmdline):
         self.disk = _load_disk(disk) if disk is not None else None
+        if bios is not None and kernel is not None:
+            raise MachineError("--kernel needs the built-in BIOS; it cannot be combined with --bios")
         if bios is not None:
             rom = bios if isinstance(bios, (bytes, bytearray)) else _checked(load_rom_file, bios)
             if len(rom) % ROM_SIZE or not rom:

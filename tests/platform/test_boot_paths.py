@@ -145,3 +145,8 @@ def test_multiboot_from_a_file_gets_qemus_command_line(tmp_path):
 def test_kernel_without_multiboot_header_is_a_clear_error():
     with pytest.raises(MachineError, match="no Multiboot header"):
         Machine(kernel=b"\x7fELF" + bytes(200))
+
+
+def test_kernel_and_bios_together_is_a_clear_error():
+    with pytest.raises(MachineError, match="cannot be combined"):
+        Machine(kernel=elf_kernel(), bios=rom_image())
