@@ -136,3 +136,36 @@ def test_acpi_refuses_a_dsdt_with_a_bad_checksum(kernel_build, vm):
     result, out = vm(kernel_build(2).image_with("exp=printf"), prepare=corrupt_table_at_boot(b"DSDT"))
     assert result.reason == "hlt-no-interrupts", result.report + out
     assert any(l.startswith("acpi: bad DSDT at 0x") for l in lines_of(out)), out
+
+
+def s5_package_at_boot(elements: bytes):
+    """A `prepare` hook: rewrite the first elements of the DSDT's \\_S5_
+    package (same length) and fix the table's checksum, as another firmware
+    would have written it."""
+    def prepare(machine):
+        def patch(cpu):
+            top = machine.ram_size - 0x20000
+            tables = bytearray(machine.memory.read(top, 0x20000))
+            dsdt = tables.find(b"DSDT")
+            s5 = tables.find(b"_S5_", dsdt)
+            assert dsdt >= 0 and s5 > dsdt and tables[s5 + 4] == 0x12   # PackageOp
+            first = s5 + 4 + 1 + 1 + 1          # PackageOp, 1-byte PkgLength, NumElements
+            tables[first:first + len(elements)] = elements
+            length = int.from_bytes(tables[dsdt + 4:dsdt + 8], "little")
+            tables[dsdt + 9] = 0
+            tables[dsdt + 9] = (-sum(tables[dsdt:dsdt + length])) & 0xFF
+            machine.memory.write(top + dsdt, bytes(tables[dsdt:dsdt + length]))
+        machine.cpu.add_exec_hook(0x7C00, patch)
+    return prepare
+
+
+def test_acpi_reads_a_byte_prefixed_s5_sleep_type(kernel_build, vm):
+    """\\_S5_ = Package{BytePrefix 5, ...}: the kernel takes SLP_TYPa = 5 from
+    the AML and writes 5 << 10 | SLP_EN. (The VM powers off only for its own
+    S5 value, 0, so the kernel then reports that it is still running.)"""
+    result, out = vm(kernel_build(2).image_with("exp=printf"),
+                     prepare=s5_package_at_boot(bytes([0x0A, 0x05, 0x00, 0x00])))
+    lines = lines_of(out)
+    assert any(l.startswith("acpi: RSDP ") and l.endswith("PM1a_CNT=0x604 SLP_TYPa=5") for l in lines), out
+    assert "acpi: still running after the S5 write" in lines
+    assert result.reason == "hlt-no-interrupts"
