@@ -99,8 +99,8 @@ def boot_qemu(image: bytes, tmp_path: Path, timeout: int = 60):
 
 
 def boot_qemu_until(image: bytes, tmp_path: Path, last_line: str, timeout: int = 60) -> str:
-    """Boot on QEMU until the guest prints `last_line` (for programs that
-    halt for good, such as the exception reports), then stop QEMU."""
+    """Boot on QEMU until the guest prints a line ending in `last_line` (for
+    programs that halt for good, such as the exception reports), then stop QEMU."""
     proc = subprocess.Popen(qemu_command(image, tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
     lines = []
@@ -109,7 +109,7 @@ def boot_qemu_until(image: bytes, tmp_path: Path, last_line: str, timeout: int =
         timer.start()
         for raw in proc.stdout:
             lines.append(raw.decode(errors="replace").rstrip("\r\n"))
-            if lines[-1] == last_line:
+            if lines[-1].endswith(last_line):
                 break
     finally:
         timer.cancel()

@@ -16,10 +16,13 @@ def parse_report(build, out):
     vector, name, code, eip, cs, eflags, cr2 = match.groups()
     callers = re.search(r"called from:((?: 0x[0-9a-f]{8})*)", out)
     assert callers, out
+    thread = re.search(r"in thread (\S+); kernel halted", out)
+    assert thread, out
     return dict(vector=int(vector), name=name, code=int(code, 16), eip=int(eip, 16),
                 cs=int(cs, 16), eflags=int(eflags, 16), cr2=int(cr2, 16),
                 function=build.function_at(int(eip, 16)),
-                callers=[build.function_at(int(a, 16)) for a in callers.group(1).split()])
+                callers=[build.function_at(int(a, 16)) for a in callers.group(1).split()],
+                thread=thread.group(1))
 
 
 def fault_report(kernel_build, vm, program):
@@ -38,6 +41,7 @@ def test_page_fault(kernel_build, vm):
     assert r["cs"] == 0x08
     # the backtrace climbs the frame pointers back to the kernel's entry
     assert r["callers"][:3] == ["run_program", "kernel_main", "_entry"]
+    assert r["thread"] == "main"
 
 
 def test_divide_error(kernel_build, vm):
@@ -61,5 +65,5 @@ def test_qemu_reports_the_same_exceptions(kernel_build, vm, qemu_until, program)
     build = kernel_build(2)
     on_qemu = parse_report(build, qemu_until(build.image_with(f"exp={program}"), "kernel halted"))
     on_vm = fault_report(kernel_build, vm, program)
-    for key in ("vector", "name", "code", "cs", "cr2", "eip", "function", "callers"):
+    for key in ("vector", "name", "code", "cs", "cr2", "eip", "function", "callers", "thread"):
         assert on_qemu[key] == on_vm[key], key
