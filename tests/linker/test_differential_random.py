@@ -77,7 +77,11 @@ def random_layout(draw):
     if draw(st.booleans()):
         sections[2].lma = draw(st.integers(0x200000, 0x300000)) & ~0xF
     symbols = {"__data_load": ("load_start", ".data", 0), "__end": ("end", ".bss", draw(st.integers(0, 64)))}
-    return TargetLayout(name="random", format="elf", vma=vma, lma=lma, sections=sections, symbols=symbols)
+    layout = TargetLayout(name="random", format="elf", vma=vma, lma=lma, sections=sections, symbols=symbols)
+    if draw(st.booleans()):          # garbage collection from sym_0_0 (always defined) and maybe more roots
+        layout.gc_sections, layout.entry = True, "sym_0_0"
+        layout.keep_symbols = draw(st.lists(st.sampled_from(["sym_1_0", "sym_2_1", "sym_0_2"]), max_size=2))
+    return layout
 
 
 @settings(max_examples=int(__import__("os").environ.get("LK_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
