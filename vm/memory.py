@@ -182,9 +182,15 @@ class PhysicalMemory:
         paddr &= self.a20_mask
         if self.watches:
             self._fire_watches(paddr, size, value, eip)
-        region = self.page_region.get(paddr >> PAGE_SHIFT)
+        page = paddr >> PAGE_SHIFT
+        region = self.page_region.get(page)
         if region is not None and region.kind == "mmio" and region.contains(paddr):
             region.dev.mmio_write(paddr, size, value & ((1 << (8 * size)) - 1))
+            return
+        if region is None and (paddr & PAGE_MASK) + size <= PAGE_SIZE and paddr + size <= self.ram_size:
+            if self.code_count.get(page):
+                self.clear_code(paddr, size)
+            self.ram[paddr:paddr + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
             return
         for i in range(size):
             self._write_byte(paddr + i, (value >> (8 * i)) & 0xFF)
@@ -205,17 +211,28 @@ class PhysicalMemory:
             if paddr < base + length and base < paddr + size:
                 fn(paddr, size, value, eip)
 
+    def _plain_range(self, paddr: int, n: int, watched: bool) -> bool:
+        """[paddr, paddr+n) is RAM only: no ROM/MMIO overlay, A20 not masking,
+        and (when `watched`) no write watch."""
+        if n <= 0 or paddr + n > self.ram_size or self.a20_mask != 0xFFFFFFFF:
+            return n <= 0
+        if not self.page_region and not (watched and self.watch_pages):
+            return True
+        for page in range(paddr >> PAGE_SHIFT, ((paddr + n - 1) >> PAGE_SHIFT) + 1):
+            if page in self.page_region or (watched and page in self.watch_pages):
+                return False
+        return True
+
     def read(self, paddr: int, n: int) -> bytes:
         """Host-side read (BIOS, loaders, debugger)."""
-        if self.page_region or paddr + n > self.ram_size or self.a20_mask != 0xFFFFFFFF:
+        if not self._plain_range(paddr, n, watched=False):
             return bytes(self._read_byte((paddr + i) & self.a20_mask) for i in range(n))
         return bytes(self.ram[paddr:paddr + n])
 
     def write(self, paddr: int, data: bytes) -> None:
         """Host-side write; keeps the CPU's decoded blocks coherent."""
         data = bytes(data)
-        if (not self.page_region and not self.watches and paddr + len(data) <= self.ram_size
-                and self.a20_mask == 0xFFFFFFFF):
+        if self._plain_range(paddr, len(data), watched=True):
             self.clear_code(paddr, len(data))
             self.ram[paddr:paddr + len(data)] = data
             self._touch(paddr, len(data))
