@@ -18,9 +18,9 @@ BOOT_LOG = [
     "demo: co-operative scheduling",
     *[f"coop: thread {t} round {r}" for r in range(3) for t in "ABC"],
     "demo: sleep",
-    "sleep: thread B slept 2 ticks: woke on time",
-    "sleep: thread C slept 4 ticks: woke on time",
-    "sleep: thread A slept 6 ticks: woke on time",
+    "sleep: thread B slept 10 ticks: woke on time",
+    "sleep: thread C slept 20 ticks: woke on time",
+    "sleep: thread A slept 30 ticks: woke on time",
     "demo: pre-emptive scheduling",
     "demo: 11 threads ran in 5 thread slots",     # main, idle, then 3 x 3 workers reusing slots
     "demo: done",
