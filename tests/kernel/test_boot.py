@@ -100,3 +100,11 @@ def test_unknown_program_lists_the_known_ones(kernel_build, vm):
     assert listed, out
     known = listed[0].split("known: ")[1].split()
     assert known[:6] == ["demo", "printf", "console", "pagefault", "divide", "funmemset"]
+
+
+def test_default_boot_under_the_kvm_timing_profile(kernel_build, vm):
+    """The demo does not depend on the tcg costs (its timing comes from the
+    PIT, which both profiles drive from emulated cycles)."""
+    result, out = vm(kernel_build(2).image, timing="kvm")
+    assert result.reason == "poweroff", result.report + out
+    assert_boot_log(out)
