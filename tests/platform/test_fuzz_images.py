@@ -41,3 +41,22 @@ def test_random_roms_end_in_a_report(head, entry, fill):
     rom[:len(head)] = head
     rom[0xFFF0:] = entry
     check_run(bios=bytes(rom))
+
+
+def multiboot_header(flags: int) -> bytes:
+    import struct
+    return struct.pack("<III", 0x1BADB002, flags, -(0x1BADB002 + flags) & 0xFFFFFFFF)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(prefix=st.binary(max_size=64), flags=st.sampled_from([0x3, 0x10003, 0x10000, 0x7, 0x1]),
+       fields=st.binary(min_size=20, max_size=20), body=st.binary(max_size=512), elf=st.booleans())
+def test_random_multiboot_kernels_give_an_error_or_a_report(prefix, flags, fields, body, elf):
+    from vm.machine import MachineError
+    head = b"\x7fELF\x01\x01\x01" + prefix if elf else prefix
+    image = head[: len(head) // 4 * 4] + multiboot_header(flags) + fields + body
+    try:
+        check_run(kernel=image)
+    except MachineError as err:
+        assert str(err)
