@@ -2,9 +2,12 @@
 for a register loop, a memory read/write loop and a call/ret loop, under the
 `off` and `tcg` timing profiles, and the tcg/off ratio (target >= 0.8).
 
-    python bench/bench_cpu.py [--iterations N] [--boot]
+    python bench/bench_cpu.py [--iterations N] [--boot] [--soak N]
 
 --boot also times a whole kernel boot to ACPI power-off (build + run).
+--soak N runs N random instruction sequences (half 32-bit protected mode,
+half 16-bit real mode) against Unicorn, as tests/cpu/test_differential.py
+does, and prints the mismatches (the longer run before resolving issue 5).
 """
 from __future__ import annotations
 
@@ -91,11 +94,35 @@ def boot():
     return sorted(samples)[1]
 
 
+def soak(total, first_seed=1_000_000):
+    from tests.cpu.differential import Mismatch, run_batch
+    batch, done, failures = 100, 0, []
+    t0 = time.perf_counter()
+    seed = first_seed
+    while done < total:
+        mode16 = (seed % 2) == 1
+        try:
+            run_batch(seed, batch, mode16=mode16)
+        except Mismatch as m:
+            failures.append(str(m))
+        done += batch
+        seed += 1
+    dt = time.perf_counter() - t0
+    print(f"soak: {done} sequences (seeds {first_seed}..{seed - 1}), {len(failures)} batches with a "
+          f"mismatch, {dt:.0f} s")
+    for text in failures[:10]:
+        print("----\n" + text)
+    return 1 if failures else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=300_000)
     ap.add_argument("--boot", action="store_true")
+    ap.add_argument("--soak", type=int, default=0, metavar="N")
     args = ap.parse_args()
+    if args.soak:
+        sys.exit(soak(args.soak))
     print(f"{'loop':<26} {'off MIPS':>9} {'tcg MIPS':>9} {'tcg/off':>8}")
     for name in LOOPS:
         off = measure(name, "off", args.iterations)
