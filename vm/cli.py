@@ -38,10 +38,9 @@ def parse_size(text: str) -> int:
     scale = units.get(text[-1:], None)
     number = text[:-1] if scale else text
     try:
-        value = float(number)
-    except ValueError:
+        return int(float(number) * (scale or 1 << 20))
+    except (ValueError, OverflowError):
         raise OptionError(f"bad memory size {text!r} (try 128, 128M or 1G)") from None
-    return int(value * (scale or 1 << 20))
 
 
 def parse_int(text: str) -> int:

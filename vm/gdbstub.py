@@ -39,6 +39,9 @@ def checksum(data: bytes) -> bytes:
 
 class GdbStub:
     def __init__(self, machine, port: int, host: str = "127.0.0.1"):
+        from vm.machine import MachineError
+        if not 0 <= port <= 0xFFFF:
+            raise MachineError(f"--gdb {port}: a TCP port is 0..65535")
         self.machine = machine
         self.cpu = machine.cpu
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -46,7 +49,6 @@ class GdbStub:
         try:
             self.listener.bind((host, port))
         except OSError as err:
-            from vm.machine import MachineError
             raise MachineError(f"--gdb {port}: cannot listen on {host}:{port}: {err.strerror}") from None
         self.listener.listen(1)
         self.port = self.listener.getsockname()[1]

@@ -74,6 +74,8 @@ def test_exit_statuses(tmp_path, source, status, capsys):
     (["/nonexistent.img"], "cannot read disk image"),
     (["IMG", "-m", "lots"], "bad memory size"),
     (["IMG", "-m", "1"], "RAM size must be"),
+    (["IMG", "-m", "nan"], "bad memory size"),
+    (["IMG", "--gdb", "70000"], "a TCP port is 0..65535"),
     (["IMG", "--serial", "tcp:1234"], "use stdio, file:PATH or none"),
     (["IMG", "-d", "everything"], "unknown -d category"),
     (["IMG", "--watch-phys", "0x10,0"], "bad --watch-phys"),
