@@ -117,7 +117,7 @@ class Machine:
                        DebugExit(self), self.acpi, self.system_control, KeyboardController(self)):
             device.register(self.ports)
         self.vga.register(self.ports, self.memory)
-        self.timed_devices = [self.pit]
+        self.timed_devices = [self.pit, self.cmos]
         if "int" in self.log_categories:
             self.cpu.on_exception = self._log_interrupt
         self._a20 = True

@@ -333,3 +333,67 @@ def test_hlt_with_the_timer_masked_ends_at_once():
     out = run_vm(program("mov $0xff, %al\noutb %al, $0x21\nsti\nhlt\njmp poweroff\n"))
     assert (out.reason, out.exit_code) == ("hlt-no-interrupts", 6)
     assert "masked or still in service" in out.report
+
+
+RTC_PERIODIC = REAL_MODE_SETUP + """
+    movw $irq8, 0x70 * 4
+    movw $0, 0x70 * 4 + 2
+    mov $0xb9, %al                 # mask the BIOS's PIT tick; IRQ2 and IRQ8 stay open
+    outb %al, $0x21
+    mov $0x8a, %al                 # register A: rate 6 = 1024 Hz (NMI off while we program)
+    outb %al, $0x70
+    mov $0x26, %al
+    outb %al, $0x71
+    mov $0x8b, %al                 # register B: periodic interrupt enable
+    outb %al, $0x70
+    inb $0x71, %al
+    or $0x40, %al
+    mov %al, %ah
+    mov $0x8b, %al
+    outb %al, $0x70
+    mov %ah, %al
+    outb %al, $0x71
+    sti
+1:  hlt
+    cmpw $6, ticks
+    jb 1b
+    jmp poweroff
+irq8:
+    push %eax
+    push %edx
+    push %bx
+    rdtsc
+    mov ticks, %bx
+    shl $2, %bx
+    mov %eax, 0x600(%bx)
+    incw ticks
+    cmpb $0, skip_c
+    jne 2f
+    mov $0x0c, %al                 # read register C: acknowledge
+    outb %al, $0x70
+    inb $0x71, %al
+2:  mov $0x20, %al
+    outb %al, $0xa0
+    outb %al, $0x20
+    pop %bx
+    pop %edx
+    pop %eax
+    iret
+ticks: .word 0
+skip_c: .byte SKIP_C
+"""
+
+
+def test_rtc_periodic_interrupt_at_1024_hz():
+    out = run_vm(program(RTC_PERIODIC.replace("SKIP_C", "0")))
+    assert out.reason == "poweroff", out.report
+    tsc = [int.from_bytes(out.machine.memory.read(0x600 + 4 * i, 4), "little") for i in range(6)]
+    deltas = [b - a for a, b in zip(tsc, tsc[1:])]
+    assert all(abs(d - CPU_HZ / 1024) <= 1 for d in deltas), deltas
+
+
+def test_rtc_interrupts_stop_until_register_c_is_read():
+    out = run_vm(program(RTC_PERIODIC.replace("SKIP_C", "1")))
+    assert out.reason == "hlt-no-interrupts", out.report
+    first = int.from_bytes(out.machine.memory.read(0x600, 4), "little")
+    assert first and not int.from_bytes(out.machine.memory.read(0x604, 4), "little")   # one interrupt only

@@ -5,15 +5,25 @@ time (cycles / CPU_HZ seconds), so every run sees the same times. The
 memory-size and equipment bytes are filled the way SeaBIOS/QEMU fill them.
 Register B selects BCD or binary (24-hour mode is always used); register A's
 update-in-progress bit is never set, so drivers' UIP waits finish at once.
+
+Interrupts on IRQ8: periodic (register B PIE, rate from register A: 32768 >>
+(rate - 1) Hz) and update-ended (UIE, once per emulated second). As on the
+chip, register C latches the causes and the IRQ line stays high until the
+guest reads C — a guest that never reads C gets a single interrupt.
 """
 
 import datetime
+
+from .clock import cycle_of_tick, ticks_at
 
 REG_SECONDS, REG_MINUTES, REG_HOURS = 0x00, 0x02, 0x04
 REG_WEEKDAY, REG_DAY, REG_MONTH, REG_YEAR = 0x06, 0x07, 0x08, 0x09
 REG_A, REG_B, REG_C, REG_D = 0x0A, 0x0B, 0x0C, 0x0D
 REG_CENTURY = 0x32
 REG_B_BINARY = 0x04
+REG_B_PIE, REG_B_UIE = 0x40, 0x10
+REG_C_IRQF, REG_C_PF, REG_C_UF = 0x80, 0x40, 0x10
+RTC_IRQ = 8
 
 DEFAULT_TIME = datetime.datetime(2026, 1, 1, 0, 0, 0)
 
@@ -34,6 +44,8 @@ class CMOS:
         self.ram[REG_B] = 0x02           # 24-hour, BCD
         self.ram[REG_D] = 0x80           # valid RAM and time
         self._fill_configuration(ram_size)
+        self.next_periodic = None     # tick (of periodic_hz) of the next periodic interrupt
+        self.next_update = None       # second of the next update-ended interrupt
 
     def _fill_configuration(self, ram_size: int):
         r = self.ram
@@ -70,6 +82,8 @@ class CMOS:
             return value
         if reg == REG_C:
             value, self.ram[REG_C] = self.ram[REG_C], 0   # reading C acknowledges
+            if value & REG_C_IRQF:
+                self.board.set_irq(RTC_IRQ, False)
             return value
         return self.ram[reg]
 
@@ -85,6 +99,44 @@ class CMOS:
             self.nmi_disabled = bool(value & 0x80)
         elif self.index not in (REG_C, REG_D) and self._clock_register(self.index) is None:
             self.ram[self.index] = value & (0x7F if self.index == REG_A else 0xFF)
+            if self.index in (REG_A, REG_B):
+                self._schedule(self.board.cycles())
+
+    # ------------------------------------------------------------ interrupts
+    def periodic_hz(self) -> int:
+        rate = self.ram[REG_A] & 0x0F
+        if rate == 0:
+            return 0
+        return 32768 >> ((rate if rate > 2 else rate + 7) - 1)    # rates 1, 2 are 256, 128 Hz
+
+    def _schedule(self, cycles: int):
+        hz = self.periodic_hz()
+        on = self.ram[REG_B] & REG_B_PIE and hz
+        self.next_periodic = ticks_at(cycles, hz, self.cpu_hz) + 1 if on else None
+        uie = self.ram[REG_B] & REG_B_UIE
+        self.next_update = cycles // self.cpu_hz + 1 if uie else None
+
+    def next_event_cycle(self):
+        events = []
+        if self.next_periodic is not None:
+            events.append(cycle_of_tick(self.next_periodic, self.periodic_hz(), self.cpu_hz))
+        if self.next_update is not None:
+            events.append(self.next_update * self.cpu_hz)
+        return min(events) if events else None
+
+    def advance(self, cycles: int):
+        flags = 0
+        if self.next_periodic is not None:
+            hz = self.periodic_hz()
+            if cycle_of_tick(self.next_periodic, hz, self.cpu_hz) <= cycles:
+                flags |= REG_C_PF
+                self.next_periodic = ticks_at(cycles, hz, self.cpu_hz) + 1
+        if self.next_update is not None and self.next_update * self.cpu_hz <= cycles:
+            flags |= REG_C_UF
+            self.next_update = cycles // self.cpu_hz + 1
+        if flags:
+            self.ram[REG_C] |= flags | REG_C_IRQF
+            self.board.set_irq(RTC_IRQ, True)
 
     def register(self, ports):
         ports.register(0x70, 2, self)
