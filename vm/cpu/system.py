@@ -316,6 +316,12 @@ class System:
                 return
             dpage = (wtlb if writes else rtlb).get(dst >> 12)
             spage = rtlb.get(src >> 12) if op in ("movs", "cmps") else 0
+            if spage is None and self._plain_ram_at(src):
+                self.slow_read(src, size)          # fills the read TLB (or faults, as the loop would)
+                spage = rtlb.get(src >> 12)
+            if dpage is None and not writes and self._plain_ram_at(dst):
+                self.slow_read(dst, size)
+                dpage = rtlb.get(dst >> 12)
             if dpage is None or spage is None:
                 return
             d = dpage | (dst & 0xFFF)
@@ -346,6 +352,11 @@ class System:
             self.cycles += k * per_item
             if op in ("cmps", "scas") and n < len(b):
                 return
+
+    def _plain_ram_at(self, lin):
+        """Whether a read at `lin` could only touch RAM (no device side effects)."""
+        paddr = self.probe(lin)
+        return paddr is not None and self.mem.is_plain_ram(paddr >> 12)
 
     def _string_loop(self, op, size, asz, seg, rep, limit=None):
         """Item by item; with `limit`, stop after that many items and return
