@@ -199,3 +199,31 @@ def test_a20_and_reset_paths():
     assert kbc.port_read(0x64, 1) & 1 and kbc.port_read(0x60, 1) == 0xDD     # the latch reads back
     kbc.port_write(0x64, 1, 0xFE)
     assert board.resets
+
+
+def test_uart_transmitter_empty_interrupt():
+    board = FakeBoard()
+    uart = UART16550(board, output(), b"")
+    uart.port_write(0x3F9, 1, 0x02)                       # IER: THR empty
+    assert board.irqs[-1] == (4, True)
+    assert uart.port_read(0x3FA, 1) & 0x0F == 0x02        # IIR: THR empty; reading clears it
+    assert board.irqs[-1] == (4, False)
+    assert uart.port_read(0x3FA, 1) & 0x0F == 0x01
+    uart.port_write(0x3F8, 1, 0x41)                       # sending re-arms it
+    assert board.irqs[-1] == (4, True)
+
+
+def test_rtc_periodic_rate_and_register_c():
+    board = FakeBoard()
+    cmos = CMOS(board, 16 << 20)
+    cmos.port_write(0x70, 1, 0x0A)
+    cmos.port_write(0x71, 1, 0x2F)                        # rate 15: 2 Hz
+    cmos.port_write(0x70, 1, 0x0B)
+    cmos.port_write(0x71, 1, 0x42)                        # PIE
+    assert cmos.periodic_hz() == 2
+    board.now = cmos.next_event_cycle()
+    assert board.now == CPU_HZ // 2
+    cmos.advance(board.now)
+    assert board.irqs[-1] == (8, True)
+    cmos.port_write(0x70, 1, 0x0C)
+    assert cmos.port_read(0x71, 1) == 0xC0 and board.irqs[-1] == (8, False)
