@@ -5,6 +5,7 @@ from .acpi import AcpiTables
 from .call import BiosCall, BiosFault
 from .disk import DiskServices
 from .e820 import EBDA_BASE, high_tables_base
+from .multiboot import INFO_ADDRESS
 from .rom import (DEFAULT_IRET, MULTIBOOT_ENTRY, MULTIBOOT_GDT_RAM, POST_ENTRY, ROM_ALIAS, ROM_BASE,
                   RomImage, multiboot_gdt)
 from .services import (KeyboardServices, SystemServices, TimeServices, VideoServices,
@@ -57,10 +58,10 @@ class BuiltinBios:
             0x1A: TimeServices(machine.cmos).handle,
             0x08: self._timer_tick,
         }
-        for irq in list(range(1, 8)) + list(range(8, 16)):
+        for irq in range(1, 16):
             vector = MASTER_IRQ_BASE + irq if irq < 8 else SLAVE_IRQ_BASE + irq - 8
             self.services[vector] = self._irq_handler(irq)
-        info = 0x9000 if multiboot else 0
+        info = INFO_ADDRESS if multiboot else 0
         entry = multiboot.entry if multiboot else 0
         self.rom = RomImage(sorted(self.services), self.tables.rsdp, info, entry)
 
@@ -165,6 +166,8 @@ class BuiltinBios:
 
     def _irq_handler(self, irq: int):
         def handler(call: BiosCall):
+            if irq == 8:
+                self.machine.cmos.read_register(0x0C)     # acknowledge the RTC, as SeaBIOS's int 70h
             pic = self.machine.pic
             chip = pic.slave if irq >= 8 else pic.master
             if chip.isr & (1 << (irq & 7)):              # not a spurious IRQ7/15
