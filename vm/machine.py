@@ -17,7 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vm.bios.disk import Disk
+from vm.bios.disk import HEADS, SECTORS_PER_TRACK, Disk
 from vm.bios.firmware import BuiltinBios
 from vm.bios.multiboot import MultibootKernel
 from vm.bios.rom import ROM_BASE, ROM_SIZE, load_rom_file
@@ -85,8 +85,10 @@ class Machine:
         self._pending_reset = None
         self.resets = 0
         self._build_cpu(timing)
-        self._build_devices(serial, serial_input, debugcon, rtc_time)
-        self._build_firmware(disk, bios, kernel, cmdline)
+        self.disk = _load_disk(disk) if disk is not None else None
+        geometry = None if self.disk is None else (self.disk.cylinders, HEADS, SECTORS_PER_TRACK)
+        self._build_devices(serial, serial_input, debugcon, rtc_time, geometry)
+        self._build_firmware(bios, kernel, cmdline)
 
     # ------------------------------------------------------------ construction
     def _build_cpu(self, timing):
@@ -102,12 +104,12 @@ class Machine:
         self.ports = PortBus()
         self.cpu = CPU(self.memory, self.ports, timing=profile)
 
-    def _build_devices(self, serial, serial_input, debugcon, rtc_time):
+    def _build_devices(self, serial, serial_input, debugcon, rtc_time, disk_geometry):
         self.pic = DualPIC(self.cpu)
         self.cpu.intc = self.pic
         self.pit = PIT8254(self, self.cpu_hz)
         self.uart = UART16550(self, serial, serial_input)
-        self.cmos = CMOS(self, self.ram_size, rtc_time, self.cpu_hz)
+        self.cmos = CMOS(self, self.ram_size, rtc_time, self.cpu_hz, disk_geometry)
         self.vga = VGAText()
         self.post = PostPort(self)
         self.debugcon = DebugConsole(debugcon)
@@ -122,8 +124,7 @@ class Machine:
             self.cpu.on_exception = self._log_interrupt
         self._a20 = True
 
-    def _build_firmware(self, disk, bios, kernel, cmdline):
-        self.disk = _load_disk(disk) if disk is not None else None
+    def _build_firmware(self, bios, kernel, cmdline):
         if bios is not None and kernel is not None:
             raise MachineError("--kernel needs the built-in BIOS; it cannot be combined with --bios")
         if bios is not None:

@@ -248,3 +248,33 @@ def test_device_state_at_the_boot_sector():
 def test_device_state_at_the_boot_sector_on_qemu():
     status, serial = run_qemu(program(DEVICE_STATE))
     assert status == 0 and serial == EXPECTED_DEVICE_STATE
+
+
+CMOS_DUMP = """
+    mov $0x0e, %bl
+1:  mov %bl, %al
+    outb %al, $0x70
+    inb $0x71, %al
+    call print_hex8
+    inc %bl
+    cmp $0x80, %bl
+    jb 1b
+    jmp poweroff
+"""
+
+
+def test_cmos_contents_match_qemu():
+    """Memory sizes, disk geometry, boot order, century: as QEMU fills CMOS,
+    except the floppy bytes 0x10 and 0x14 (this machine has no floppy)."""
+    image = program(CMOS_DUMP)
+    ours = run_vm(image, ram_size=128 << 20)
+    status, theirs = run_qemu(image, memory="128")
+    assert ours.reason == "poweroff" and status == 0
+
+    def without_floppy(dump: bytes) -> bytes:
+        cells = bytearray(dump)
+        for reg in (0x10, 0x14):
+            at = 2 * (reg - 0x0E)
+            cells[at:at + 2] = b"--"
+        return bytes(cells)
+    assert without_floppy(ours.serial) == without_floppy(theirs)

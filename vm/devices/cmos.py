@@ -20,6 +20,7 @@ REG_SECONDS, REG_MINUTES, REG_HOURS = 0x00, 0x02, 0x04
 REG_WEEKDAY, REG_DAY, REG_MONTH, REG_YEAR = 0x06, 0x07, 0x08, 0x09
 REG_A, REG_B, REG_C, REG_D = 0x0A, 0x0B, 0x0C, 0x0D
 REG_CENTURY = 0x32
+REG_CENTURY_PS2 = 0x37             # IBM PS/2's century byte; QEMU keeps both
 REG_B_BINARY = 0x04
 REG_B_PIE, REG_B_UIE = 0x40, 0x10
 REG_C_IRQF, REG_C_PF, REG_C_UF = 0x80, 0x40, 0x10
@@ -33,7 +34,8 @@ def to_bcd(value: int) -> int:
 
 
 class CMOS:
-    def __init__(self, board, ram_size: int, start_time: datetime.datetime = DEFAULT_TIME, cpu_hz: int = 100_000_000):
+    def __init__(self, board, ram_size: int, start_time: datetime.datetime = DEFAULT_TIME, cpu_hz: int = 100_000_000,
+                 disk_geometry=None):
         self.board = board
         self.start_time = start_time
         self.cpu_hz = cpu_hz
@@ -44,23 +46,36 @@ class CMOS:
         self.ram[REG_B] = 0x02           # 24-hour, BCD
         self.ram[REG_D] = 0x80           # valid RAM and time
         self._fill_configuration(ram_size)
+        if disk_geometry is not None:
+            self._fill_disk(*disk_geometry)
         self.next_periodic = None     # tick (of periodic_hz) of the next periodic interrupt
         self.next_update = None       # second of the next update-ended interrupt
 
     def _fill_configuration(self, ram_size: int):
+        """The bytes QEMU's pc machine sets (this machine has no floppy drive)."""
         r = self.ram
         r[0x10] = 0x00                   # no floppy drives
         r[0x12] = 0xF0                   # hard disk 0: type from 0x19
         r[0x14] = 0x06                   # equipment: VGA, FPU, no floppy
         r[0x15], r[0x16] = 640 & 0xFF, 640 >> 8
-        ext_kib = min(max(ram_size - (1 << 20), 0) >> 10, 0xFC00)
+        ext_kib = min(max(ram_size - (1 << 20), 0) >> 10, 0xFFFF)
         r[0x17], r[0x18] = ext_kib & 0xFF, ext_kib >> 8
         r[0x30], r[0x31] = r[0x17], r[0x18]
         above_16m = min(max(ram_size - (16 << 20), 0) >> 16, 0xFFFF)
         r[0x34], r[0x35] = above_16m & 0xFF, above_16m >> 8
-        r[0x19] = 0x2F
-        r[0x38] = 0x30                   # boot order: hard disk first
-        r[0x3D] = 0x02
+        r[0x19] = 0x2F                   # hard disk 0 is a user-defined type
+        r[0x38] = 0x30                   # boot order: disk, floppy, CD (0x3D, 0x38)
+        r[0x3D] = 0x12
+
+    def _fill_disk(self, cylinders: int, heads: int, sectors: int):
+        """Hard disk 0's geometry, as QEMU writes it for the BIOS."""
+        r = self.ram
+        r[0x1B], r[0x1C] = cylinders & 0xFF, cylinders >> 8
+        r[0x1D] = heads
+        r[0x1E] = r[0x1F] = 0xFF         # no write precompensation
+        r[0x20] = 0xC0 | (0x08 if heads > 8 else 0)
+        r[0x21], r[0x22] = cylinders & 0xFF, cylinders >> 8
+        r[0x23] = sectors
 
     def now(self) -> datetime.datetime:
         seconds = self.board.cycles() // self.cpu_hz
@@ -70,7 +85,7 @@ class CMOS:
         t = self.now()
         values = {REG_SECONDS: t.second, REG_MINUTES: t.minute, REG_HOURS: t.hour,
                   REG_WEEKDAY: t.isoweekday() % 7 + 1, REG_DAY: t.day, REG_MONTH: t.month,
-                  REG_YEAR: t.year % 100, REG_CENTURY: t.year // 100}
+                  REG_YEAR: t.year % 100, REG_CENTURY: t.year // 100, REG_CENTURY_PS2: t.year // 100}
         value = values.get(reg)
         if value is None:
             return None
