@@ -230,7 +230,24 @@ class GdbStub:
             return "l"
         if args.startswith("Symbol"):
             return "OK"
+        if args.startswith("Rcmd,"):
+            return self._monitor(bytes.fromhex(args[5:]).decode("latin-1").strip())
         return ""
+
+    def _monitor(self, command: str) -> str:
+        """`monitor cycles|insns|vga|post` in gdb: the VM's view of the machine."""
+        m = self.machine
+        if command == "cycles":
+            text = f"{m.cpu.cycles}\n"
+        elif command == "insns":
+            text = f"{m.insns()}\n"
+        elif command == "vga":
+            text = m.vga.screen_text()
+        elif command == "post":
+            text = " ".join(f"{v:02x}" for _, v in m.post.codes) + "\n"
+        else:
+            text = "monitor commands: cycles, insns, vga, post\n"
+        return text.encode().hex()
 
     # ------------------------------------------------------------ registers
     def _read_reg(self, number: int) -> str:

@@ -34,7 +34,7 @@ def run_gdb(machine, commands):
         args += ["-ex", command]
     p = subprocess.run(args, capture_output=True, text=True, timeout=120)
     thread.join(30)
-    return p.stdout, outcome.get("result")
+    return p.stdout + p.stderr, outcome.get("result")      # gdb prints monitor output on stderr
 
 
 @pytest.mark.skipif(shutil.which("gdb") is None, reason="GNU gdb is not installed")
@@ -44,7 +44,7 @@ def test_gdb_breakpoint_step_registers_memory_watch_and_exit():
     stdout, result = run_gdb(machine, [
         "info registers eip", "break *0x7c00", "continue", "info registers eip",
         "stepi", "stepi", "info registers eax ebx", "x/3xb 0x7c00",
-        "watch *(short *)0x9000", "continue", "print/x *(short *)0x9000",
+        "watch *(short *)0x9000", "continue", "print/x *(short *)0x9000", "monitor insns",
         "delete", "continue"])
     assert "eip            0xfff0" in stdout          # reset vector
     assert "Breakpoint 1, 0x00007c00" in stdout
@@ -52,6 +52,7 @@ def test_gdb_breakpoint_step_registers_memory_watch_and_exit():
     assert "eax            0x1234" in stdout and "ebx            0x5678" in stdout
     assert "0x7c00:\t0xb8\t0x34\t0x12" in stdout
     assert "Hardware watchpoint 2" in stdout and "0xbeef" in stdout
+    assert any(f"\n{n}\n" in stdout for n in range(3, 40))    # monitor insns after the store
     assert "exited normally" in stdout
     assert result.reason == "poweroff" and serial.getvalue() == b"gdb ok\n"
 
