@@ -158,6 +158,11 @@ class Gen:
             base, idx = self.r.choice(regs), self.r.choice(R32 + ["ebp"])
             disp = self.r.randrange(-2 ** 31, 2 ** 31)
             b = self.r.choice([16, 32])
+            if self.r.random() < 0.3:
+                # 16-bit addressing (0x67 in 32-bit code): the offset wraps at 64 KiB
+                form = self.r.choice(["(%bx,%si)", "(%bx,%di)", "(%bp,%si)", "(%bp,%di)", "(%si)", "(%di)",
+                                      "(%bp)", "(%bx)"])
+                return f"lea{SFX[b]} {self.r.randrange(-32768, 32768)}{form}, {self.reg(b)}", 0, False
             return f"lea{SFX[b]} {disp}(%{base},%{idx},{self.r.choice([1, 2, 4, 8])}), {self.reg(b)}", 0, False
         if kind == 5:
             b = self.size()
