@@ -232,8 +232,7 @@ def _print_epilogue(args, machine, result):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vm", description="Boot a disk image on kpy's reference PC.",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m vm", description="Boot a disk image on kpy's reference PC.")
     parser.add_argument("image", nargs="?", help="raw disk image (optional with --kernel or --bios)")
     add_run_options(parser)
     args = parser.parse_args(argv)
