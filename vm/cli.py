@@ -231,11 +231,73 @@ def _print_epilogue(args, machine, result):
         sys.stderr.write(f"POST codes{more}: {codes or '(none)'}\n")
 
 
+QEMU_LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors")
+VM_ONLY_OPTIONS = ("max_insns", "max_cycles", "trace", "watch_phys", "vga_dump", "post_codes", "profile",
+                   "serial_input")
+
+
+def qemu_command(args, disk_image) -> list:
+    """The qemu-system-i386 command line that matches these run options (the
+    VM-only ones are left out; `vm_only_options(args)` names them)."""
+    g = lambda name, default=None: getattr(args, name, default)   # noqa: E731
+    cmd = ["qemu-system-i386", "-machine", "pc", "-display", "none",
+           "-m", f"{parse_size(g('memory', '128')) >> 20}M",
+           "-serial", g("serial", "stdio") or "stdio",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if disk_image is not None:
+        cmd += ["-drive", f"format=raw,file={disk_image}"]
+    if g("debugcon", "none") not in (None, "none"):
+        cmd += ["-debugcon", g("debugcon")]
+    if g("bios"):
+        cmd += ["-bios", str(g("bios"))]
+    if g("kernel"):
+        cmd += ["-kernel", str(g("kernel")), "-append", g("append") or g("cmdline") or ""]
+    if g("no_reboot", True):
+        cmd.append("-no-reboot")
+    categories = [c for c in _log_categories(g("log", "")) if c in QEMU_LOG_CATEGORIES]
+    if categories:
+        cmd += ["-d", ",".join(categories)]
+    if g("log_file"):
+        cmd += ["-D", str(g("log_file"))]
+    if g("rtc"):
+        cmd += ["-rtc", f"base={_rtc_time(g('rtc')).isoformat()},clock=vm"]
+    if g("gdb") is not None:
+        cmd += ["-gdb", f"tcp:127.0.0.1:{g('gdb')}"]
+    if g("wait_gdb"):
+        cmd.append("-S")
+    return cmd
+
+
+def vm_only_options(args) -> list:
+    return ["--" + name.replace("_", "-") for name in VM_ONLY_OPTIONS if getattr(args, name, None)]
+
+
+def run_on_qemu(args, disk_image) -> int:
+    import shutil
+    import subprocess
+    try:
+        cmd = qemu_command(args, disk_image)
+    except OptionError as err:
+        print(f"kpy vm: error: {err}", file=sys.stderr)
+        return 1
+    if shutil.which(cmd[0]) is None:
+        print("kpy vm: error: qemu-system-i386 is not installed (Debian package qemu-system-x86)", file=sys.stderr)
+        return 1
+    ignored = vm_only_options(args)
+    if ignored:
+        print(f"kpy vm: note: {' '.join(ignored)} only apply to the reference VM", file=sys.stderr)
+    print("kpy vm: " + " ".join(cmd), file=sys.stderr)
+    return subprocess.call(cmd)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vm", description="Boot a disk image on kpy's reference PC.")
     parser.add_argument("image", nargs="?", help="raw disk image (optional with --kernel or --bios)")
+    parser.add_argument("--qemu", action="store_true", help="run the same image on qemu-system-i386 instead")
     add_run_options(parser)
     args = parser.parse_args(argv)
     if args.image is None and args.kernel is None and args.bios is None:
         parser.error("give a disk IMAGE, --kernel ELF or --bios ROM")
+    if args.qemu:
+        return run_on_qemu(args, args.image)
     return run_from_args(args, args.image)

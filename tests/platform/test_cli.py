@@ -166,3 +166,28 @@ def test_profile_report(image, capsys):
     assert main([str(image), "--profile", "--serial", "none"]) == 0
     err = capsys.readouterr().err
     assert "cycle profile:" in err and "by timing rule:" in err
+
+
+def test_qemu_command_matches_the_options(image):
+    import argparse
+    from vm.cli import add_run_options, qemu_command, vm_only_options
+    parser = argparse.ArgumentParser()
+    add_run_options(parser)
+    args = parser.parse_args(["-m", "64", "--serial", "file:/tmp/s", "--debugcon", "stdio", "-d", "int,post",
+                              "--rtc", "2020-01-02T03:04:05", "-s", "-S", "--max-insns", "9"])
+    cmd = qemu_command(args, image)
+    assert cmd[:2] == ["qemu-system-i386", "-machine"]
+    joined = " ".join(cmd)
+    for flags in ("-m 64M", "-serial file:/tmp/s", "-debugcon stdio", f"-drive format=raw,file={image}",
+                  "-no-reboot", "-d int", "-rtc base=2020-01-02T03:04:05,clock=vm", "-gdb tcp:127.0.0.1:1234",
+                  "-device isa-debug-exit,iobase=0xf4,iosize=0x04"):
+        assert flags in joined
+    assert cmd[-1] == "-S" and vm_only_options(args) == ["--max-insns"]
+
+
+def test_python_m_vm_qemu_runs_the_same_image(image):
+    import shutil
+    if shutil.which("qemu-system-i386") is None:
+        pytest.skip("qemu-system-i386 is not installed")
+    p = subprocess.run([sys.executable, "-m", "vm", "--qemu", str(image)], capture_output=True, timeout=120)
+    assert p.returncode == 0 and p.stdout == b"hi from the guest\n"
