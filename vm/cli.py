@@ -123,6 +123,17 @@ def _serial_input(path) -> bytes:
         raise OptionError(f"cannot read serial input {path}: {err.strerror}") from None
 
 
+def _live_input(args):
+    """Typing on the terminal reaches COM1 with `--serial stdio` (like QEMU's
+    -serial stdio), unless --serial-input gives the input instead."""
+    if getattr(args, "serial", "stdio") != "stdio" or getattr(args, "serial_input", None) is not None:
+        return None
+    try:
+        return sys.stdin if sys.stdin is not None and sys.stdin.isatty() else None
+    except (AttributeError, ValueError):
+        return None
+
+
 def _rtc_time(text):
     from vm.devices.cmos import DEFAULT_TIME
     if text is None:
@@ -151,7 +162,7 @@ def build_machine(args, disk_image, outputs: _Outputs):
         kernel=g("kernel"), cmdline=g("append") or g("cmdline") or "",
         serial_input=_serial_input(g("serial_input")), debugcon=outputs.stream(g("debugcon", "none"), "debugcon"),
         no_reboot=g("no_reboot", True), rtc_time=_rtc_time(g("rtc")),
-        log=_log_categories(g("log", "")), log_file=log_file)
+        log=_log_categories(g("log", "")), log_file=log_file, live_input=_live_input(args))
     for base, length in (_parse_watch(w) for w in g("watch_phys", [])):
         machine.watch_physical(base, length, log_file)
     if g("trace"):

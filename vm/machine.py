@@ -26,6 +26,7 @@ from vm.devices.clock import CPU_HZ
 from vm.devices.cmos import CMOS, DEFAULT_TIME
 from vm.devices.debug_exit import DebugExit
 from vm.devices.debugcon import DebugConsole
+from vm.devices.host_input import HostInput
 from vm.devices.kbc import KeyboardController
 from vm.devices.pic import DualPIC
 from vm.devices.pit import PIT8254
@@ -51,7 +52,8 @@ EXIT_STATUS = {
 }
 MIN_RAM = 2 << 20
 MAX_RAM = 3 << 30
-TIMEOUT_SLICE = 1_000_000       # cycles between wall-clock checks when --timeout is set
+TIMEOUT_SLICE = 1_000_000       # cycles between wall-clock checks (--timeout, live input)
+LIVE_INPUT_WAIT = 0.1           # seconds the idle machine waits for typed input per check
 EFLAGS_IF = 0x200
 
 
@@ -72,7 +74,7 @@ class RunResult:
 class Machine:
     def __init__(self, ram_size=128 << 20, timing="tcg", disk=None, bios=None, serial=None,
                  kernel=None, cmdline="", serial_input=b"", debugcon=None, no_reboot=True,
-                 rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ):
+                 rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ, live_input=None):
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % 4096:
             raise MachineError(f"RAM size must be a multiple of 4 KiB between 2 MiB and 3 GiB, not {ram_size}")
         self.ram_size = ram_size
@@ -88,6 +90,7 @@ class Machine:
         self.disk = _load_disk(disk) if disk is not None else None
         geometry = None if self.disk is None else (self.disk.cylinders, HEADS, SECTORS_PER_TRACK)
         self._build_devices(serial, serial_input, debugcon, rtc_time, geometry)
+        self.live_input = HostInput(live_input) if live_input is not None else None
         self._build_firmware(bios, kernel, cmdline)
 
     # ------------------------------------------------------------ construction
@@ -268,18 +271,20 @@ class Machine:
         until = self._run_until(max_cycles, deadline)
         limits = [n - self.insns() for n in (max_insns, pause_insns) if n is not None]
         reason = cpu.run(max_insns=min(limits) if limits else None, until_cycle=until)
+        if self._live():
+            self.uart.feed(self.live_input.poll())
         self._fire_events()
         self._flush_outputs()
         if self._pending_reset:
             self._reset()
         elif reason == "hlt" and self.stop is None and not self.paused:
-            self._idle(max_cycles)
+            self._idle(max_cycles, deadline)
         elif reason == "triple-fault":
             self._triple_fault()
 
     def _run_until(self, max_cycles, deadline):
         candidates = [c for c in (self._next_event(), max_cycles) if c is not None]
-        if deadline is not None:
+        if deadline is not None or self._live():
             candidates.append(self.cpu.cycles + TIMEOUT_SLICE)
         return min(candidates) if candidates else None
 
@@ -294,7 +299,18 @@ class Machine:
             if due is not None and due <= now:
                 device.advance(now)
 
-    def _idle(self, max_cycles):
+    def _live(self) -> bool:
+        return self.live_input is not None and self.live_input.open
+
+    def _wait_for_input(self, deadline):
+        """Halted with nothing scheduled: only the user's typing can wake the guest."""
+        while self._live() and (deadline is None or time.monotonic() < deadline):
+            data = self.live_input.wait(LIVE_INPUT_WAIT)
+            if data:
+                self.uart.feed(data)
+                return
+
+    def _idle(self, max_cycles, deadline=None):
         """hlt: skip emulated time to the next event that delivers an interrupt.
 
         While the CPU is halted nothing changes the PIC's masks or in-service
@@ -308,6 +324,8 @@ class Machine:
             if cpu.irq_pending:
                 return
             event = self._next_event()
+            if event is None and self._live():
+                return self._wait_for_input(deadline)
             if event is None:
                 return self.request_exit("hlt-no-interrupts", None, "hlt with IF=1 but no interrupt "
                                          "source is active (PIT not running)")
@@ -316,7 +334,9 @@ class Machine:
                 return
             cpu.cycles = max(cpu.cycles, event)
             self._fire_events()
-        if not cpu.irq_pending:
+        if not cpu.irq_pending and self._live():
+            self._wait_for_input(deadline)
+        elif not cpu.irq_pending:
             self.request_exit("hlt-no-interrupts", None, "hlt with IF=1 but the timer interrupt is "
                               "masked or still in service at the PIC (no EOI?)")
 

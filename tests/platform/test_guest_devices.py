@@ -397,3 +397,26 @@ def test_rtc_interrupts_stop_until_register_c_is_read():
     assert out.reason == "hlt-no-interrupts", out.report
     first = int.from_bytes(out.machine.memory.read(0x600, 4), "little")
     assert first and not int.from_bytes(out.machine.memory.read(0x604, 4), "little")   # one interrupt only
+
+
+def test_live_input_wakes_an_idle_guest():
+    """Bytes arriving later on a host stream (a terminal, here a pipe) reach
+    the interrupt-driven echo guest while it sleeps in hlt with the timer off."""
+    import os
+    import threading
+    import time
+    read_end, write_end = os.pipe()
+    source = UART_IRQ_ECHO                     # unmasks IRQ4 only: no timer ticks while waiting
+
+    def type_slowly():
+        for chunk in (b"ab", b"C."):
+            time.sleep(0.2)
+            os.write(write_end, chunk)
+    writer = threading.Thread(target=type_slowly)
+    writer.start()
+    with os.fdopen(read_end, "rb", buffering=0) as stream:
+        out = run_vm(program(source), live_input=stream)
+    writer.join()
+    os.close(write_end)
+    assert out.reason == "poweroff", out.report
+    assert out.serial == b"ABc"
