@@ -57,20 +57,20 @@ def assign_inputs(layout: TargetLayout, objects: list[InputObject], symbols: Sym
     candidates = [s for obj in objects for s in obj.sections
                   if s is not None and s.live and s.is_alloc]
     taken = set()
-    commons = symbols.commons()
+    commons = symbols.commons(objects)
     for out in outputs:
         for statement in out.spec.inputs:
+            if "COMMON" in statement:     # as ld.lld: common blocks precede every object's sections
+                for block in commons:
+                    if block.out is None:
+                        block.out = out
+                        out.inputs.append(block)
             match = _matcher(statement)
             for sec in candidates:
                 if sec not in taken and match(sec.name):
                     taken.add(sec)
                     out.inputs.append(sec)
                     sec.out = out
-            if "COMMON" in statement:
-                for block in commons:
-                    if block.out is None:
-                        block.out = out
-                        out.inputs.append(block)
     homeless = [b for b in commons if b.out is None]
     if homeless:
         names = ", ".join(f"{b.name} ({b.obj.name})" for b in homeless[:10])

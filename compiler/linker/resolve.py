@@ -108,8 +108,18 @@ class SymbolTable:
                             f"  and in {d.obj.name}{_where(d)}")
         entry.linker_defined = True
 
-    def commons(self) -> list[CommonBlock]:
-        return [g.common for g in self.globals.values() if g.common is not None]
+    def commons(self, objects: list[InputObject]) -> list[CommonBlock]:
+        """The common blocks in ld.lld's order: objects that have common symbols, in link
+        order, each one's global symbols in table order, first appearance wins."""
+        blocks: dict[str, CommonBlock] = {}
+        for obj in objects:
+            if not any(s.shndx == SHN_COMMON and s.bind != STB_LOCAL for s in obj.symbols):
+                continue
+            for sym in obj.symbols:
+                entry = self.globals.get(sym.name) if sym.bind != STB_LOCAL else None
+                if entry is not None and entry.common is not None and sym.name not in blocks:
+                    blocks[sym.name] = entry.common
+        return list(blocks.values())
 
 
 def _where(sym: ObjSymbol) -> str:

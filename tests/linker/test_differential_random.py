@@ -43,8 +43,27 @@ def random_objects(draw, width=32):
             lines.append(f".fill {size}, 1, {0x90 + o}")
         if width == 32 and draw(st.booleans()):
             lines += _mergeable_strings(draw, o)
+        if width == 32:
+            lines += _shared_definitions(draw, o)
         objects.append((f"r{o}.o", make_object(asm="\n".join(lines))))
     return objects
+
+
+def _shared_definitions(draw, o: int) -> list[str]:
+    """Names several objects define: common (merged: largest size, strictest alignment),
+    weak (first wins), or strong (beats both); plus references to them."""
+    lines = []
+    for name in ("shared_a", "shared_b"):
+        kind = draw(st.sampled_from(["none", "common", "weak", "strong"]))
+        if kind == "common":
+            lines.append(f".comm {name}, {draw(st.integers(1, 64))}, {1 << draw(st.integers(0, 4))}")
+        elif kind in ("weak", "strong"):
+            lines += ['.section .data.shared,"aw",@progbits', f".globl {name}"]
+            lines += [f".weak {name}"] if kind == "weak" else []
+            lines += [f"{name}: .long {o}"]
+        if kind != "none" and draw(st.booleans()):
+            lines += ['.section .data.refs,"aw",@progbits', f".long {name}"]
+    return lines
 
 
 STRINGS = ["", "a", "ab", "abc", "hello", "lo", "kpy kernel", "x" * 40]
@@ -87,8 +106,19 @@ def random_layout(draw):
 @settings(max_examples=int(__import__("os").environ.get("LK_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(objects=random_objects(), layout=random_layout())
 def test_random_links_match_lld(objects, layout, tmp_path_factory):
-    ours = link(objects, layout)
-    theirs = lld_link(objects, layout, tmp_path_factory.mktemp("lld"))
+    try:
+        ours = link(objects, layout)
+    except LinkError as exc:
+        ours = exc
+    try:
+        theirs = lld_link(objects, layout, tmp_path_factory.mktemp("lld"))
+    except AssertionError as exc:
+        theirs = exc
+    if isinstance(ours, LinkError) or isinstance(theirs, AssertionError):
+        assert isinstance(ours, LinkError) and isinstance(theirs, AssertionError), (ours, theirs)
+        assert "duplicate symbol" in str(ours) and "duplicate symbol" in str(theirs)
+        event("both linkers report a duplicate symbol")
+        return
     assert loadable_sections(ours.elf) == loadable_sections(theirs)
     assert symbol_values(ours.elf) == symbol_values(theirs)
 
