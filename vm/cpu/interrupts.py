@@ -61,7 +61,6 @@ class Interrupts:
                     not (second.vector in CONTRIBUTORY or second.vector == 14):
                 self.deliver_exception(second)
                 return
-            df = Fault(8, 0)
             self._note_exception(8, 0, False)
             try:
                 self.interrupt(8, self.eip, 0, software=False)

@@ -82,9 +82,6 @@ def sem_cmov(e, i):
     v = e.ld(src)          # the source is read (and may fault) whatever the condition
     with e.block(f"if {e.cond(i.cc)}:"):
         e.st(dst, v)
-    if dst.bits == 32:
-        return
-    # a 16-bit cmov leaves the register alone when false: nothing to do
 
 
 def sem_setcc(e, i):

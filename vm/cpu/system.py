@@ -4,9 +4,9 @@ registers, MSRs, cpuid, rdtsc, ports, string ops, pusha/popa/enter, hlt."""
 from __future__ import annotations
 
 from .faults import Fault
-from .flags import AC, ARITH, CF, DF, FIXED, ID, IF, IOPL, NT, RF, TF, VM, ZF, materialize
+from .flags import AC, ARITH, DF, FIXED, ID, IF, IOPL, NT, RF, TF, VM, materialize
 from .mmu import PG, WP
-from .segments import CS, ES, SS
+from .segments import ES, SS
 
 GP, UD = 13, 6
 EFLAGS_WRITABLE = TF | IF | DF | IOPL | NT | AC | ID | RF | VM

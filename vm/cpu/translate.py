@@ -281,7 +281,7 @@ class Emitter:
             store = self.flag_store()
             if store:
                 self.emit(store)
-            laps = f" + __CYC__ * _it" if self.loop_start is not None and self.pure_loop else ""
+            laps = " + __CYC__ * _it" if self.loop_start is not None and self.pure_loop else ""
             done = f"_it * {self.ninsns} + {self.n + 1}" if self.loop_start is not None else str(self.n + 1)
             self.emit(f"s.eip = {eip}; s.cycles += __CYC{self.n}__{laps}; return {done}")
 
