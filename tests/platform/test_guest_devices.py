@@ -420,3 +420,22 @@ def test_live_input_wakes_an_idle_guest():
     os.close(write_end)
     assert out.reason == "poweroff", out.report
     assert out.serial == b"ABc"
+
+
+PIT_ONE_SHOT = REAL_MODE_SETUP + start_timer(DIVISOR, mode=0) + """
+    rdtsc
+    mov %eax, 0x5f0
+    sti
+1:  hlt
+    jmp 1b
+""" + TIMER_HANDLER
+
+
+def test_pit_mode0_interrupts_once_on_terminal_count():
+    out = run_vm(program(PIT_ONE_SHOT))
+    assert out.reason == "hlt-no-interrupts", out.report     # nothing left to wake it
+    memory = out.machine.memory
+    started = int.from_bytes(memory.read(0x5F0, 4), "little")
+    fired = int.from_bytes(memory.read(0x600, 4), "little")
+    assert not int.from_bytes(memory.read(0x604, 4), "little")          # exactly one interrupt
+    assert abs(fired - started - PERIOD) < 200                           # after the programmed count
