@@ -80,8 +80,9 @@ class VGAText:
         self.memory[2 * position] = char & 0xFF
         self.memory[2 * position + 1] = attribute
 
-    def teletype(self, char: int, attribute: int = DEFAULT_ATTRIBUTE):
-        """int 10h AH=0Eh: write with cursor movement, CR/LF/BS/BEL, scrolling."""
+    def teletype(self, char: int, attribute: int = None):
+        """int 10h AH=0Eh: write with cursor movement, CR/LF/BS/BEL, scrolling;
+        the cell keeps its attribute unless one is given (AH=13h)."""
         pos = self.cursor
         if char == 0x0D:
             pos -= pos % COLUMNS
@@ -90,7 +91,7 @@ class VGAText:
         elif char == 0x08:
             pos = max(pos - 1, pos - pos % COLUMNS)
         elif char != 0x07:
-            self.put_cell(pos, char, self.memory[2 * pos + 1] or attribute)
+            self.put_cell(pos, char, self.memory[2 * pos + 1] if attribute is None else attribute)
             pos += 1
         if pos >= COLUMNS * ROWS:
             self.scroll_up()
