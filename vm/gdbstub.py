@@ -208,7 +208,7 @@ class GdbStub:
                 return ""
             if text.startswith("vMustReplyEmpty"):
                 return ""
-        except (ValueError, IndexError):
+        except Exception:            # a malformed packet must not take the VM down
             return "E01"
         return ""
 

@@ -124,3 +124,15 @@ def test_python_m_vm_wait_gdb(tmp_path):
         vm.kill()
     assert "eip            0xfff0" in gdb.stdout and "exited normally" in gdb.stdout
     assert vm.returncode == 0 and out == b"gdb ok\n"
+
+
+def test_malformed_packets_get_error_replies():
+    machine = Machine(ram_size=16 << 20, timing="off", disk=program(GUEST), serial=io.BytesIO())
+    stub = GdbStub(machine, 0)
+    try:
+        for packet in (b"mzz,4", b"Z0", b"P99=zz", b"qXfer:features:read:target.xml:x,y", b"G12"):
+            assert stub.handle(packet) in ("E01", "OK", "")
+        assert stub.handle(b"m7c00,2") == "0000"          # nothing loaded before the BIOS runs
+        assert stub.handle(b"g")[8 * 8:9 * 8] == "f0ff0000"      # eip (register 8) at reset
+    finally:
+        stub.listener.close()
