@@ -270,6 +270,8 @@ class GdbStub:
 
     def _write_reg(self, number: int, hexvalue: str) -> str:
         raw = bytes.fromhex(hexvalue)
+        if len(raw) < 4 and number < 16:
+            return "E01"
         value = int.from_bytes(raw[:4], "little")
         cpu = self.cpu
         if number < 8:
@@ -285,6 +287,9 @@ class GdbStub:
         return "OK"
 
     def _write_all_regs(self, hexdata: str) -> str:
+        if len(hexdata) < 16 * 8:
+            return "E01"
+        bytes.fromhex(hexdata[:16 * 8])          # all valid hex before anything changes
         for number in range(16):
             self._write_reg(number, hexdata[8 * number:8 * number + 8])
         return "OK"
