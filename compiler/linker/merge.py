@@ -119,6 +119,9 @@ class MergedSection:
 def offset_in_merged(sec: InputSection, offset: int) -> int:
     """Where byte ``offset`` of a merged input now is, relative to the merged section."""
     p = sec.pieces
+    if not p.offsets or not 0 <= offset <= sec.size:
+        raise LinkError(f"{sec.where()}: a reference to offset {offset:#x} lies outside this "
+                        f"mergeable section ({sec.size} bytes)")
     i = piece_index(p, offset)
     return p.out[i] + offset - p.offsets[i]
 

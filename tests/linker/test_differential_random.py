@@ -63,6 +63,10 @@ def _shared_definitions(draw, o: int) -> list[str]:
             lines += [f"{name}: .long {o}"]
         if kind != "none" and draw(st.booleans()):
             lines += ['.section .data.refs,"aw",@progbits', f".long {name}"]
+    if draw(st.booleans()):          # an absolute symbol, and a weak reference nothing defines (0)
+        lines += [f".globl abs_{o}", f".set abs_{o}, {draw(st.integers(0, 0xFFFFF))}",
+                  ".weak nowhere", '.section .data.refs,"aw",@progbits',
+                  f".long abs_{o} + 1", ".long nowhere", ".long nowhere - ."]
     return lines
 
 
