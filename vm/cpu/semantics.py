@@ -48,8 +48,10 @@ def sem_lea(e, i):
 def sem_xchg(e, i):
     a, b = i.ops
     va, vb = e.ld(a), e.ld(b)
-    e.st(b, va)
+    if isinstance(b, Mem):          # the store that can fault goes first
+        a, b, va, vb = b, a, vb, va
     e.st(a, vb)
+    e.st(b, va)
 
 
 def sem_cbw(e, i):
@@ -183,8 +185,12 @@ def sem_xadd(e, i):
     r = f"_r{e.n}"
     e.emit(f"{r} = {a} + {b}")
     e.set_flags(ADD, bits, r, a, b)
-    e.st(src, a)
-    e.st(dst, f"{r} & {M[bits]}")
+    if isinstance(dst, Mem):
+        e.st(dst, f"{r} & {M[bits]}")   # the store that can fault goes first
+        e.st(src, a)
+    else:
+        e.st(src, a)
+        e.st(dst, f"{r} & {M[bits]}")   # xadd %r, %r leaves the sum
 
 
 def sem_cmpxchg8b(e, i):
