@@ -136,3 +136,28 @@ def test_malformed_packets_get_error_replies():
         assert stub.handle(b"g")[8 * 8:9 * 8] == "f0ff0000"      # eip (register 8) at reset
     finally:
         stub.listener.close()
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="GNU gdb is not installed")
+def test_gdb_breaks_on_a_kernel_symbol(tmp_path):
+    """gdb with the kernel ELF: `break kernel_main` (a higher-half virtual
+    address, set while the CPU is still in real mode) stops there once the
+    boot code has turned paging on."""
+    from pathlib import Path
+    from compiler.build import build
+    root = Path(__file__).resolve().parents[2]
+    try:
+        res = build(root, out_dir=tmp_path / "build")
+    except Exception as err:                       # the kernel build is another part's test
+        pytest.skip(f"kernel_src does not build right now: {err}")
+    machine = Machine(timing="off", disk=res.disk_image, serial=io.BytesIO())
+    stub = GdbStub(machine, 0)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("result", stub.serve(wait=True)))
+    thread.start()
+    p = subprocess.run(["gdb", "-nx", "-batch", str(res.kernel_elf), "-ex", f"target remote 127.0.0.1:{stub.port}",
+                        "-ex", "break kernel_main", "-ex", "continue", "-ex", "x/i $pc", "-ex", "continue"],
+                       capture_output=True, text=True, timeout=300)
+    thread.join(60)
+    assert "in kernel_main ()" in p.stdout and "<kernel_main>:" in p.stdout, p.stdout + p.stderr
+    assert outcome["result"].reason == "poweroff"
