@@ -205,10 +205,8 @@ class Machine:
                   f"{value:#0{2 + 2 * size}x} at {paddr:#010x}", file=out)
         self.memory.add_write_watch(base, length, report)
 
-    def trace_to(self, out):
-        """--trace: one line per executed instruction: cycle, CS:EIP, bytes, mnemonic."""
-        if not hasattr(self.cpu, "trace"):
-            raise MachineError("--trace: this CPU has no instruction trace hook")
+    def describe_instruction(self, eip=None) -> str:
+        """The bytes and mnemonic at CS:EIP, read without side effects ("??" if unreadable)."""
         from vm.cpu.decoder import Decoder
         cpu, memory = self.cpu, self.memory
 
@@ -218,16 +216,20 @@ class Machine:
             if paddr is None:
                 raise ValueError("unmapped")
             return memory.read(paddr, 1)[0]
+        try:
+            insn = Decoder(fetch).decode(cpu.eip if eip is None else eip, cpu.code32)
+        except Exception:                        # a description must never stop the guest
+            return "??"
+        return f"{insn.raw.hex():<16} {(insn.rep + ' ') if insn.rep else ''}{insn.mnem}"
 
-        decoder = Decoder(fetch)
+    def trace_to(self, out):
+        """--trace: one line per executed instruction: cycle, CS:EIP, bytes, mnemonic."""
+        if not hasattr(self.cpu, "trace"):
+            raise MachineError("--trace: this CPU has no instruction trace hook")
+        cpu = self.cpu
 
         def trace(*_):
-            try:
-                insn = decoder.decode(cpu.eip, cpu.code32)
-                text = f"{insn.raw.hex():<16} {(insn.rep + ' ') if insn.rep else ''}{insn.mnem}"
-            except Exception:                    # the trace must never stop the guest
-                text = "??"
-            print(f"{cpu.cycles:>12} {cpu.get_seg(1):04x}:{cpu.eip:08x}  {text}", file=out)
+            print(f"{cpu.cycles:>12} {cpu.get_seg(1):04x}:{cpu.eip:08x}  {self.describe_instruction()}", file=out)
         cpu.trace = trace
 
     # ------------------------------------------------------------ run loop
@@ -395,6 +397,7 @@ class Machine:
         eips = list(getattr(cpu, "recent_eips", ()))
         if eips:
             lines.append("  last instructions: " + " ".join(f"{e:08x}" for e in eips))
+        lines.append(f"  at EIP: {self.describe_instruction()}")
         if self.post.codes:
             lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in list(self.post.codes)[-16:]))
         return "\n".join(lines) + "\n"
