@@ -396,11 +396,22 @@ class Machine:
             lines += [f"    {_format_exception(e)}" for e in exceptions]
         eips = list(getattr(cpu, "recent_eips", ()))
         if eips:
-            lines.append("  last instructions: " + " ".join(f"{e:08x}" for e in eips))
+            lines.append("  last instructions: " + _runs(eips))
         lines.append(f"  at EIP: {self.describe_instruction()}")
         if self.post.codes:
             lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in list(self.post.codes)[-16:]))
         return "\n".join(lines) + "\n"
+
+
+def _runs(eips) -> str:
+    """EIPs oldest first, a repeated EIP written once with its count."""
+    parts = []
+    for eip in eips:
+        if parts and parts[-1][0] == eip:
+            parts[-1][1] += 1
+        else:
+            parts.append([eip, 1])
+    return " ".join(f"{e:08x}" + (f" (x{n})" if n > 1 else "") for e, n in parts)
 
 
 def _format_exception(entry) -> str:
