@@ -76,3 +76,22 @@ def test_addr2line_maps_kernel_entry_to_its_kpy_line(compiled, tmp_path):
     text = Path(source if Path(source).is_absolute() else ROOT / source).read_text().splitlines()
     def_line = next(i for i, l in enumerate(text, 1) if f"def {spec.layout.entry}(" in l)
     assert def_line <= int(line.split()[0]) <= def_line + 30, out
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb not installed")
+def test_gdb_reads_the_kernel_symbols(compiled, tmp_path):
+    desc, _, without_debug = compiled
+    spec = desc.targets[desc.kernel]
+    try:
+        objects = target_objects(spec, ROOT, desc.roots, without_debug)
+    except BuildError as exc:
+        pytest.skip(f"the kernel does not compile yet: {str(exc).splitlines()[0]}")
+    result = link(objects, spec.layout)
+    elf = tmp_path / "kernel.elf"
+    elf.write_bytes(result.elf)
+    entry = result.symbols[spec.layout.entry]
+    out = subprocess.run(["gdb", "-nx", "-batch", "-ex", f"info symbol {entry:#x}",
+                          "-ex", f"info address {spec.layout.entry}", str(elf)],
+                         capture_output=True, text=True, timeout=60)
+    assert f"{spec.layout.entry} in section .text" in out.stdout, out.stdout + out.stderr
+    assert f"{entry:#x}" in out.stdout
