@@ -231,6 +231,8 @@ class Gen:
             return f"popw {self.r.choice(['%' + r for r in R16] + [self.mem()])}", 0, False
         if kind == 4:
             return "pushfl", 0, True
+        if self.r.random() < 0.5:
+            return f"pushl %eax\npushl %ebx\npopl {self.r.choice([0, 4, 8])}(%esp)", 0, False
         return f"pushl ${self.r.randrange(-128, 128)}", 0, False
 
     def strings(self):

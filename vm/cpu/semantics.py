@@ -217,8 +217,9 @@ def _shift(e, i, op):
     c = f"({e.v(cnt)} & 31)"
     e.flush_flags()
     r = f"_r{e.n}"
-    e.emit(f"{r}, s.lf = ALU.shift({op!r}, {dst.bits}, {v}, {c}, s.lf)")
+    e.emit(f"{r}, _lf{e.n} = ALU.shift({op!r}, {dst.bits}, {v}, {c}, s.lf)")
     e.st(dst, r)
+    e.emit(f"s.lf = _lf{e.n}")          # flags change only once the store is done
 
 
 for _op in ("shl", "shr", "sar", "rol", "ror", "rcl", "rcr"):
@@ -230,8 +231,9 @@ def _shift_double(e, i, op):
     v, sv = e.ld(dst), e.v(src)
     e.flush_flags()
     r = f"_r{e.n}"
-    e.emit(f"{r}, s.lf = ALU.shift_double({op!r}, {dst.bits}, {v}, {sv}, {e.v(cnt)} & 31, s.lf)")
+    e.emit(f"{r}, _lf{e.n} = ALU.shift_double({op!r}, {dst.bits}, {v}, {sv}, {e.v(cnt)} & 31, s.lf)")
     e.st(dst, r)
+    e.emit(f"s.lf = _lf{e.n}")
 
 
 def sem_shld(e, i):
@@ -344,9 +346,10 @@ def _bittest(e, i, op):
         bit = f"(_bo{n} & {bits - 1})"
     v = e.ld(target)
     e.flush_flags()
-    e.emit(f"_r{n}, s.lf = ALU.bit_test({op!r}, {v}, {bit}, s.lf)")
+    e.emit(f"_r{n}, _lf{n} = ALU.bit_test({op!r}, {v}, {bit}, s.lf)")
     if op != "bt":
         e.st(target, f"_r{n}")
+    e.emit(f"s.lf = _lf{n}")
 
 
 for _op in ("bt", "bts", "btr", "btc"):
@@ -465,10 +468,11 @@ def sem_pop(e, i):
             e.emit("s.set_shadow()")
         return
     if isinstance(dst, Mem) and dst.base == 4:
-        # pop [esp+x]: the address uses ESP after the pop
+        # pop [esp+x]: the address uses ESP after the pop; ESP changes only
+        # once the store has succeeded
         v = e.peek(i.osz)
+        e.st(e.displaced(dst, str(i.osz // 8)), v)
         e.adjust_sp(i.osz // 8)
-        e.st(dst, v)
         return
     v = e.peek(i.osz)
     if isinstance(dst, Mem):
@@ -493,13 +497,14 @@ def sem_enter(e, i):
 
 
 def sem_leave(e, i):
-    sp32 = e.stack32
-    if sp32:
-        e.emit("R[4] = R[5]")
+    # read the saved frame pointer first: a fault leaves ESP and EBP alone
+    size = i.osz // 8
+    if e.stack32:
+        v = e.ld_stack("R[5]", i.osz)
+        e.emit(f"R[4] = (R[5] + {size}) & 0xFFFFFFFF")
     else:
-        e.emit("R[4] = R[4] & 0xFFFF0000 | R[5] & 0xFFFF")
-    v = e.peek(i.osz)
-    e.adjust_sp(i.osz // 8)
+        v = e.ld_stack("(R[5] & 0xFFFF)", i.osz)
+        e.emit(f"R[4] = R[4] & 0xFFFF0000 | (R[5] + {size}) & 0xFFFF")
     e.st(Reg(i.osz, 5), v)
 
 

@@ -179,6 +179,13 @@ class Emitter:
         self.emit(f"{name} = rd{bits}({self._sp_linear(sp)})")
         return name
 
+    def ld_stack(self, offset: str, bits: int) -> str:
+        """Load from SS:offset (an expression) into a local."""
+        name = self.tmp("v")
+        self.reads += 1
+        self.emit(f"{name} = rd{bits}({self._sp_linear(offset)})")
+        return name
+
     def pop(self, bits: int) -> str:
         v = self.peek(bits)
         self.adjust_sp(bits // 8)
