@@ -166,3 +166,10 @@ def test_common_symbol_without_a_common_pattern():
     obj = make_object("@c = common global i32 0, align 4\ndefine ptr @f() nounwind { ret ptr @c }")
     text = link_error([("c.o", obj)], layout)
     assert "common symbol(s) c (c.o)" in text and "COMMON" in text
+
+
+def test_pic_relocations_are_named_and_rejected():
+    asm = ".text\n.globl _start\n_start:\n  movl foo@GOT(%ebx), %eax\n  leal foo@GOTOFF(%ebx), %eax\n  ret\nfoo: ret\n"
+    text = link_error([("pic.o", make_object(asm=asm))])
+    assert "unsupported relocation R_386_GOT32" in text and "pic.o:(.text+0x2) in _start" in text
+    assert "R_386_GOTOFF" in text and "static, non-PIC" in text
