@@ -161,3 +161,36 @@ def test_gdb_breaks_on_a_kernel_symbol(tmp_path):
     thread.join(60)
     assert "in kernel_main ()" in p.stdout and "<kernel_main>:" in p.stdout, p.stdout + p.stderr
     assert outcome["result"].reason == "poweroff"
+
+
+def test_ctrl_c_interrupts_a_running_guest():
+    """The raw protocol: continue, then 0x03 stops the spinning guest with SIGINT."""
+    import socket
+    import time
+    from vm.gdbstub import checksum
+    machine = Machine(ram_size=16 << 20, timing="off", disk=program("1: jmp 1b\n"), serial=io.BytesIO())
+    stub = GdbStub(machine, 0)
+    thread = threading.Thread(target=lambda: stub.serve(wait=True))
+    thread.start()
+    conn = socket.create_connection(("127.0.0.1", stub.port), timeout=30)
+
+    def send(payload: bytes):
+        conn.sendall(b"$" + payload + b"#" + checksum(payload))
+
+    def reply() -> bytes:
+        data = b""
+        while not (b"#" in data and len(data) >= data.index(b"#") + 3):
+            data += conn.recv(4096)
+        conn.sendall(b"+")
+        return data[data.index(b"$") + 1:data.index(b"#")]
+    send(b"?")
+    assert reply() == b"S05"
+    send(b"c")
+    time.sleep(0.5)
+    conn.sendall(b"\x03")
+    assert reply() == b"S02"
+    assert machine.insns() > 1000
+    send(b"k")
+    thread.join(30)
+    conn.close()
+    assert machine.stop is not None
