@@ -56,6 +56,8 @@ def add_run_options(parser: argparse.ArgumentParser):
     g.add_argument("--serial", default="stdio", metavar="stdio|file:PATH|none", help="where COM1 output goes")
     g.add_argument("--serial-input", metavar="FILE", help="bytes the guest receives on COM1 ('-' = stdin)")
     g.add_argument("--debugcon", default="none", metavar="stdio|file:PATH|none", help="port 0xE9 debug console")
+    g.add_argument("--teletype", default="none", metavar="stdio|stderr|file:PATH|none",
+                   help="also copy BIOS int 10h teletype output (what a boot sector prints on screen) here")
     g.add_argument("--bios", metavar="FILE", help="raw ROM (64 KiB multiple) run from the reset vector instead of the built-in BIOS")
     g.add_argument("--kernel", metavar="ELF", help="boot a Multiboot v1 kernel directly (like qemu -kernel)")
     g.add_argument("--append", metavar="CMDLINE", help="Multiboot command line for --kernel")
@@ -162,7 +164,8 @@ def build_machine(args, disk_image, outputs: _Outputs):
         kernel=g("kernel"), cmdline=g("append") or g("cmdline") or "",
         serial_input=_serial_input(g("serial_input")), debugcon=outputs.stream(g("debugcon", "none"), "debugcon"),
         no_reboot=g("no_reboot", True), rtc_time=_rtc_time(g("rtc")),
-        log=_log_categories(g("log", "")), log_file=log_file, live_input=_live_input(args))
+        log=_log_categories(g("log", "")), log_file=log_file, live_input=_live_input(args),
+        teletype=outputs.stream(g("teletype", "none"), "teletype"))
     for base, length in (_parse_watch(w) for w in g("watch_phys", [])):
         machine.watch_physical(base, length, log_file)
     if g("trace"):
@@ -247,6 +250,11 @@ VM_ONLY_OPTIONS = ("max_insns", "max_cycles", "trace", "watch_phys", "vga_dump",
                    "serial_input")
 
 
+def _is_set(args, name) -> bool:
+    value = getattr(args, name, None)
+    return bool(value) and value != "none"
+
+
 def qemu_command(args, disk_image) -> list:
     """The qemu-system-i386 command line that matches these run options (the
     VM-only ones are left out; `vm_only_options(args)` names them)."""
@@ -280,7 +288,7 @@ def qemu_command(args, disk_image) -> list:
 
 
 def vm_only_options(args) -> list:
-    return ["--" + name.replace("_", "-") for name in VM_ONLY_OPTIONS if getattr(args, name, None)]
+    return ["--" + name.replace("_", "-") for name in VM_ONLY_OPTIONS + ("teletype",) if _is_set(args, name)]
 
 
 def run_on_qemu(args, disk_image) -> int:

@@ -74,7 +74,7 @@ class RunResult:
 class Machine:
     def __init__(self, ram_size=128 << 20, timing="tcg", disk=None, bios=None, serial=None,
                  kernel=None, cmdline="", serial_input=b"", debugcon=None, no_reboot=True,
-                 rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ, live_input=None):
+                 rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ, live_input=None, teletype=None):
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % 4096:
             raise MachineError(f"RAM size must be a multiple of 4 KiB between 2 MiB and 3 GiB, not {ram_size}")
         self.ram_size = ram_size
@@ -86,6 +86,7 @@ class Machine:
         self.paused = False
         self._pending_reset = None
         self.resets = 0
+        self.teletype = teletype    # host stream that also gets int 10h teletype output
         self._build_cpu(timing)
         self.disk = _load_disk(disk) if disk is not None else None
         geometry = None if self.disk is None else (self.disk.cylinders, HEADS, SECTORS_PER_TRACK)
@@ -361,7 +362,7 @@ class Machine:
         return getattr(self.cpu, "insns", 0)
 
     def _flush_outputs(self):
-        for stream in (self.uart.output, self.debugcon.output):
+        for stream in (self.uart.output, self.debugcon.output, self.teletype):
             flush = getattr(stream, "flush", None)
             if flush is not None:
                 try:

@@ -39,13 +39,15 @@ def test_python_m_vm_prints_serial_and_exits_0(image):
 
 
 def test_outputs_to_files_and_dumps(image, tmp_path, capsys):
-    serial, debugcon, log, trace = (tmp_path / n for n in ("serial.txt", "e9.txt", "log.txt", "trace.txt"))
-    status = main([str(image), "--serial", f"file:{serial}", "--debugcon", f"file:{debugcon}",
+    serial, debugcon, log, trace, tty = (tmp_path / n for n in ("serial.txt", "e9.txt", "log.txt", "trace.txt",
+                                                                "tty.txt"))
+    status = main([str(image), "--serial", f"file:{serial}", "--debugcon", f"file:{debugcon}", "--teletype", f"file:{tty}",
                    "--vga-dump", "--post-codes", "-d", "post,int", "-D", str(log),
                    "--watch-phys", "0x5000,2", "--trace", str(trace), "--timing", "kvm", "-m", "32M"])
     assert status == 0
     assert serial.read_bytes() == b"hi from the guest\n"
     assert debugcon.read_bytes() == b"A"
+    assert tty.read_bytes() == b"H"                        # int 10h AH=0Eh
     err = capsys.readouterr().err
     assert "---- VGA text screen ----\nH\n" in err
     assert "POST codes: 42@" in err

@@ -47,7 +47,7 @@ class BuiltinBios:
         self.tables = AcpiTables(high_tables_base(machine.ram_size))
         self.disk_services = DiskServices(disk, machine.log)
         self.services = {
-            0x10: VideoServices(machine.vga, machine.log).handle,
+            0x10: VideoServices(machine.vga, machine.log, machine.teletype).handle,
             0x11: equipment,
             0x12: memory_size,
             0x13: self.disk_services.handle,

@@ -12,16 +12,26 @@ UNSUPPORTED = 0x86
 
 
 class VideoServices:
-    """int 10h in text mode 3, drawing into the VGA text memory."""
+    """int 10h in text mode 3, drawing into the VGA text memory; teletype
+    output is also copied to `echo` (a host stream, for `--teletype`)."""
 
-    def __init__(self, vga, log):
+    def __init__(self, vga, log, echo=None):
         self.vga = vga
         self.log = log
+        self.echo = echo
+
+    def _teletype(self, char: int, attribute: int = None):
+        self.vga.teletype(char, attribute)
+        if self.echo is not None:
+            try:
+                self.echo.write(bytes((char,)))
+            except (OSError, ValueError):
+                self.echo = None
 
     def handle(self, call: BiosCall):
         function = call.ah
         if function == 0x0E:
-            self.vga.teletype(call.al)
+            self._teletype(call.al)
         elif function == 0x00:
             self.vga.clear()
         elif function == 0x02:
@@ -50,7 +60,7 @@ class VideoServices:
         self.vga.cursor = call.dh * 80 + call.dl
         step = 2 if call.al & 2 else 1
         for i in range(0, len(text), step):
-            self.vga.teletype(text[i], text[i + 1] if step == 2 else call.bl)
+            self._teletype(text[i], text[i + 1] if step == 2 else call.bl)
 
 
 class SystemServices:
