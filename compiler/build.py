@@ -78,7 +78,13 @@ def _parse_description(project_root: Path, path: Path, table: dict) -> BuildDesc
     unknown = set(table) - _TOP_KEYS
     if unknown:
         raise BuildError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}; known: build, image, targets")
-    build = table.get("build", {})
+    build, image = table.get("build", {}), table.get("image", {})
+    for name, value in (("build", build), ("image", image)):
+        if not isinstance(value, dict):
+            raise BuildError(f"{path}: [{name}] must be a table")
+    unknown_image = set(image) - {"mbr", "stage2", "kernel"}
+    if unknown_image:
+        raise BuildError(f"{path}: [image] unknown key(s) {', '.join(sorted(unknown_image))}; known: mbr, stage2, kernel")
     roots = build.get("roots", DEFAULT_ROOTS)
     if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
         raise BuildError(f"{path}: [build] roots must be a list of directory names")
@@ -86,7 +92,6 @@ def _parse_description(project_root: Path, path: Path, table: dict) -> BuildDesc
     if not isinstance(targets_table, dict) or not targets_table:
         raise BuildError(f"{path}: no [targets.NAME] tables")
     targets = {name: _parse_target(path, name, t) for name, t in targets_table.items()}
-    image = table.get("image", {})
     desc = BuildDescription(path, [project_root / r for r in roots], targets,
                             image.get("mbr"), image.get("stage2"), image.get("kernel"))
     _check_image_roles(desc)

@@ -165,6 +165,8 @@ def test_command_line_too_long(tmp_path):
     (('objects = ["obj/kernel.o"]', 'objects = "obj/kernel.o"'), "'objects' must be a list of strings"),
     (('inputs = [".bss .bss.* COMMON"]\n  start_symbol', 'inputs = [""]\n  start_symbol'),
      "an input statement is empty"),
+    (("[image]\nmbr", "image = 3\n[xx]\nmbr"), "unknown table(s) xx"),
+    (("[image]\nmbr", "[image]\nkernal = 1\nmbr"), "[image] unknown key(s) kernal"),
 ])
 def test_bad_description_is_named(tmp_path, change, message):
     old, new = change
