@@ -439,3 +439,36 @@ def test_pit_mode0_interrupts_once_on_terminal_count():
     fired = int.from_bytes(memory.read(0x600, 4), "little")
     assert not int.from_bytes(memory.read(0x604, 4), "little")          # exactly one interrupt
     assert abs(fired - started - PERIOD) < 200                           # after the programmed count
+
+
+PIT_CALIBRATION = REAL_MODE_SETUP + """
+    inb $0x61, %al                 # gate channel 2 off, speaker off
+    and $0xfc, %al
+    outb %al, $0x61
+    mov $0xb0, %al                 # channel 2, low/high byte, mode 0
+    outb %al, $0x43
+    mov $0x9c, %al                 # 11932 = 0x2e9c ticks ≈ 10 ms
+    outb %al, $0x42
+    mov $0x2e, %al
+    outb %al, $0x42
+    rdtsc
+    mov %eax, %ebx
+    inb $0x61, %al
+    or $1, %al                     # gate on: counting starts
+    outb %al, $0x61
+1:  inb $0x61, %al                 # wait for OUT2 (bit 5)
+    test $0x20, %al
+    jz 1b
+    rdtsc
+    sub %ebx, %eax
+    mov %eax, 0x600
+    jmp poweroff
+"""
+
+
+def test_pit_channel2_calibration_loop():
+    """The classic TSC calibration: gate channel 2 on, poll OUT2 on port 0x61."""
+    out = run_vm(program(PIT_CALIBRATION))
+    assert out.reason == "poweroff", out.report
+    elapsed = int.from_bytes(out.machine.memory.read(0x600, 4), "little")
+    assert abs(elapsed - 11932 * CPU_HZ / PIT_HZ) < 500        # 10 ms at 100 MHz
