@@ -84,9 +84,15 @@ class PhysicalMemory:
                 and page not in self.watch_pages)
 
     # ---- code-byte record ---------------------------------------------------
-    def mark_code(self, paddr: int, length: int) -> bool:
+    def mark_block_start(self, paddr: int) -> None:
+        """Record that execution enters translated code at `paddr` by a
+        control transfer (the `tcg` write penalty counts these per page)."""
+        self._mark_block_start(paddr >> PAGE_SHIFT, paddr & PAGE_MASK)
+
+    def mark_code(self, paddr: int, length: int, block_start: bool = True) -> bool:
         """Flag [paddr, paddr+length) as executed code; True if a page gained
-        its first code byte (its fast write path must then be dropped)."""
+        its first code byte (its fast write path must then be dropped).
+        `block_start`: also record a block start at each page piece."""
         first_code = False
         end = paddr + length
         while paddr < end:
@@ -97,7 +103,8 @@ class PhysicalMemory:
             if flags is None:
                 flags = self.code_bytes[page] = bytearray(PAGE_SIZE)
                 self.code_count[page] = 0
-            self._mark_block_start(page, lo)
+            if block_start:
+                self._mark_block_start(page, lo)
             before = self.code_count[page]
             added = (hi - lo) - flags.count(1, lo, hi)
             if added:

@@ -83,3 +83,35 @@ def test_on_exception_trace_and_reset():
     cpu.reset()
     assert (cpu.get_seg(1), cpu.eip, cpu.cr[0]) == (0xF000, 0xFFF0, 0x60000010)
     assert cpu.sbase[1] == 0xFFFF0000
+
+
+def test_write_watch_reports_the_storing_instruction_and_can_stop_after_it():
+    cpu = boot_sector("""
+movw $1, 0x5000
+nop
+nop
+movw $2, 0x5000
+movw $3, %ax
+hlt""")
+    seen = []
+
+    def watch(paddr, size, value, eip):
+        seen.append((eip, value, cpu.cycles))
+        if value == 2:
+            cpu.request_stop()
+    cpu.mem.add_write_watch(0x5000, 2, watch)
+    assert cpu.run(max_insns=100) == "stop"
+    assert [(e, v) for e, v, _ in seen] == [(0x7C00, 1), (0x7C08, 2)]
+    assert seen[1][2] - seen[0][2] == 3          # "off": one cycle per instruction
+    assert cpu.eip == 0x7C0E                     # right after the second store
+    assert cpu.run(max_insns=100) == "hlt" and cpu.eax & 0xFFFF == 3
+
+
+def test_page_walker_updates_are_watched():
+    from tests.cpu.test_paging import PD, PT, paged
+    cpu = paged("movl 0x150000, %eax")
+    seen = []
+    cpu.mem.add_write_watch(PT + 4 * 0x150, 4, lambda p, n, v, eip: seen.append((p, v, eip)))
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert len(seen) == 1 and seen[0][1] & 0x20
+    assert cpu.mem.read(seen[0][2], 1) == b"\xa1"      # the eip of `mov 0x150000, %eax`

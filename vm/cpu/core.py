@@ -23,7 +23,7 @@ from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
 from .segments import CS, Segments
 from .system import System
-from .translate import MAX_BLOCK_INSNS, assemble, translate_block
+from .translate import BODY_FIRST_LINE, MAX_BLOCK_INSNS, assemble, translate_block
 from ..timing import load_profile
 
 INF = float("inf")
@@ -73,6 +73,8 @@ class CPU(MMU, Segments, Interrupts, System):
         self.single_blocks: dict[int, object] = {}  # one instruction each
         self.cold_blocks: dict[int, object] = {}    # short blocks for code not (yet) hot
         self.heat: dict[int, int] = {}              # executions of code not yet hot
+        self.cut_points: set[int] = set()           # physical addresses where a block was cut
+        self.block_tables: dict = {}                # code object -> (line starts, EIPs, cycles before)
         self.page_blocks: dict[int, list] = {}    # physical page -> [(key, lo, hi, cache)]
         self.exec_hooks: dict[int, list] = {}
         self.recent_eips = deque(maxlen=16)
@@ -368,6 +370,7 @@ class CPU(MMU, Segments, Interrupts, System):
         cs_base = self.sbase[CS]
         page_lin = lin >> 12
         fetched = []    # physical address of every byte decoded
+        first_byte = {}  # eip -> physical address of the instruction's first byte
 
         def fetch(offset):
             a = (cs_base + offset) & 0xFFFFFFFF
@@ -389,7 +392,9 @@ class CPU(MMU, Segments, Interrupts, System):
                     return None
             mark = len(fetched)
             try:
-                return decoder.decode(eip, code32)
+                insn = decoder.decode(eip, code32)
+                first_byte[eip] = fetched[mark]
+                return insn
             except Fault:
                 if first:
                     raise
@@ -413,13 +418,31 @@ class CPU(MMU, Segments, Interrupts, System):
         # the part of the block's static cycles that is ordinary loads/stores (for vm.profiler)
         blk.static_cycles = e.static_cycles
         blk.memory_cycles = e.reads * self.timing.mem_read + e.writes * self.timing.mem_write
+        self.block_tables[blk.__code__] = (tuple(idx + BODY_FIRST_LINE for idx, _ in starts), tuple(eips), tuple(cycles_before))
         cache[key] = blk
         for start, length in _runs(fetched):
             pg, lo = start >> 12, start & 0xFFF
             self.page_blocks.setdefault(pg, []).append((key, lo, lo + length, cache))
-            if self.mem.mark_code(start, length):
+            if self.mem.mark_code(start, length, block_start=False):
                 self.drop_write_entries_for(pg)
+        self._record_block_starts(phys, cache, e, eips, first_byte, cs_base)
         return blk
+
+    def _record_block_starts(self, phys, cache, e, eips, first_byte, cs_base):
+        """Block starts for the `tcg` write penalty: where execution enters by a
+        control transfer, not where a block was merely cut (length limit, page
+        end) and not in the one-instruction blocks of stepping and tracing."""
+        if cache is self.single_blocks:
+            return
+        if phys not in self.cut_points:
+            self.mem.mark_block_start(phys)
+        for eip, arrived in zip(eips[1:], e.arrivals[1:]):
+            if arrived:
+                self.mem.mark_block_start(first_byte[eip])
+        if not e.ended and eips:
+            nxt = self.probe(cs_base + e.last_next_eip)
+            if nxt is not None:
+                self.cut_points.add(nxt)
 
     # ---- host conveniences ----------------------------------------------------------------------
     def step(self):

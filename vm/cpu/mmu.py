@@ -17,6 +17,9 @@ Two levels of TLB:
 """
 from __future__ import annotations
 
+import sys
+from bisect import bisect_right
+
 from .faults import Fault
 
 PG, WP, PE = 1 << 31, 1 << 16, 1
@@ -134,7 +137,7 @@ class MMU:
 
     def _write_paging_entry(self, paddr, value):
         """A/D updates by the walker: ordinary physical writes (watches see them)."""
-        self.mem.write_phys(paddr, 4, value, self.eip)
+        self._store(paddr, 4, value)
 
     def translate(self, vaddr):
         """Physical address of a linear one, or None (no faults, no A/D updates)."""
@@ -217,19 +220,47 @@ class MMU:
             self.cycles += t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
                                                 * mem.block_count.get(page, 0)) // t.exec_cost_divisor
             before = executed
-            mem.write_phys(paddr, size, value, self.eip)
+            self._store(paddr, size, value)
             if mem.code_count.get(page, 0) != before:
                 self.cycles += t.smc_invalidate
                 return 1
-            return 0
+            return 1 if self.stop_requested else 0
         if page in mem.page_region and mem.page_region[page].kind == "mmio":
             self.cycles += self.timing.mmio_write
-        mem.write_phys(paddr, size, value, self.eip)
+        self._store(paddr, size, value)
         if user is None and mem.is_plain_ram(page) and not mem.code_count.get(page):
             # translate() checked permission for this CPL/WP and set D: later
             # stores to the page may skip it until the fast TLBs are dropped
             self.wtlb[lin >> 12] = page << 12
-        return 0
+        # a write watch that asked to stop ends the block after this instruction
+        return 1 if self.stop_requested else 0
+
+    def _store(self, paddr, size, value):
+        """A guest store on the slow path; write watches see the storing
+        instruction's EIP and the cycle count as of that instruction."""
+        mem = self.mem
+        if not mem.watches:
+            mem.write_phys(paddr, size, value, self.eip)
+            return
+        eip, into_block = self.locate_instruction()
+        self.cycles += into_block
+        try:
+            mem.write_phys(paddr, size, value, eip)
+        finally:
+            self.cycles -= into_block
+
+    def locate_instruction(self):
+        """(EIP, cycles into its block) of the instruction the running block is
+        executing, from the block's Python frame (slow paths only)."""
+        frame = sys._getframe(1)
+        tables = self.block_tables
+        while frame is not None:
+            table = tables.get(frame.f_code)
+            if table is not None:
+                idx = max(0, bisect_right(table[0], frame.f_lineno) - 1)
+                return table[1][idx], table[2][idx]
+            frame = frame.f_back
+        return self.eip, 0
 
     def fetch_page(self, lin):
         """Physical page base for instruction fetch at `lin` (fills the exec TLB)."""

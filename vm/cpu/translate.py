@@ -348,6 +348,7 @@ def has_memory_operand(insn) -> bool:
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
                "CFSRC", "ALU")
+BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
 
@@ -370,6 +371,8 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     e, starts, cycles_before, count = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop)
     if count < len(insns):
         del insns[count:]
+    # which instructions execution reaches by a control transfer inside the trace
+    e.arrivals = [False] + [f is not None and f[0] in ("jump", "ret") for f in follow[:count - 1]]
     return e, starts, cycles_before, [i.eip for i in insns], loop
 
 
@@ -473,8 +476,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop):
                     e.emit(e.flag_store())
                 done = f"_it * {len(insns)} + {n + 1}" if loop else str(n + 1)
                 e.emit(f"s.eip = {insn.next_eip}; s.cycles += {e.static_cycles}; return {done}")
+    e.last_next_eip = last.next_eip & (0xFFFFFFFF if code32 else 0xFFFF) if last is not None else None
     if not e.ended:
-        e.emit(f"s.eip = {last.next_eip & (0xFFFFFFFF if code32 else 0xFFFF)}")
+        e.emit(f"s.eip = {e.last_next_eip}")
     e.flush_flags()
     e.emit(f"s.cycles += {e.static_cycles}")
     e.emit(f"return {'_it * %d + %d' % (count, count) if loop else count}")
@@ -492,7 +496,8 @@ def assemble(e, starts, cycles_before, eips, loop, name="blk"):
     bound = ", ".join(f"{g}={g}" for g in BOUND_NAMES if any(g in line for line in e.lines))
     head = [f"def {name}({bound}):", "    _w = 0", "    _it = 0", "    try:"]
     body = e.lines
-    first_line = len(head) + 1          # 1-based line number of body[0]
+    first_line = BODY_FIRST_LINE        # 1-based line number of body[0]
+    assert first_line == len(head) + 1
     line_starts = tuple(first_line + idx for idx, _ in starts)
     done = f"_it * {len(starts)}" if loop else "0"
     tail = ["    except Fault as _e:",
