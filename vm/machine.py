@@ -377,6 +377,13 @@ class Machine:
         report = "" if reason in ("poweroff", "debug-exit") else self.report(reason, message)
         return RunResult(reason, code, report, self.cpu.cycles, self.insns(), list(self.post.codes))
 
+    def _interrupt_state(self) -> str:
+        """PIC registers and the timer, for reports of machines that stopped waiting."""
+        channel = self.pit.channels[0]
+        timer = (f"PIT ch0 mode {channel.mode} divisor {channel.period}" if channel.load_tick is not None
+                 else "PIT ch0 idle")
+        return (f"PIC master {_chip_state(self.pic.master)}, slave {_chip_state(self.pic.slave)}; {timer}")
+
     def report(self, reason: str, message: str) -> str:
         cpu = self.cpu
         lines = [f"kpy vm: {reason}: {message}"]
@@ -399,9 +406,14 @@ class Machine:
         if eips:
             lines.append("  last instructions: " + _runs(eips))
         lines.append(f"  at EIP: {self.describe_instruction()}")
+        lines.append("  " + self._interrupt_state())
         if self.post.codes:
             lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in list(self.post.codes)[-16:]))
         return "\n".join(lines) + "\n"
+
+
+def _chip_state(chip) -> str:
+    return f"base={chip.vector_base:02x} IMR={chip.imr:02x} IRR={chip.irr:02x} ISR={chip.isr:02x}"
 
 
 def _runs(eips) -> str:
