@@ -68,6 +68,11 @@ def load_description(project_root: Path, path: Path | None = None) -> BuildDescr
         raise BuildError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise BuildError(f"{path}: invalid TOML: {exc}") from None
+    return parse_description(project_root, path, table)
+
+
+def parse_description(project_root: Path, path: Path, table: dict) -> BuildDescription:
+    """The description from an already-parsed TOML table; every problem is a BuildError."""
     try:
         return _parse_description(project_root, path, table)
     except LinkError as exc:
