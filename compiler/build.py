@@ -135,6 +135,13 @@ def _check_image_roles(desc: BuildDescription) -> None:
 
 # ---- finding the sources -------------------------------------------------------
 
+def _glob(base: Path, pattern: str, written: str) -> list[Path]:
+    try:
+        return sorted(p for p in base.glob(pattern) if p.is_file())
+    except (ValueError, NotImplementedError, OSError) as exc:
+        raise BuildError(f"bad pattern {written!r}: {exc}") from None
+
+
 def _module_files(pattern: str, roots: list[Path]) -> list[Path]:
     """Files of a dotted module name; ``*`` is one level, ``**`` any depth."""
     parts = pattern.split(".")
@@ -142,8 +149,7 @@ def _module_files(pattern: str, roots: list[Path]) -> list[Path]:
     for root in roots:
         if "*" in pattern:
             glob = "/".join(parts) + ("" if parts[-1] == "**" else ".kpy")
-            hits = root.glob(glob + ("/*.kpy" if parts[-1] == "**" else ""))
-            found += sorted(p for p in hits if p.is_file())
+            found += _glob(root, glob + ("/*.kpy" if parts[-1] == "**" else ""), pattern)
         else:
             candidate = root.joinpath(*parts).with_suffix(".kpy")
             if candidate.is_file():
@@ -191,7 +197,7 @@ def target_sources(spec: TargetSpec, project_root: Path, roots: list[Path]) -> l
         for f in files:
             visit(f)
     for pattern in spec.sources:
-        files = sorted(p for p in project_root.glob(pattern) if p.is_file())
+        files = _glob(project_root, pattern, pattern)
         if not files:
             raise BuildError(f"target {spec.name}: source pattern {pattern!r} matches no file")
         for f in files:

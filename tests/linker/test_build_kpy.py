@@ -102,3 +102,17 @@ def test_debug_build_maps_entry_to_its_kpy_line(tmp_path):
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out.split(":")[0].endswith("app/main.kpy"), out
     assert out.split(":")[1].split()[0] in ("7", "8"), out        # the def line or its first statement
+
+
+@pytest.mark.parametrize("key, value", [("sources", "/etc/*.kpy"), ("sources", "a**.kpy"),
+                                        ("modules", "app.**x"), ("modules", "nothing.*")])
+def test_bad_patterns_are_build_errors(tmp_path, key, value):
+    root = project(tmp_path)
+    toml = TOML.replace('modules = ["app.main"]', f'modules = ["app.main"]\n{key} = ["{value}"]') \
+        if key == "sources" else TOML.replace('"app.main"', f'"{value}"')
+    if key == "sources":
+        toml = toml.replace('sources = ["runtime/*.kpy"]\n', "")
+    (root / "kernel_src" / "build.toml").write_text(toml)
+    with pytest.raises(BuildError) as err:
+        build(root)
+    assert value in str(err.value)
