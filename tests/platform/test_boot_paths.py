@@ -150,3 +150,12 @@ def test_kernel_without_multiboot_header_is_a_clear_error():
 def test_kernel_and_bios_together_is_a_clear_error():
     with pytest.raises(MachineError, match="cannot be combined"):
         Machine(kernel=elf_kernel(), bios=rom_image())
+
+
+def test_128k_rom_maps_its_last_64k_below_1m_and_all_of_it_below_4g():
+    rom = b"\x5a" * 0x10000 + rom_image()
+    out = run_vm(None, bios=rom)
+    assert out.reason == "poweroff", out.report
+    memory = out.machine.memory
+    assert memory.read(0xFFFE0000, 2) == b"\x5a\x5a" and memory.read(0xFFFFFFF0, 1) == b"\xea"
+    assert memory.read(0xFFFF0, 1) == b"\xea"
