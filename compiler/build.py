@@ -255,8 +255,9 @@ def target_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cach
         path = project_root / rel
         try:
             objects.append((rel, path.read_bytes()))
-        except OSError as exc:
-            raise BuildError(f"target {spec.name}: cannot read object {rel}: {exc.strerror}") from None
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise BuildError(f"target {spec.name}: cannot read object {rel}: {reason}") from None
     return objects
 
 
