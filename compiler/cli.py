@@ -106,24 +106,13 @@ def cmd_run(args) -> int:
     return run_from_args(args, image)
 
 
-def qemu_command(image: Path, args) -> list[str]:
-    """The qemu-system-i386 command line equivalent to our VM's options."""
-    cmd = ["qemu-system-i386", "-machine", "pc", "-display", "none", "-no-reboot",
-           "-drive", f"format=raw,file={image}"]
-    memory = getattr(args, "memory", None)
-    if memory:
-        cmd += ["-m", str(memory)]
-    serial = getattr(args, "serial", None) or "stdio"
-    cmd += ["-serial", serial]
-    if args.accel == "kvm":
-        cmd += ["-accel", "kvm"]
-    return cmd
-
-
 def run_on_qemu(image: Path, args) -> int:
     if shutil.which("qemu-system-i386") is None:
         raise UsageError("qemu-system-i386 is not installed (Debian package qemu-system-x86)")
-    cmd = qemu_command(image, args)
+    from vm.cli import qemu_command
+    cmd = qemu_command(args, image)
+    if args.accel == "kvm":
+        cmd += ["-accel", "kvm"]
     print("kpyc: " + " ".join(cmd), file=sys.stderr)
     return subprocess.call(cmd)
 
