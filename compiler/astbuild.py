@@ -199,19 +199,13 @@ class AstBuilder:
     def decorator(self, n: Tree) -> A.Decorator:
         dotted, args = n.children
         name = self.dotted(dotted)
-        has_parens = "(" in self._raw_text_hint(n)
-        parsed = None
+        parsed = None           # `@f` and `@f()` are alike: lark drops the parentheses
         if args is not None:
             pos, kws, _ = self.arguments(args)
             if kws:
                 self.fail(args, f"decorator '{name}' takes no keyword arguments")
             parsed = pos
-        elif has_parens:
-            parsed = []
         return A.Decorator(self.loc(n), name, parsed)
-
-    def _raw_text_hint(self, n: Tree) -> str:
-        return ""   # `@f` and `@f()` are treated alike
 
     def funcdef(self, n: Tree, decos) -> A.FunctionDef:
         name, params, ret, body = n.children
@@ -395,7 +389,6 @@ class AstBuilder:
             except (ValueError, SyntaxError) as e:
                 self.fail(t, f"bad string literal: {e}")
             parts.append(v if isinstance(v, bytes) else v.encode("utf-8"))
-        kinds = {type(p) for p in parts}
         return A.StrLit(self.loc(n), b"".join(parts))
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from . import astnodes as A
 from . import typesys as T
-from .symbols import FuncSym, GlobalVar, LocalVar
+from .symbols import FuncSym
 
 
 @dataclass
@@ -83,7 +83,7 @@ def check_addr(ck, e: A.Call, expected):
     if not ck.is_lvalue(v):
         ck.error(target.loc, "addr() needs a variable, field or element")
     e.args = [v]
-    e.ty = T.PtrType(v.ty.elem) if isinstance(v.ty, T.ArrayType) and False else T.PtrType(v.ty)
+    e.ty = T.PtrType(v.ty)
     return e
 
 

@@ -74,7 +74,6 @@ class Checker:
         self.block(d.body)
         if sym.ty.ret is not T.VOID and not sym.attrs.naked and not self.terminates(d.body):
             self.sink.error(d.loc, f"function '{d.name}' must return a {sym.ty.ret} on every path")
-        self.fn.locals_done = True
 
     def _check_naked_body(self, d: A.FunctionDef) -> None:
         for s in d.body:
@@ -355,7 +354,7 @@ class Checker:
     def check_expr(self, e: A.Expr, expected: T.Type | None) -> A.Expr:
         m = getattr(self, "expr_" + type(e).__name__, None)
         if m is None:
-            self.error(e.loc, f"this expression is not supported in kpy")
+            self.error(e.loc, "this expression is not supported in kpy")
         out = m(e, expected)
         assert out.ty is not None, e
         return out
@@ -787,7 +786,7 @@ class Checker:
 
     def call_args(self, e: A.Call, ft: T.FnType, name: str) -> list[A.Expr]:
         if e.keywords:
-            self.error(e.keywords[0].loc, f"kpy calls take positional arguments only")
+            self.error(e.keywords[0].loc, "kpy calls take positional arguments only")
         n = len(ft.params)
         if len(e.args) < n or (len(e.args) > n and not ft.varargs):
             self.error(e.loc, f"'{name}' takes {n}{' or more' if ft.varargs else ''} argument{'s' if n != 1 else ''}, "

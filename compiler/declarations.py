@@ -272,6 +272,9 @@ class Resolver:
                 t = self.resolve_type(p.annotation, m)
                 if not (isinstance(t, T.PtrType) and t.target is INTERRUPT_FRAME):
                     self.error(p.annotation.loc, f"an @interrupt handler's first parameter is ptr[InterruptFrame], not {t}")
+                # LLVM sees the frame as the handler's own (byval) copy and would
+                # drop stores to it; they must reach the stack `iret` pops.
+                t = T.PtrType(INTERRUPT_FRAME, volatile=True)
             else:
                 t = self.value_type(p.annotation, m)
             params.append(LocalVar(p.name, p.loc, t, is_param=True))

@@ -8,7 +8,7 @@ from . import typesys as T
 from .declarations import Resolver
 from .diagnostics import Abort
 from .modules import ModuleInfo
-from .symbols import ConstSym, FuncSym, GlobalVar, ModuleSym, TypeSym
+from .symbols import ConstSym, FuncSym, GlobalVar, TypeSym
 
 
 def interface_text(info: ModuleInfo, resolver: Resolver) -> str:

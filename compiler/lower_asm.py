@@ -77,7 +77,6 @@ def lower_asm(fl, info: AsmInfo) -> ir.Value | None:
         ret = ret_types[0]
     else:
         ret = ir.LiteralStructType(ret_types)
-    fnty = ir.FunctionType(ret, [a.type for a in args])
     side = " sideeffect" if info.volatile else ""
     callee = f'{ret} asm{side} "{escape_ir_string(info.template)}", "{escape_ir_string(",".join(constraints))}"'
     call = CustomCall(b.block, ret, callee, args, prefixes)

@@ -6,8 +6,7 @@ from llvmlite.ir.instructions import StoreInstr
 
 from . import astnodes as A
 from . import typesys as T
-from .builtins import AsmInfo
-from .irtext import CustomCall, VolatileLoad, VolatileStore, escape_ir_string
+from .irtext import CustomCall, VolatileLoad, VolatileStore
 from .symbols import ConstSym, FuncSym, GlobalVar, LocalVar
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -69,7 +68,6 @@ class FunctionLowering:
 
     def alloca(self, t: T.Type, name: str) -> ir.Value:
         """An entry-block stack slot (so mem2reg can promote it)."""
-        saved = self.b.block
         entry = self.fn.entry_basic_block
         with self.b.goto_block(entry):
             if entry.instructions:
@@ -445,7 +443,6 @@ class FunctionLowering:
         return self.b.gep(p, [n], source_etype=elem)
 
     def expr_Compare(self, e: A.Compare) -> ir.Value:
-        vals = [self.expr(x) for x in e.operands[:1]]
         if len(e.ops) == 1:
             return self.compare(e.ops[0], e.operands[0], e.operands[1], e.cmp_types[0])
         # a < b < c: evaluate each operand once, short-circuit like `and`.

@@ -11,21 +11,15 @@ from llvmlite import ir
 
 from . import astnodes as A
 from . import typesys as T
-from .builtins import AsmInfo
-from .checker import Checker
 from .debuginfo import DebugInfo
 from .declarations import INTERRUPT_FRAME, Resolver
-from .irtext import CustomCall, KFunction, VolatileLoad, VolatileStore, escape_ir_string
+from .irtext import KFunction
 from .modules import ModuleInfo
-from .symbols import ConstSym, FuncSym, GlobalVar, LocalVar
+from .symbols import FuncSym, GlobalVar
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 VOIDT = ir.VoidType()
-
-
-class InternalError(Exception):
-    pass
 
 
 class TypeMapper:
@@ -53,7 +47,7 @@ class TypeMapper:
             return self._structs[key]
         if isinstance(t, T.VoidType):
             return VOIDT
-        raise InternalError(f"no LLVM type for {t}")
+        raise TypeError(f"no LLVM type for {t}")
 
     def fn(self, ft: T.FnType) -> ir.FunctionType:
         # kpy's ABI widens narrow results (bool, 8/16-bit) to a full eax, so
@@ -243,12 +237,9 @@ class ConstLowering:
         if e.const is not None and isinstance(ty, (T.IntType, T.BoolType)):
             return ir.Constant(types.mem(ty), e.const & ((1 << (ty.size * 8)) - 1))
         if isinstance(e, A.Convert):
-            inner = e.value
             if e.how == "null":
                 return ir.Constant(PTR, None)
-            if isinstance(inner, A.StrLit) and isinstance(ty, T.ArrayType):
-                return self.value(inner, ty)
-            return self.value(inner, ty)
+            return self.value(e.value, ty)
         if isinstance(e, A.NoneLit):
             return ir.Constant(PTR, None)
         if isinstance(e, A.StrLit):

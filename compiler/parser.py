@@ -12,7 +12,7 @@ from lark import Lark, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInpu
 from lark.exceptions import LarkError
 from lark.indenter import DedentError, PythonIndenter
 
-from .diagnostics import CompileError, Diagnostic, DiagnosticSink, Loc
+from .diagnostics import CompileError, DiagnosticSink, Loc
 
 _parser: Lark | None = None
 

@@ -9,7 +9,6 @@ call/call64/read/write/alloc/output.
 from __future__ import annotations
 
 import functools
-import re
 import struct
 from pathlib import Path
 
@@ -56,7 +55,7 @@ def runtime_objects_for(objs):
     return [o for o in runtime_objects(2) if o[0] not in names]
 
 
-def build(src: str, opt: int, roots=(), runtime_opt: int | None = None, **kw) -> "Machine":
+def build(src: str, opt: int, roots=(), runtime_opt: int | None = None, **kw) -> "VMFlat | UnicornFlat":
     objs = compile_program(src, opt, roots, **kw)
     rt = runtime_objects(opt if runtime_opt is None else runtime_opt)
     elf = link_objects(objs + list(rt), base=BASE)
@@ -88,7 +87,8 @@ class VMFlat:
 
     def __init__(self, elf: bytes):
         from vm.flat import FlatMachine
-        self.fm = FlatMachine(elf, ram_size=64 << 20, timing="off")
+        # A runaway test program fails in seconds, not after the default limit.
+        self.fm = FlatMachine(elf, ram_size=64 << 20, timing="off", insn_limit=20_000_000)
 
     def call(self, name: str, *args) -> int:
         return self.fm.call(name, *_words(args)) & 0xFFFFFFFF
