@@ -281,7 +281,8 @@ class System:
     def string_op(self, op, size, asz, seg, rep):
         if rep is not None and op in ("movs", "stos", "cmps", "scas") and not self.fl & DF:
             # alternate: fast page runs, and one item the slow way (which fills
-            # the TLBs for the next page, or faults, or ends a repe/repne)
+            # the write TLB for the next page, or faults, or ends a repe/repne)
+            self._rep_fast(op, size, asz, seg, rep)
             while self._string_loop(op, size, asz, seg, rep, limit=1):
                 self._rep_fast(op, size, asz, seg, rep)
             return
