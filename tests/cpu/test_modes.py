@@ -75,3 +75,28 @@ def test_instruction_limit_is_exact_even_for_a_self_loop():
     assert cpu.insns == 5000
     assert cpu.run(max_insns=1) == "insn-limit"
     assert cpu.insns == 5001
+
+
+def test_trap_flag_single_steps_with_a_debug_trap_after_each_instruction():
+    cpu = boot_sector("""
+movw $handler, 0x04
+movw $0, 0x06
+pushfw
+popw %ax
+orw $0x100, %ax
+pushw %ax
+popfw
+nop
+nop
+nop
+pushfw
+popw %ax
+andw $0xfeff, %ax
+pushw %ax
+popfw
+hlt
+handler:
+incw 0x600
+iret""")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.mem.read(0x600, 2) == (8).to_bytes(2, "little")

@@ -17,7 +17,7 @@ from collections import deque
 from . import alu
 from .decoder import Decoder
 from .faults import Fault, NAMES, TripleFault
-from .flags import FIXED, IF
+from .flags import FIXED, IF, TF
 from .flags import carry, cf_source, condition, materialize
 from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
@@ -86,6 +86,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.stop_requested = False
         self.halted = False
         self.shadow = False
+        self.tf_trap = False
         self.cold_until = 0
         self.limit = -1
         self.cyc_limit = INF
@@ -238,6 +239,10 @@ class CPU(MMU, Segments, Interrupts, System):
                     n += k
                     if n < self.cold_until:
                         self.charge_cold(k)
+                    if self.tf_trap:
+                        self.tf_trap = False
+                        if k:
+                            self._single_step_trap()
                     continue
                 budget = insn_limit - SLOW_MARGIN
                 while self.cycles < self.limit and n < budget:
@@ -248,6 +253,7 @@ class CPU(MMU, Segments, Interrupts, System):
             except Fault as fault:
                 n += fault.done
                 self.insns = n
+                self.tf_trap = False          # a faulting instruction does not trap as well
                 try:
                     self.deliver_exception(fault)
                 except TripleFault as tf:
@@ -336,7 +342,20 @@ class CPU(MMU, Segments, Interrupts, System):
         if self.halted:
             self.attn = True
             return "hlt", False
+        if self.fl & TF:
+            # single-step: one instruction, then #DB (a trap) after it
+            self.attn = True
+            self.tf_trap = True
+            return None, True
         return None, False
+
+    def _single_step_trap(self):
+        self.dr[6] |= 0x4000          # DR6.BS
+        self._note_exception(1, None, False)
+        try:
+            self.interrupt(1, self.eip, None, software=False)
+        except Fault as fault:
+            self.deliver_exception(fault)
 
     def _run_hooks(self, phys):
         """Run the exec hooks at phys; True when execution must not continue
