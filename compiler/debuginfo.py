@@ -12,6 +12,17 @@ from . import typesys as T
 I32 = ir.IntType(32)
 
 
+class DistinctDIValue(ir.values.DIValue):
+    """A distinct node compared by identity: llvmlite hashes metadata by
+    its operands, which never ends for a struct that points to itself."""
+
+    def __eq__(self, other):
+        return self is other
+
+    def __hash__(self):
+        return id(self)
+
+
 class DebugInfo:
     def __init__(self, mod: ir.Module, filename: str, optimised: bool = False):
         self.mod = mod
@@ -55,27 +66,30 @@ class DebugInfo:
             d = m.add_debug_info("DIBasicType", {"name": "bool", "size": 8, "encoding": ir.DIToken("DW_ATE_boolean")})
         elif isinstance(t, T.PtrType):
             base = None if isinstance(t.target, T.VoidType) else self.type(t.target)
-            ops = {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32}
-            if base is not None:
-                ops["baseType"] = base
-            d = m.add_debug_info("DIDerivedType", ops)
+            d = m.add_debug_info("DIDerivedType", {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32,
+                                                   "baseType": base})
         elif isinstance(t, T.ArrayType):
             rng = m.add_debug_info("DISubrange", {"count": t.count})
             d = m.add_debug_info("DICompositeType", {"tag": ir.DIToken("DW_TAG_array_type"),
                                                      "baseType": self.type(t.elem), "size": t.size * 8,
                                                      "elements": m.add_metadata([rng])})
         elif isinstance(t, T.StructType):
-            members = []
-            d = None
-            for f in t.fields:
-                members.append(m.add_debug_info("DIDerivedType", {
-                    "tag": ir.DIToken("DW_TAG_member"), "name": f.name, "file": self.file,
-                    "baseType": self.type(f.type), "size": f.type.size * 8, "offset": f.offset * 8}))
+            # Registered before its members, which may point back to it
+            # (`next: ptr[Node]`); the member list is filled in afterwards.
             d = m.add_debug_info("DICompositeType", {
                 "tag": ir.DIToken("DW_TAG_structure_type"), "name": t.name, "file": self.file,
-                "size": t.size * 8, "elements": m.add_metadata(members)})
+                "size": t.size * 8, "elements": m.add_metadata([])}, is_distinct=True)
+            d.__class__ = DistinctDIValue
+            self._types[key] = d
+            members = [m.add_debug_info("DIDerivedType", {
+                "tag": ir.DIToken("DW_TAG_member"), "name": f.name, "file": self.file,
+                "baseType": self.type(f.type), "size": f.type.size * 8, "offset": f.offset * 8})
+                for f in t.fields]
+            elements = m._fix_di_operands([("elements", m.add_metadata(members))])
+            d.operands = tuple(sorted([op for op in d.operands if op[0] != "elements"] + list(elements)))
         else:   # fn pointers, VaList: an untyped pointer is what gdb can show
-            d = m.add_debug_info("DIDerivedType", {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32})
+            d = m.add_debug_info("DIDerivedType", {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32,
+                                                   "baseType": None})
         self._types[key] = d
         return d
 

@@ -9,6 +9,7 @@ call/call64/read/write/alloc/output.
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from pathlib import Path
 
@@ -192,6 +193,45 @@ class UnicornFlat:
         a = self._heap
         self._heap += n
         return a
+
+
+# ---- expectations written in a program's header comments ----------------
+
+EXPECT_LINE = re.compile(r"^#\s*(expect|expect64|output):\s*(\w+)\((.*)\)\s*==\s*(.+)$")
+
+
+def expectations(src: str):
+    """[(kind, function, args, wanted)] from `# expect: f(1, 2) == 3` lines."""
+    out = []
+    for line in src.splitlines():
+        m = EXPECT_LINE.match(line.strip())
+        if m:
+            kind, fn, args, want = m.groups()
+            out.append((kind, fn, _expect_args(args), _expect_value(want.strip())))
+    return out
+
+
+def _expect_value(text: str):
+    """Evaluate an expectation's constant expression (test-authored text)."""
+    return eval(text, {"__builtins__": {}, "u64": arg64, "ord": ord})
+
+
+def _expect_args(text: str):
+    return list(_expect_value(f"({text},)")) if text.strip() else []
+
+
+def check_expectations(m, src: str) -> None:
+    for kind, fn, args, want in expectations(src):
+        if kind == "expect":
+            got = m.call(fn, *args)
+            assert got & 0xFFFFFFFF == want & 0xFFFFFFFF, f"{fn}{tuple(args)} = {got:#x}, want {want & 0xFFFFFFFF:#x}"
+        elif kind == "expect64":
+            got = m.call64(fn, *args)
+            assert got == want & 0xFFFFFFFFFFFFFFFF, f"{fn}{tuple(args)} = {got:#x}, want {want:#x}"
+        else:
+            before = len(m.output)
+            m.call(fn, *args)
+            assert m.output[before:] == want, m.output[before:]
 
 
 def arg64(v: int):

@@ -67,3 +67,20 @@ def test_gdb_reads_a_linked_program(tmp_path):
     r = subprocess.run(["gdb", "-batch", "-nx", "-ex", "info line add", "-ex", "print sizeof(counter)", str(exe)],
                        capture_output=True, text=True, timeout=60)
     assert 'Line 7 of "dbg.kpy"' in r.stdout and "= 4" in r.stdout, r.stdout + r.stderr
+
+
+# Programs whose debug info is tricky: self-referential structs, ptr[void],
+# varargs, naked and interrupt functions, 64-bit values. With -g they must
+# compile at every level and still compute the same results.
+DEBUG_PROGRAMS = ["struct_pointers", "ptr_void", "varargs", "deco_naked", "interrupts_int", "u64_divmod",
+                  "global_init_refs", "fn_pointers", "modules_import"]
+CORPUS = harness.ROOT / "tests" / "compiler" / "corpus"
+
+
+@pytest.mark.parametrize("opt", [0, 2])
+@pytest.mark.parametrize("name", DEBUG_PROGRAMS)
+def test_debug_builds_behave_the_same(name, opt):
+    path = CORPUS / f"{name}.kpy"
+    src = path.read_text()
+    m = harness.build(src, opt, roots=[CORPUS], filename=str(path), module=name, debug=True)
+    harness.check_expectations(m, src)
