@@ -76,3 +76,22 @@ def test_cli_reports_without_traceback(tmp_path):
         pytest.skip("kpyc compile is not wired yet")
     assert r.returncode == 1
     assert "Traceback" not in r.stderr and "bad.kpy:" in r.stderr and "error:" in r.stderr
+
+
+def test_import_cycle_names_the_cycle(tmp_path):
+    (tmp_path / "a.kpy").write_text("from b import g\n\ndef f() -> u32:\n    return g()\n")
+    (tmp_path / "b.kpy").write_text("from a import f\n\ndef g() -> u32:\n    return 1\n")
+    from compiler.driver import compile_file
+    with pytest.raises(CompileError) as ei:
+        compile_file(tmp_path / "a.kpy", roots=[tmp_path])
+    assert "import cycle: a -> b -> a" in str(ei.value)
+
+
+def test_errors_in_an_imported_module_point_into_it(tmp_path):
+    (tmp_path / "lib3.kpy").write_text("def g() -> u32:\n    return nope\n")
+    (tmp_path / "app.kpy").write_text("from lib3 import g\n\ndef f() -> u32:\n    return g()\n")
+    from compiler.driver import compile_file
+    compile_file(tmp_path / "app.kpy", roots=[tmp_path])      # bodies of imports are not checked here
+    with pytest.raises(CompileError) as ei:
+        compile_file(tmp_path / "lib3.kpy", roots=[tmp_path])
+    assert "lib3.kpy:2:12: error: unknown name 'nope'" in str(ei.value)
