@@ -45,6 +45,17 @@ def debug_elf(tmp_path_factory):
 
 
 @needs
+def test_readelf_decodes_the_relocated_dwarf(debug_elf):
+    path, result = debug_elf
+    info = run(["readelf", "--debug-dump=info,line,str,frames,aranges,ranges", "-W", str(path)])
+    names = [line.split(": ")[-1] for line in info.splitlines() if "DW_AT_name" in line]
+    assert {"kernel/main.kpy", "lib/helper.kpy", "_entry", "kmain", "helper"} <= set(names)
+    producers = {line.split("(offset: ")[1] for line in info.splitlines() if "DW_AT_producer" in line}
+    assert len(producers) == 1 and producers.pop().endswith("): kpyc")    # one merged string, two units
+    assert f"DW_AT_low_pc      : (addr) {result.symbols['helper']:#x}" in info
+
+
+@needs
 def test_addr2line_maps_entry_to_its_source_line(debug_elf):
     path, result = debug_elf
     out = run(["addr2line", "-f", "-e", str(path), hex(result.symbols["_entry"]), hex(result.symbols["helper"])])
