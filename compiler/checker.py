@@ -157,7 +157,7 @@ class Checker:
         if s.value is not None and isinstance(ty, T.ArrayType) and isinstance(s.value, (A.ListLit, A.StrLit)):
             s.value = self.array_init(s.value, ty, s.target.id)
         elif s.value is not None:
-            s.value = self.coerce(self.check_expr(s.value, ty), ty, f"initialiser of '{s.target.id}'")
+            s.value = self.struct_value(self.check_expr(s.value, ty), ty, f"initialiser of '{s.target.id}'")
 
     def stmt_Assign(self, s: A.Assign) -> None:
         if isinstance(s.target, A.TupleLit):
@@ -171,7 +171,7 @@ class Checker:
             s.value = value
             return
         s.target = self.check_lvalue(s.target)
-        s.value = self.coerce(self.check_expr(s.value, s.target.ty), s.target.ty, "assignment")
+        s.value = self.struct_value(self.check_expr(s.value, s.target.ty), s.target.ty, "assignment")
 
     def array_init(self, v: A.Expr, ty: T.ArrayType, name: str) -> A.Expr:
         """`[1, 2, 3]` (missing elements are zero) or a string for a byte array."""
@@ -189,7 +189,7 @@ class Checker:
             if isinstance(ty.elem, T.ArrayType) and isinstance(x, (A.ListLit, A.StrLit)):
                 elts.append(self.array_init(x, ty.elem, name))
             else:
-                elts.append(self.coerce(self.check_expr(x, ty.elem), ty.elem, f"element of '{name}'"))
+                elts.append(self.struct_value(self.check_expr(x, ty.elem), ty.elem, f"element of '{name}'"))
         v.elts = elts
         v.ty = ty
         return v
@@ -687,6 +687,8 @@ class Checker:
 
     def common_type(self, a: A.Expr, b: A.Expr, loc: Loc) -> T.Type:
         at, bt = a.ty, b.ty
+        if isinstance(at, (T.ArrayType, T.StructType)) or isinstance(bt, (T.ArrayType, T.StructType)):
+            self.error(loc, f"a conditional expression cannot choose between {at} values; choose between pointers")
         if isinstance(at, (T.IntType, T.LiteralIntType)) and isinstance(bt, (T.IntType, T.LiteralIntType)):
             return self.unify_ints(a, b, loc, "the two branches")
         if isinstance(at, T.NullType) and isinstance(bt, (T.PtrType, T.FnType)):
@@ -695,8 +697,6 @@ class Checker:
             return at
         if T.same_type(at, bt):
             return at
-        if isinstance(at, T.ArrayType) or isinstance(bt, T.ArrayType):
-            self.error(loc, "arrays cannot be conditional values")
         self.error(loc, f"the branches have different types: {at} and {bt}")
 
     # ---- conditions and conversions -----------------------------------------
@@ -823,11 +823,41 @@ class Checker:
         return v
 
     def conversion_call(self, e: A.Call, t: T.Type) -> A.Expr:
+        if isinstance(t, T.StructType):
+            return self.struct_literal(e, t)
         if e.keywords or len(e.args) != 1:
             self.error(e.loc, f"{t}(x) takes one argument")
-        if isinstance(t, T.StructType):
-            self.error(e.loc, f"struct values are built field by field: declare `s: {t}` and assign its fields")
         return self.explicit_cast(e, t, e.args[0])
+
+    def struct_literal(self, e: A.Call, t: T.StructType) -> A.Expr:
+        """`S(a=1, b=2)`: named fields, the rest zero. Only initialises a
+        struct variable, element or global (structs are not passed by value)."""
+        if e.args:
+            self.error(e.args[0].loc, f"a struct literal names its fields: {t}({', '.join(f.name + '=...' for f in t.fields[:2])})")
+        values = []
+        seen = set()
+        for kw in e.keywords:
+            f = t.field(kw.name)
+            if f is None:
+                hint = nearest(kw.name, [x.name for x in t.fields])
+                self.error(kw.loc, f"struct '{t}' has no field '{kw.name}'" + (f"; did you mean '{hint}'?" if hint else ""))
+            if f.name in seen:
+                self.error(kw.loc, f"field '{f.name}' is given twice")
+            seen.add(f.name)
+            if isinstance(f.type, T.ArrayType) and isinstance(kw.value, (A.ListLit, A.StrLit)):
+                v = self.array_init(kw.value, f.type, f.name)
+            else:
+                v = self.struct_value(self.check_expr(kw.value, f.type), f.type, f"field '{f.name}' of {t}")
+            values.append((f, v))
+        e.kind, e.info, e.ty, e.args, e.keywords = "struct_lit", values, t, [], []
+        return e
+
+    def struct_value(self, v: A.Expr, ty: T.Type, what: str) -> A.Expr:
+        """Coerce, and for struct types insist on a variable or a literal."""
+        v = self.coerce(v, ty, what)
+        if isinstance(ty, T.StructType) and not (self.is_lvalue(v) or (isinstance(v, A.Call) and v.kind == "struct_lit")):
+            self.error(v.loc, f"a {ty} value here must be a variable, field, element or {ty}(...) literal")
+        return v
 
     def explicit_cast(self, e: A.Call, t: T.Type, arg: A.Expr) -> A.Expr:
         # The argument is typed on its own: u64(0 - x) with x: i64 is i64 arithmetic.
@@ -874,6 +904,6 @@ def check_global(ck: Checker, sym: GlobalVar) -> None:
     if isinstance(ty, T.ArrayType) and isinstance(v, (A.ListLit, A.StrLit)):
         sym.init = ck.array_init(v, ty, sym.name)
         return
-    if isinstance(ty, (T.ArrayType, T.StructType)):
-        ck.error(v.loc, f"a global {ty} is initialised with a list (arrays) or left zeroed")
-    sym.init = ck.coerce(ck.check_expr(v, ty), ty, f"initialiser of '{sym.name}'")
+    if isinstance(ty, T.ArrayType):
+        ck.error(v.loc, f"a global {ty} is initialised with a list or left zeroed")
+    sym.init = ck.struct_value(ck.check_expr(v, ty), ty, f"initialiser of '{sym.name}'")

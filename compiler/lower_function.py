@@ -110,9 +110,29 @@ class FunctionLowering:
         memcpy = self.ml.intrinsic("llvm.memcpy.p0.p0.i32", VOIDT, [PTR, PTR, I32, I1])
         self.b.call(memcpy, [dst, src, ir.Constant(I32, t.size), ir.Constant(I1, 0)])
 
-    def init_array(self, slot: ir.Value, v: A.Expr, t: T.ArrayType) -> None:
+    def zero(self, addr: ir.Value, size: int) -> None:
         memset = self.ml.intrinsic("llvm.memset.p0.i32", VOIDT, [PTR, I8, I32, I1])
-        self.b.call(memset, [slot, ir.Constant(I8, 0), ir.Constant(I32, t.size), ir.Constant(I1, 0)])
+        self.b.call(memset, [addr, ir.Constant(I8, 0), ir.Constant(I32, size), ir.Constant(I1, 0)])
+
+    def init_struct(self, addr: ir.Value, lit: A.Call) -> None:
+        """Evaluate the field values first (they may read the target), then
+        zero the struct and store them."""
+        t: T.StructType = lit.ty
+        values = [(f, v if isinstance(v, (A.ListLit, A.StrLit)) or isinstance(f.type, T.StructType) else self.expr(v))
+                  for f, v in lit.info]
+        self.zero(addr, t.size)
+        for f, v in values:
+            faddr = self.b.gep(addr, [ir.Constant(I32, 0), ir.Constant(I32, f.index)], source_etype=self.types.mem(t))
+            align = 1 if t.packed else None
+            if isinstance(v, (A.ListLit, A.StrLit)):
+                self.init_array(faddr, v, f.type)
+            elif isinstance(f.type, T.StructType):
+                self.assign_to((faddr, align, False), v, f.type)
+            else:
+                self.store(v, faddr, f.type, align)
+
+    def init_array(self, slot: ir.Value, v: A.Expr, t: T.ArrayType) -> None:
+        self.zero(slot, t.size)
         elems = list(v.value) if isinstance(v, A.StrLit) else v.elts
         for i, x in enumerate(elems):
             addr = self.b.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, i)], source_etype=self.types.mem(t))
@@ -120,6 +140,8 @@ class FunctionLowering:
                 self.store(ir.Constant(I8, x), addr, t.elem)
             elif isinstance(x, (A.ListLit, A.StrLit)):
                 self.init_array(addr, x, t.elem)
+            elif isinstance(t.elem, T.StructType):
+                self.assign_to((addr, None, False), x, t.elem)
             else:
                 self.store(self.expr(x), addr, t.elem)
 
@@ -142,6 +164,9 @@ class FunctionLowering:
 
     def assign_to(self, sym_or_target, value: A.Expr, t: T.Type) -> None:
         addr, align, vol = sym_or_target
+        if isinstance(value, A.Call) and value.kind == "struct_lit":
+            self.init_struct(addr, value)
+            return
         if isinstance(t, T.StructType):
             src, _, _ = self.lvalue(value)
             self.copy(addr, src, t)

@@ -249,6 +249,11 @@ class ConstLowering:
             return self.ml.string(e.value)
         if isinstance(e, (A.Name, A.Attribute)) and isinstance(getattr(e, "sym", None), FuncSym):
             return self.ml.function(e.sym)
+        if isinstance(e, A.Call) and e.kind == "struct_lit":
+            given = {f.index: v for f, v in e.info}
+            return ir.Constant(types.mem(ty), [
+                self.value(given[f.index], f.type) if f.index in given else ir.Constant(types.mem(f.type), None)
+                for f in ty.fields])
         if isinstance(e, A.Call) and e.kind == "addr_fn":
             return self.ml.function(e.args[0].sym)
         if isinstance(e, A.Call) and e.kind == "addr":

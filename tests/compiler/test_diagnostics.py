@@ -45,6 +45,10 @@ CASES = [
      "the CPU enters it"),
     ("def f(x: u32) -> u32:\n    return x << 32\n", "2:17", "shift count 32 is out of range for u32"),
     ("big: array[u8, 0x100000000]\n", "1:16", "does not fit in the 32-bit address space"),
+    ("class V(Struct):\n    x: u32\ndef f() -> None:\n    v: V = V(z=1)\n", "4:14", "has no field 'z'"),
+    ("class V(Struct):\n    x: u32\ndef f() -> None:\n    v: V = V(1)\n", "4:14", "a struct literal names its fields"),
+    ("class V(Struct):\n    x: u32\na: V\nb: V\ndef f(c: u32) -> None:\n    t: V = a if c else b\n", "6:12",
+     "cannot choose between V values"),
 ]
 
 
