@@ -109,8 +109,21 @@ def check_program(src: str, filename: str, module: str, roots, sink: DiagnosticS
             check_symbol(resolver, info, sym)
         except Abort:
             pass
+    check_symbol_names(info, sink)
     sink.raise_if_errors()
     return program, info, resolver
+
+
+def check_symbol_names(info: ModuleInfo, sink: DiagnosticSink) -> None:
+    """Two definitions of one module must not claim the same ELF symbol."""
+    seen: dict[str, object] = {}
+    for sym in info.symbols.values():
+        if not isinstance(sym, (FuncSym, GlobalVar)) or not sym.link_name:
+            continue
+        other = seen.get(sym.link_name)
+        if other is not None:
+            sink.error(sym.loc, f"symbol '{sym.link_name}' is also defined at line {other.loc.line} (see @export)")
+        seen[sym.link_name] = sym
 
 
 def check_symbol(resolver: Resolver, info: ModuleInfo, sym) -> None:

@@ -102,6 +102,9 @@ class Program:
         if old is not None:
             self.sink.error(sym.loc, f"'{sym.name}' is already defined at line {old.loc.line}")
             return
+        if sym.name in info.scope:
+            self.sink.error(sym.loc, f"'{sym.name}' is already imported into this module; rename one of them")
+            return
         info.symbols[sym.name] = sym
         info.scope[sym.name] = sym
 
@@ -167,6 +170,13 @@ class Program:
                 node = node.children.setdefault(p, PackageSym(p, s.loc, None))
             node.children[parts[-1]] = ModuleSym(parts[-1], s.loc, target)
 
+    def _bind(self, info: ModuleInfo, name: str, sym: Symbol, loc: Loc) -> None:
+        old = info.symbols.get(name)
+        if old is not None:
+            self.sink.error(loc, f"'{name}' is already defined at line {old.loc.line}; import it under another name (as ...)")
+            return
+        info.scope[name] = sym
+
     def _import_from(self, info: ModuleInfo, s: A.ImportFrom) -> None:
         for name, alias, loc in s.names:
             submodule = f"{s.module}.{name}"
@@ -175,7 +185,7 @@ class Program:
                 target = self.load(submodule, loc)
                 if target is not None:
                     info.imports.append(submodule)
-                    info.scope[alias or name] = ModuleSym(alias or name, loc, target)
+                    self._bind(info, alias or name, ModuleSym(alias or name, loc, target), loc)
                 continue
             target = self.load(s.module, s.loc)
             if target is None:
@@ -190,7 +200,7 @@ class Program:
                 continue
             if getattr(getattr(sym, "attrs", None), "static", False):
                 self.sink.error(loc, f"'{name}' is @static in module '{s.module}'")
-            info.scope[alias or name] = sym
+            self._bind(info, alias or name, sym, loc)
 
 
 @dataclass(eq=False)
