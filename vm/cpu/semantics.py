@@ -42,7 +42,8 @@ def sem_movsx(e, i):
 
 def sem_lea(e, i):
     dst, mem = i.ops
-    e.st(dst, f"{e.ea(mem)} & {M[dst.bits]}")
+    ea = e.ea(mem)
+    e.st(dst, ea if dst.bits == mem.asz and ea.startswith("((") else f"{ea} & {M[dst.bits]}")
 
 
 def sem_xchg(e, i):
@@ -99,8 +100,11 @@ def _alu(e, i, op):
     dst, src = i.ops
     bits = dst.bits
     mask = M[bits]
-    a = e.ld(dst)
-    b = str(src.value & mask) if isinstance(src, Imm) else e.ld(src)
+    if e.flags_dead() and not isinstance(dst, Mem) and not isinstance(src, Mem):
+        a, b = e.v(dst), (str(src.value & mask) if isinstance(src, Imm) else e.v(src))
+    else:
+        a = e.ld(dst)
+        b = str(src.value & mask) if isinstance(src, Imm) else e.ld(src)
     n = e.n
     r = f"_r{n}"
     if op in ("add", "adc"):
@@ -132,7 +136,7 @@ for _op in ("add", "adc", "sub", "sbb", "cmp", "and", "or", "xor", "test"):
 
 def _incdec(e, i, kind):
     dst = i.ops[0]
-    a = e.ld(dst)
+    a = e.v(dst) if e.flags_dead() and isinstance(dst, Reg) else e.ld(dst)
     r = f"_r{e.n}"
     e.emit(f"{r} = {a} {'+' if kind == INC else '-'} 1")
     e.set_flags(kind, dst.bits, r, a, None)

@@ -47,6 +47,10 @@ class Emitter:
         self.ninsns = 0
         self.pure_loop = False
         self.follow = None         # how the trace goes on after this instruction
+        self.dead = frozenset()    # instructions whose flags nothing reads (second pass)
+        self.producers = set()     # instructions that set flags (first pass)
+        self.used = set()          # ... and those whose flags something reads
+        self.pending_producer = None
         self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
 
     # ---- plumbing -------------------------------------------------------------
@@ -216,12 +220,34 @@ class Emitter:
                 b = p[4]
             else:
                 b = f"({p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]})"
+                self._use_flags()
+        if kind in (INC, DEC):
+            # never dropped: a following inc/dec takes its carry source from it
+            self.pending = (kind, bits, r, a, b, exact)
+            self.pending_producer = self.n
+            return
+        self.producers.add(self.n)
+        if self.flags_dead():
+            self.pending = None      # overwritten before anything looks: never built
+            return
         self.pending = (kind, bits, r, a, b, exact)
+        self.pending_producer = self.n
+
+    def flags_dead(self) -> bool:
+        """Whether the flags the current instruction sets are overwritten
+        before anything reads them (known from a first emission pass); its
+        operands then need no snapshot and no record is kept."""
+        return self.n in self.dead
+
+    def _use_flags(self):
+        if self.pending is not None:
+            self.used.add(self.pending_producer)
 
     def flag_store(self) -> str | None:
         """The statement that stores the pending record (state unchanged)."""
         if self.pending is None:
             return None
+        self._use_flags()
         kind, bits, r, a, b, _ = self.pending
         return f"s.lf = ({kind}, {bits}, {r}, {a}, {b})"
 
@@ -236,6 +262,7 @@ class Emitter:
 
     def carry(self) -> str:
         p = self.pending
+        self._use_flags()
         if p is not None:
             kind, bits, r = p[0], p[1], p[2]
             if kind == ADD:
@@ -251,6 +278,7 @@ class Emitter:
         return "CARRY(s.lf)"
 
     def cond(self, cc: int) -> str:
+        self._use_flags()
         expr = self._fused_cond(cc >> 1)
         if expr is None:
             self.flush_flags(reads=True)
@@ -343,7 +371,9 @@ class Emitter:
 
 
 def has_memory_operand(insn) -> bool:
-    return any(isinstance(op, Mem) for op in insn.ops)
+    """Whether the instruction accesses memory through a ModRM operand (lea
+    only computes the address)."""
+    return insn.mnem != "lea" and any(isinstance(op, Mem) for op in insn.ops)
 
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
@@ -368,7 +398,10 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     Returns (emitter, starts, cycles_before, eips, looping) for `assemble`."""
     insns, follow = _collect(decode, code32, stack32, flat, start_eip, allow_loop, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
-    e, starts, cycles_before, count = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop)
+    first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop)[0]
+    dead = frozenset(first.producers - first.used)
+    e, starts, cycles_before, count = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop,
+                                            dead)
     if count < len(insns):
         del insns[count:]
     # which instructions execution reaches by a control transfer inside the trace
@@ -434,8 +467,9 @@ def _jumps_back(insn, start_eip, code32):
     return (insn.next_eip + insn.ops[0].value) & mask == start_eip
 
 
-def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop):
+def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=frozenset()):
     e = Emitter(code32, stack32, flat)
+    e.dead = dead
     e.loop_start = start_eip if loop else None
     e.ninsns = len(insns)
     e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
