@@ -154,9 +154,25 @@ def _log_categories(text: str):
     return categories
 
 
+def check_options(args):
+    """Reject option values no run can honour (before anything is opened)."""
+    import math
+    g = lambda name, default=None: getattr(args, name, default)   # noqa: E731 (kpyc may lack some options)
+    for name in ("max_insns", "max_cycles"):
+        if g(name) is not None and g(name) < 0:
+            raise OptionError(f"--{name.replace('_', '-')} {g(name)}: must be 0 or more")
+    if g("timeout") is not None and not (math.isfinite(g("timeout")) and g("timeout") > 0):
+        raise OptionError(f"--timeout {g('timeout')}: give a number of seconds above 0")
+    if g("append") is not None and g("kernel") is None:
+        raise OptionError("--append only applies with --kernel (as QEMU's -append needs -kernel)")
+    for w in g("watch_phys", []) or []:
+        _parse_watch(w)
+
+
 def build_machine(args, disk_image, outputs: _Outputs):
     from vm.machine import Machine
     g = lambda name, default=None: getattr(args, name, default)   # noqa: E731 (kpyc may lack some options)
+    check_options(args)
     log_file = outputs.open(g("log_file"), "w", "log") if g("log_file") else sys.stderr
     machine = Machine(
         ram_size=parse_size(g("memory", "128")), timing=g("timing", "tcg"), disk=disk_image,
@@ -181,6 +197,8 @@ def _parse_watch(text: str):
     length = parse_int(parts[1]) if len(parts) == 2 else 1
     if length <= 0 or base < 0:
         raise OptionError(f"bad --watch-phys {text!r}: the range is empty")
+    if base + length > 1 << 32:
+        raise OptionError(f"bad --watch-phys {text!r}: the range ends above 4 GiB (physical addresses are 32-bit)")
     return base, length
 
 

@@ -84,6 +84,12 @@ def test_exit_statuses(tmp_path, source, status, capsys):
     (["IMG", "--rtc", "yesterday"], "bad --rtc time"),
     (["IMG", "--timing", "/no/such/profile.toml"], "timing profile"),
     (["--kernel", "/nonexistent.elf"], "cannot read kernel"),
+    (["IMG", "--max-insns", "-5"], "--max-insns -5: must be 0 or more"),
+    (["IMG", "--max-cycles", "-1"], "--max-cycles -1: must be 0 or more"),
+    (["IMG", "--timeout", "-1"], "--timeout -1.0: give a number of seconds above 0"),
+    (["IMG", "--timeout", "nan"], "--timeout nan"),
+    (["IMG", "--append", "a=1"], "--append only applies with --kernel"),
+    (["IMG", "--watch-phys", "0xFFFFFFFF,16"], "ends above 4 GiB"),
 ])
 def test_bad_input_is_a_clear_error(image, args, message, capsys):
     args = [str(image) if a == "IMG" else a for a in args]
