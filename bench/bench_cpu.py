@@ -81,9 +81,12 @@ def measure(name, timing, iterations):
 
 
 def boot():
-    from compiler.build import build
+    from compiler.build import BuildError, build
     from vm.machine import Machine
-    res = build(ROOT, opt=2)
+    try:
+        res = build(ROOT, opt=2)
+    except BuildError as err:
+        return None, 0, f"kernel build failed: {err}"
     samples = []
     for _ in range(3):
         m = Machine(timing="tcg", disk=res.disk_image, serial=open("/dev/null", "wb"))
@@ -130,7 +133,10 @@ def main():
         print(f"{name:<26} {off:9.2f} {tcg:9.2f} {tcg / off:8.2f}")
     if args.boot:
         mips, insns, reason = boot()
-        print(f"kernel boot to power-off (tcg): {mips:.2f} MIPS, {insns} instructions, ended: {reason}")
+        if mips is None:
+            print(f"kernel boot: {reason}")
+        else:
+            print(f"kernel boot to power-off (tcg): {mips:.2f} MIPS, {insns} instructions, ended: {reason}")
 
 
 if __name__ == "__main__":
