@@ -90,6 +90,9 @@ def _parse_description(project_root: Path, path: Path, table: dict) -> BuildDesc
     unknown_image = set(image) - {"mbr", "stage2", "kernel"}
     if unknown_image:
         raise BuildError(f"{path}: [image] unknown key(s) {', '.join(sorted(unknown_image))}; known: mbr, stage2, kernel")
+    unknown_build = set(build) - {"roots"}
+    if unknown_build:
+        raise BuildError(f"{path}: [build] unknown key(s) {', '.join(sorted(unknown_build))}; known: roots")
     roots = build.get("roots", DEFAULT_ROOTS)
     if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
         raise BuildError(f"{path}: [build] roots must be a list of directory names")
@@ -113,7 +116,10 @@ def _parse_target(path: Path, name: str, table: dict) -> TargetSpec:
         lists[key] = value
     if not (lists["modules"] or lists["sources"] or lists["objects"]):
         raise BuildError(f"{path}: [targets.{name}] lists no modules, sources or objects")
-    return TargetSpec(name, layout, lists["modules"], bool(table.get("follow_imports", True)),
+    follow = table.get("follow_imports", True)
+    if not isinstance(follow, bool):
+        raise BuildError(f"{path}: [targets.{name}] 'follow_imports' must be true or false, got {follow!r}")
+    return TargetSpec(name, layout, lists["modules"], follow,
                       lists["sources"], lists["objects"])
 
 

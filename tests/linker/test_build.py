@@ -167,6 +167,9 @@ def test_command_line_too_long(tmp_path):
      "an input statement is empty"),
     (("[image]\nmbr", "image = 3\n[xx]\nmbr"), "unknown table(s) xx"),
     (("[image]\nmbr", "[image]\nkernal = 1\nmbr"), "[image] unknown key(s) kernal"),
+    (("[image]\nmbr", "[build]\nroot = [\"src\"]\n[image]\nmbr"), "[build] unknown key(s) root"),
+    (('objects = ["obj/kernel.o"]', 'objects = ["obj/kernel.o"]\nfollow_imports = "no"'),
+     "'follow_imports' must be true or false"),
 ])
 def test_bad_description_is_named(tmp_path, change, message):
     old, new = change
