@@ -189,7 +189,7 @@ def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename:
         # A message without the instruction text (bad constraint, bad operand):
         # locate it by the quoted piece LLVM names, else at the only asm site.
         loc = Loc(filename, 1, 1)
-        quoted = re.findall(r"'([^']+)'", report)
+        quoted = re.findall(r"'([^'\s]+)'", report)
         for template, where in asm_sites(info, with_constraints=True):
             if any(q in template for q in quoted):
                 loc = where

@@ -19,6 +19,19 @@ PTR = ir.PointerType()
 ALWAYS_CLOBBERED = ["~{dirflag}", "~{fpsr}", "~{flags}"]
 
 
+# GCC's one-letter register constraints, which LLVM's IR spells by name
+# (clang translates them the same way).
+_GCC_REGISTER_LETTERS = {"a": "{eax}", "b": "{ebx}", "c": "{ecx}", "d": "{edx}", "S": "{esi}", "D": "{edi}"}
+
+
+def _llvm_constraint(c: str) -> str:
+    """'=D' -> '={edi}'; anything else unchanged."""
+    prefix = ""
+    while c and c[0] in "=+&*":
+        prefix, c = prefix + c[0], c[1:]
+    return prefix + _GCC_REGISTER_LETTERS.get(c, c)
+
+
 def _clobber(name: str) -> str:
     if name == "cc":
         return "~{flags}"
@@ -45,7 +58,7 @@ def lower_asm(fl, info: AsmInfo) -> ir.Value | None:
 
     if info.result is not None:
         c, t = info.result
-        constraints.append(c)
+        constraints.append(_llvm_constraint(c))
         ret_types.append(types.mem(t) if not isinstance(t, T.BoolType) else ir.IntType(8))
     for out in info.outputs:
         addr, align, vol = fl.lvalue(out.expr)
@@ -54,7 +67,7 @@ def lower_asm(fl, info: AsmInfo) -> ir.Value | None:
             args.append(addr)
             prefixes.append(f"elementtype({types.mem(out.elem_type)}) ")
         else:
-            constraints.append(out.constraint)
+            constraints.append(_llvm_constraint(out.constraint))
             ret_types.append(types.mem(out.elem_type))
             stores.append((addr, align, vol, out.elem_type))
     for inp in info.inputs:
@@ -66,7 +79,7 @@ def lower_asm(fl, info: AsmInfo) -> ir.Value | None:
             v = fl.expr(inp.expr)
             if isinstance(inp.expr.ty, T.BoolType):
                 v = b.zext(v, ir.IntType(8))
-            constraints.append(inp.constraint)
+            constraints.append(_llvm_constraint(inp.constraint))
             args.append(v)
             prefixes.append("")
     constraints += [_clobber(c) for c in info.clobbers] + ALWAYS_CLOBBERED

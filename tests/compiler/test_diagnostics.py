@@ -100,3 +100,11 @@ def test_errors_in_an_imported_module_point_into_it(tmp_path):
     with pytest.raises(CompileError) as ei:
         compile_file(tmp_path / "lib3.kpy", roots=[tmp_path])
     assert "lib3.kpy:2:12: error: unknown name 'nope'" in str(ei.value)
+
+
+def test_gcc_register_letters_are_accepted():
+    src = ('def fill(dst: ptr[void], n: usize) -> None:\n    d: ptr[void] = None\n    c: usize = 0\n'
+           '    asm("rep stosb", outputs=[("=D", d), ("=c", c)], inputs=[("0", dst), ("1", n), ("a", 0)],'
+           ' clobbers=["memory"], volatile=True)\n')
+    for opt in (0, 2):
+        assert "rep" in compile_source(src, filename="e.kpy", module="e", roots=[], opt=opt, emit="asm")
