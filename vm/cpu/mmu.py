@@ -305,11 +305,18 @@ def make_accessors(cpu):
             return slow_read(a, 1)
         return ram[o | (a & 0xFFF)]
 
+    # aligned accesses index RAM as arrays of native (little-endian) words
+    native = sys.byteorder == "little"
+    words = memoryview(ram).cast("I") if native else None
+    halves = memoryview(ram).cast("H") if native else None
+
     def rd16(a):
         o = rt.get(a >> 12)
         if o is None or (a & 0xFFF) == 0xFFF:
             return slow_read(a, 2)
         o |= a & 0xFFF
+        if native and not o & 1:
+            return halves[o >> 1]
         return ram[o] | ram[o + 1] << 8
 
     def rd32(a):
@@ -317,6 +324,8 @@ def make_accessors(cpu):
         if o is None or (a & 0xFFF) > 0xFFC:
             return slow_read(a, 4)
         o |= a & 0xFFF
+        if native and not o & 3:
+            return words[o >> 2]
         return from_bytes(ram[o:o + 4], "little")
 
     def wr8(a, v):
@@ -330,6 +339,9 @@ def make_accessors(cpu):
         if o is None or (a & 0xFFF) == 0xFFF:
             return slow_write(a, 2, v)
         o |= a & 0xFFF
+        if native and not o & 1:
+            halves[o >> 1] = v
+            return
         ram[o] = v & 0xFF
         ram[o + 1] = v >> 8
 
@@ -338,6 +350,9 @@ def make_accessors(cpu):
         if o is None or (a & 0xFFF) > 0xFFC:
             return slow_write(a, 4, v)
         o |= a & 0xFFF
+        if native and not o & 3:
+            words[o >> 2] = v
+            return
         ram[o:o + 4] = v.to_bytes(4, "little")
 
     return dict(rd8=rd8, rd16=rd16, rd32=rd32, wr8=wr8, wr16=wr16, wr32=wr32)
