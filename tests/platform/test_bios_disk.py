@@ -81,6 +81,8 @@ STAGE2 = f"""
     mov %ah, %al
     call print_hex8
     call newline
+    mov $tail, %si                 # the last sector of stage 2 arrived too
+    call serial_print
     jmp poweroff
 
 lba_read:
@@ -129,7 +131,8 @@ def expected_lines(image: bytes) -> list[bytes]:
     return [b"stage2 loaded: 01/1 0C/1 0002",
             b"00/0 %02X" % first_stage2_byte,
             b"01/1 ",
-            b"00/0 003F0F"]       # 2 cylinders (reported max 0), 63 sectors, 16 heads
+            b"00/0 003F0F",       # 2 cylinders (reported max 0), 63 sectors, 16 heads
+            b"tail sector ok"]
 
 
 def test_lba_stage2_and_errors_past_the_end():
@@ -137,7 +140,7 @@ def test_lba_stage2_and_errors_past_the_end():
     assert len(image) >= 16 * 1024
     out = run_vm(image)
     assert out.reason == "poweroff", out.report
-    assert out.serial.split(b"\n")[:4] == expected_lines(image)
+    assert out.serial.split(b"\n")[:5] == expected_lines(image)
 
 
 def test_same_answers_on_qemu():
@@ -145,4 +148,4 @@ def test_same_answers_on_qemu():
     image = disk_image()
     status, serial = run_qemu(image)
     assert status == 0
-    assert serial.split(b"\n")[:4] == expected_lines(image)
+    assert serial.split(b"\n")[:5] == expected_lines(image)
