@@ -47,20 +47,20 @@ class KernelBuild:
         return None
 
 
-_builds: dict[int, KernelBuild] = {}
+_builds: dict[tuple[int, bool], KernelBuild] = {}
 
 
 @pytest.fixture(scope="session")
 def kernel_build(tmp_path_factory):
-    """kernel_build(opt) -> KernelBuild, built once per session and level."""
+    """kernel_build(opt, debug=False) -> KernelBuild, built once per session."""
     from compiler.build import build
 
-    def get(opt: int = 2) -> KernelBuild:
-        if opt not in _builds:
-            out = tmp_path_factory.mktemp(f"kernel-O{opt}")
-            build(ROOT, opt=opt, out_dir=out)
-            _builds[opt] = KernelBuild(out)
-        return _builds[opt]
+    def get(opt: int = 2, debug: bool = False) -> KernelBuild:
+        if (opt, debug) not in _builds:
+            out = tmp_path_factory.mktemp(f"kernel-O{opt}{'-g' if debug else ''}")
+            build(ROOT, opt=opt, debug=debug, out_dir=out)
+            _builds[(opt, debug)] = KernelBuild(out)
+        return _builds[(opt, debug)]
     return get
 
 

@@ -2,6 +2,9 @@
 vector, name, error code, EIP (inside the function that faulted), CS,
 EFLAGS, CR2; then the kernel halts."""
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +83,21 @@ def test_thread_stack_overflow_is_caught_by_the_canary(kernel_build, vm, qemu_un
     assert report and re.fullmatch(r"sched: thread deep overflowed its 8192-byte stack at "
                                    r"0x[0-9a-f]{8}; kernel halted", report[0]), out
     assert report[0] in qemu_until(image, "kernel halted").split("\n")
+
+
+def test_debug_build_maps_the_fault_to_its_kpy_line(kernel_build, vm):
+    """A -g kernel boots the same way, and binutils' addr2line turns the
+    handler's EIP into the kpy source line of the faulting store."""
+    addr2line = shutil.which("addr2line")
+    if addr2line is None:
+        pytest.skip("addr2line (binutils) is not installed")
+    build = kernel_build(2, debug=True)
+    result, out = vm(build.image_with("exp=pagefault"), max_insns=100_000_000)
+    r = parse_report(build, out)
+    assert r["function"] == "fault_page"
+    where = subprocess.run([addr2line, "-e", str(build.elf), hex(r["eip"])],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    path, line = where.rsplit(":", 1)
+    assert path.endswith("kernel_src/kernel/faults.kpy")
+    text = Path(path).read_text().splitlines()[int(line) - 1]
+    assert "vptr[u32](UNMAPPED_ADDRESS)[0] = 0xDEAD" in text
