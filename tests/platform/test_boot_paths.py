@@ -159,3 +159,73 @@ def test_128k_rom_maps_its_last_64k_below_1m_and_all_of_it_below_4g():
     memory = out.machine.memory
     assert memory.read(0xFFFE0000, 2) == b"\x5a\x5a" and memory.read(0xFFFFFFF0, 1) == b"\xea"
     assert memory.read(0xFFFF0, 1) == b"\xea"
+
+
+C_KERNEL = r"""
+typedef unsigned int u32; typedef unsigned long long u64;
+__attribute__((section(".multiboot"), aligned(4), used))
+static const u32 mb_header[3] = {0x1BADB002, 0x3, -(0x1BADB002 + 0x3)};
+static inline void outb(unsigned short p, unsigned char v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }
+static inline void outw(unsigned short p, unsigned short v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(p)); }
+static void putc(char c) { outb(0x3f8, c); }
+static void puts(const char *s) { while (*s) putc(*s++); }
+static void hex(u64 v, int digits) { for (int i = digits - 1; i >= 0; i--) putc("0123456789abcdef"[(v >> (4 * i)) & 15]); }
+struct mmap { u32 size; u64 addr; u64 len; u32 type; } __attribute__((packed));
+u32 stack[1024];
+void kmain(u32 magic, u32 *info) {
+    if (magic != 0x2BADB002) { outb(0xf4, 1); for (;;) ; }
+    if (info[0] & 4) { puts((const char *)info[4]); putc('\n'); }
+    if (info[0] & 0x40) {
+        u32 p = info[12], end = info[12] + info[11];
+        while (p < end) {
+            struct mmap *m = (struct mmap *)p;
+            hex(m->addr, 16); putc(' '); hex(m->len, 16); putc(' '); hex(m->type, 2); putc('\n');
+            p += m->size + 4;
+        }
+    }
+    outw(0x604, 0x2000);
+    for (;;) __asm__ volatile("hlt");
+}
+__asm__(".globl _start\n_start:\n mov $stack+4096, %esp\n push %ebx\n push %eax\n call kmain\n");
+"""
+
+C_KERNEL_LD = """ENTRY(_start)
+SECTIONS { . = 0x100000; .text : { *(.multiboot) *(.text*) } .rodata : { *(.rodata*) }
+           .data : { *(.data*) } .bss : { *(.bss*) *(COMMON) } }
+"""
+
+
+@pytest.fixture(scope="module")
+def gcc_multiboot_kernel(tmp_path_factory):
+    """A hobby kernel in C, built by gcc -m32 and GNU ld (not by kpy's toolchain)."""
+    if shutil.which("gcc") is None or shutil.which("ld") is None:
+        pytest.skip("gcc and GNU ld are not installed")
+    d = tmp_path_factory.mktemp("ckernel")
+    (d / "k.c").write_text(C_KERNEL)
+    (d / "k.ld").write_text(C_KERNEL_LD)
+    cc = subprocess.run(["gcc", "-m32", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-O2", "-c",
+                         str(d / "k.c"), "-o", str(d / "k.o")], capture_output=True, text=True)
+    if cc.returncode != 0:
+        pytest.skip(f"gcc -m32 cannot build i386 code here: {cc.stderr.strip()[:200]}")
+    subprocess.run(["ld", "-m", "elf_i386", "-T", str(d / "k.ld"), "-o", str(d / "k.elf"), str(d / "k.o")],
+                   check=True, capture_output=True)
+    return d / "k.elf"
+
+
+def test_gcc_built_multiboot_kernel_reads_cmdline_and_memory_map(gcc_multiboot_kernel):
+    from vm.bios.e820 import memory_map
+    out = run_vm(None, kernel=gcc_multiboot_kernel, cmdline="hello=1", ram_size=16 << 20)
+    assert out.reason == "poweroff", out.report
+    lines = out.serial.decode().splitlines()
+    assert lines[0] == f"{gcc_multiboot_kernel} hello=1"
+    mmap = [(int(a, 16), int(n, 16), int(t, 16)) for a, n, t in (line.split() for line in lines[1:])]
+    assert mmap == memory_map(16 << 20)
+
+
+def test_gcc_built_multiboot_kernel_says_the_same_on_qemu(gcc_multiboot_kernel):
+    if shutil.which("qemu-system-i386") is None:
+        pytest.skip("qemu-system-i386 is not installed")
+    p = subprocess.run(["qemu-system-i386", "-m", "16", "-display", "none", "-no-reboot", "-serial", "stdio",
+                        "-kernel", str(gcc_multiboot_kernel), "-append", "hello=1"], capture_output=True, timeout=30)
+    out = run_vm(None, kernel=gcc_multiboot_kernel, cmdline="hello=1", ram_size=16 << 20)
+    assert p.returncode == 0 and p.stdout == out.serial
