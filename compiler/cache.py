@@ -29,7 +29,9 @@ def compiler_version() -> str:
     """A hash of the compiler's own sources: a changed compiler misses."""
     global _VERSION
     if _VERSION is None:
-        h = hashlib.sha256()
+        import lark
+        import llvmlite
+        h = hashlib.sha256(f"llvmlite {llvmlite.__version__} lark {lark.__version__}".encode())
         here = Path(__file__).parent
         for p in sorted(here.glob("*.py")):
             if p.name in ("cli.py", "build.py", "image.py", "cache.py"):
