@@ -252,14 +252,15 @@ class FunctionLowering:
         self.b.position_at_end(end_bb)
 
     def stmt_For(self, s: A.For) -> None:
+        """for i in range(a, b, step), with Python's meaning: the bound is
+        evaluated once, and assigning to i in the body does not change the
+        next value (a hidden counter drives the loop)."""
         t = s.sym.ty
         slot = self.slot_of(s.sym)
-        start = self.expr(s.start)
-        stop_v = self.expr(s.stop)
-        # The bound is evaluated once, before the loop (as Python does).
+        counter = self.alloca(t, f"{s.var.id}.next")
         stop_slot = self.alloca(t, f"{s.var.id}.stop")
-        self.store(stop_v, stop_slot, t)
-        self.store(start, slot, t)
+        self.store(self.expr(s.start), counter, t)
+        self.store(self.expr(s.stop), stop_slot, t)
         step = s.step.const if s.step is not None else 1
         cond_bb = self.fn.append_basic_block("for.cond")
         body_bb = self.fn.append_basic_block("for.body")
@@ -267,12 +268,13 @@ class FunctionLowering:
         end_bb = self.fn.append_basic_block("for.end")
         self.b.branch(cond_bb)
         self.b.position_at_end(cond_bb)
-        i = self.load(slot, t)
-        stop = self.load(stop_slot, t)
+        i = self.load(counter, t)
         op = "<" if step > 0 else ">"
+        stop = self.load(stop_slot, t)
         cmp = self.b.icmp_signed(op, i, stop) if t.signed else self.b.icmp_unsigned(op, i, stop)
         self.b.cbranch(cmp, body_bb, end_bb)
         self.b.position_at_end(body_bb)
+        self.store(i, slot, t)
         self.loops.append((inc_bb, end_bb))
         for x in s.body:
             self.stmt(x)
@@ -280,12 +282,14 @@ class FunctionLowering:
         if not self.b.block.is_terminated:
             self.b.branch(inc_bb)
         self.b.position_at_end(inc_bb)
-        i = self.load(slot, t)
-        # Stop on wrap-around as well: `for i in range(250, 256)` over u8 must end.
+        i = self.load(counter, t)
         nxt = self.b.add(i, ir.Constant(self.types.mem(t), t.wrap(step)))
-        self.store(nxt, slot, t)
-        wrapped = self.b.icmp_unsigned("<" if step > 0 else ">", nxt, i) if not t.signed else \
-            self.b.icmp_signed("<" if step > 0 else ">", nxt, i)
+        self.store(nxt, counter, t)
+        # Stop on wrap-around as well: `for i in range(250, 256)` over u8 must end.
+        if t.signed:
+            wrapped = self.b.icmp_signed(op, nxt, i)
+        else:
+            wrapped = self.b.icmp_unsigned(op, nxt, i)
         self.b.cbranch(wrapped, end_bb, cond_bb)
         self.b.position_at_end(end_bb)
 
