@@ -60,3 +60,32 @@ def test_random_multiboot_kernels_give_an_error_or_a_report(prefix, flags, field
         check_run(kernel=image)
     except MachineError as err:
         assert str(err)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(image=st.binary(max_size=1600), rom=st.booleans(), whole=st.booleans())
+def test_random_files_through_the_command_line(image, rom, whole):
+    """Any file given as the disk image or as --bios, as a user would: an exit
+    status from the documented list and a `kpy vm:` message, never a traceback."""
+    import contextlib
+    import tempfile
+
+    from vm.cli import main
+    if whole and rom:          # a 64 KiB ROM with these bytes at the reset vector
+        image = (image * (0x10000 // max(len(image), 1) + 1))[:0x10000].ljust(0x10000, b"\xf4")
+    elif whole:                # a signed boot sector
+        image = image[:510].ljust(510, b"\0") + b"\x55\xaa" + image[510:]
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(image)
+        f.flush()
+        err = io.StringIO()
+        args = ["--bios", f.name] if rom else [f.name]
+        with contextlib.redirect_stderr(err):
+            status = main(args + ["--max-insns", "200", "--serial", "none", "--timing", "off", "-m", "2"])
+    statuses = set(EXIT_STATUS.values()) - {EXIT_STATUS["internal-error"]}
+    assert status in statuses or status & 1, err.getvalue()
+    assert "kpy vm:" in err.getvalue() or status == 0 or status & 1
+    assert "Traceback" not in err.getvalue()
+    if rom and len(image) % 0x10000:
+        assert status == EXIT_STATUS["bad-input"] and "BIOS ROM" in err.getvalue()
