@@ -60,7 +60,7 @@ class ModuleLowering:
     """Lowers one checked module into an llvmlite ir.Module."""
 
     def __init__(self, info: ModuleInfo, resolver: Resolver, triple: str, datalayout: str,
-                 debug: bool, no_builtins: bool = False):
+                 debug: bool):
         self.info = info
         self.r = resolver
         self.mod = ir.Module(name=info.name)
@@ -72,7 +72,6 @@ class ModuleLowering:
         self.strings: dict[bytes, ir.GlobalVariable] = {}
         self.ctors: list[ir.Function] = []
         self.intrinsics: dict[str, ir.Function] = {}
-        self.no_builtins = no_builtins
         self.di = DebugInfo(self.mod, info.filename) if debug else None
 
     # ---- symbols ------------------------------------------------------------
