@@ -309,6 +309,25 @@ def test_same_image_twice_is_identical():
     assert runs[0].cycles == runs[1].cycles
 
 
+def test_same_image_in_two_processes_is_identical(tmp_path):
+    """Across interpreter processes too (different hash seeds): the guest prints
+    its rdtsc stamps, and the run is cut by --max-cycles so the report gives the count."""
+    import os
+    import subprocess
+    import sys
+    path = tmp_path / "pit.img"
+    path.write_bytes(program(PIT_RATE.replace("jmp poweroff", "mov $0x600, %si\n    mov $40, %cx\n"
+                                              "3:  lodsb\n    call print_hex8\n    loop 3b\n    cli\n    hlt")))
+    runs = []
+    for seed in ("1", "2"):
+        p = subprocess.run([sys.executable, "-m", "vm", str(path), "--timing", "tcg", "-m", "16"],
+                           capture_output=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert p.returncode == 6, p.stderr            # hlt with IF=0 after printing
+        runs.append((p.stdout, [line for line in p.stderr.splitlines() if b"cycles=" in line]))
+    assert len(runs[0][0]) == 80 and runs[0][1]
+    assert runs[0] == runs[1]
+
+
 def test_triple_fault_with_reboot_resets_the_machine():
     source = PROTECTED_MODE + """
     mov $0x41, %al
