@@ -194,3 +194,50 @@ def test_with_cmdline_rewrites_only_the_boot_info_sector(tmp_path):
     assert other == build(make_project(again), cmdline="exp=two").disk_image.read_bytes()
     with pytest.raises(ImageError):
         with_cmdline(b"\0" * 512, "x")
+
+
+def _undefined(root):
+    (root / "obj" / "kernel.o").write_bytes(make_object(
+        KERNEL_IR + "declare void @missing()\ndefine void @user() nounwind { call void @missing()\n ret void }\n"))
+
+
+def _duplicate(root):
+    (root / "obj" / "dup.o").write_bytes(make_object("define ptr @hello() nounwind { ret ptr null }"))
+    toml = root / "kernel_src" / "build.toml"
+    toml.write_text(toml.read_text().replace('objects = ["obj/kernel.o"]', 'objects = ["obj/kernel.o", "obj/dup.o"]'))
+
+
+def _overflow(root):
+    (root / "obj" / "kernel.o").write_bytes(make_object(
+        asm='.section .text.entry,"ax"\n.globl _entry\n_entry:\n  ret\n  .word _entry\n'))
+
+
+def _overlap(root):
+    toml = root / "kernel_src" / "build.toml"
+    toml.write_text(toml.read_text().replace('  name = ".rodata"\n', '  name = ".rodata"\n  vma = 0xFE000000\n'))
+
+
+def _malformed(root):
+    (root / "obj" / "kernel.o").write_bytes(b"\x7fELF\x01\x01\x01" + bytes(9) + b"\x01\x00\x03\x00" + b"\xff" * 60)
+
+
+@pytest.mark.parametrize("breakage, messages", [
+    (_undefined, ["undefined symbol: missing", "referenced by obj/kernel.o: function user"]),
+    (_duplicate, ["duplicate symbol: hello", "obj/kernel.o", "obj/dup.o"]),
+    (_overflow, ["relocation R_386_16 out of range", "in _entry", "value 0xfe000000"]),
+    (_overlap, ["section .rodata is placed at 0xfe000000, below the end of .text"]),
+    (_malformed, ["obj/kernel.o", "malformed ELF object"]),
+], ids=["undefined", "duplicate", "overflow", "overlap", "malformed"])
+def test_each_link_error_keeps_every_previous_output(tmp_path, breakage, messages):
+    """A failed build (whatever the link error) leaves build/ exactly as the last good one did."""
+    root = make_project(tmp_path)
+    good = build(root)
+    before = {p: p.read_bytes() for p in good.outputs}
+    breakage(root)
+    with pytest.raises(BuildError) as err:
+        build(root)
+    for message in messages:
+        assert message in str(err.value)
+    assert {p: p.read_bytes() for p in good.outputs} == before
+    left = sorted(p.name for p in (root / "build").iterdir() if p.name != ".kpyc-cache")
+    assert left == sorted(p.name for p in good.outputs)
