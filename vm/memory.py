@@ -230,6 +230,20 @@ class PhysicalMemory:
                 return False
         return True
 
+    def read_block(self, paddr: int, n: int) -> bytes | None:
+        """Guest-visible bytes of [paddr, paddr+n) inside one page when reading
+        them has no side effects (RAM, ROM, unclaimed); None for MMIO."""
+        if self.a20_mask != 0xFFFFFFFF or (paddr & PAGE_MASK) + n > PAGE_SIZE:
+            return None
+        region = self.page_region.get(paddr >> PAGE_SHIFT)
+        if region is None:
+            if paddr + n <= self.ram_size:
+                return bytes(self.ram[paddr:paddr + n])
+            return b"\xff" * n if paddr >= self.ram_size else None
+        if region.kind == "rom" and region.base <= paddr and paddr + n <= region.base + region.size:
+            return region.data[paddr - region.base:paddr - region.base + n]
+        return None
+
     def read(self, paddr: int, n: int) -> bytes:
         """Host-side read (BIOS, loaders, debugger)."""
         if not self._plain_range(paddr, n, watched=False):

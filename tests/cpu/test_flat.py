@@ -131,3 +131,18 @@ ret"""))
     assert fm.call("start", buf) == 0x0101                # equal: ZF=1, CF kept
     assert fm.read(buf, 8) == (4 << 32 | 3).to_bytes(8, "little")
     assert fm.call("start", buf) & 0xFF == 0              # differs now: ZF=0
+
+
+def test_repe_cmps_over_rom_and_unclaimed_memory():
+    fm = FlatMachine.from_code(assemble(STRING_OPS))
+    rom = bytes((i * 13) & 0xFF for i in range(8192))
+    fm.mem.add_rom(0x3000000, rom)
+    copy = fm.alloc(8192, align=4096)
+    fm.write(copy, rom)
+    assert fm.call("start", 0x3000000, copy, 8192, 2) == 0           # all equal
+    fm.write(copy + 5000, b"\x00")
+    assert fm.call("start", 0x3000000, copy, 8192, 2) == 8192 - 5001  # stops after the difference
+    beyond = fm.mem.ram_size + 0x1000                                  # unclaimed: reads 0xFF
+    ones = fm.alloc(4096, align=4096)
+    fm.write(ones, b"\xff" * 4096)
+    assert fm.call("start", beyond, ones, 4096, 2) == 0

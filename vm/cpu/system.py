@@ -315,30 +315,17 @@ class System:
             k = min(count, room // size)
             if k < 2:
                 return
-            dpage = (wtlb if writes else rtlb).get(dst >> 12)
-            spage = rtlb.get(src >> 12) if op in ("movs", "cmps") else 0
-            if spage is None and self._plain_ram_at(src):
-                self.slow_read(src, size)          # fills the read TLB (or faults, as the loop would)
-                spage = rtlb.get(src >> 12)
-            if dpage is None and not writes and self._plain_ram_at(dst):
-                self.slow_read(dst, size)
-                dpage = rtlb.get(dst >> 12)
-            if dpage is None or spage is None:
-                return
-            d = dpage | (dst & 0xFFF)
-            sp = (spage | (src & 0xFFF)) if op in ("movs", "cmps") else 0
             n = k * size
-            if op == "movs":
-                if abs(d - sp) < n:
-                    return                 # overlapping copy: element order matters
-                ram[d:d + n] = ram[sp:sp + n]
-            elif op == "stos":
-                ram[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
-            else:
-                a = ram[sp:sp + n] if op == "cmps" else (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
-                b = ram[d:d + n]
+            if op in ("cmps", "scas"):
                 if rep == "repne":
                     return                 # searching for equality: leave it to the loop
+                if op == "cmps":
+                    a = self._read_run(src, n)
+                else:
+                    a = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
+                b = self._read_run(dst, n) if a is not None else None
+                if b is None:
+                    return
                 if a != b:
                     # stop before the first differing item; the loop does that one
                     first = next(i for i in range(n) if a[i] != b[i]) // size
@@ -346,13 +333,55 @@ class System:
                         return
                     k, n = first, first * size
                 self.lf = (2, 8 * size, 0, 0, 0)   # equal items: ZF=1, CF=0, like a - a
-            if op in ("movs", "cmps"):
+                if op == "cmps":
+                    r[6] = (r[6] & ~amask) | ((si + n) & amask)
+                r[7] = (r[7] & ~amask) | ((di + n) & amask)
+                r[1] = (r[1] & ~amask) | ((count - k) & amask)
+                self.cycles += k * per_item
+                if n < len(b):
+                    return
+                continue
+            dpage = wtlb.get(dst >> 12)
+            spage = rtlb.get(src >> 12) if op == "movs" else 0
+            if spage is None and self._plain_ram_at(src):
+                self.slow_read(src, size)          # fills the read TLB (or faults, as the loop would)
+                spage = rtlb.get(src >> 12)
+            if dpage is None or spage is None:
+                return
+            d = dpage | (dst & 0xFFF)
+            sp = (spage | (src & 0xFFF)) if op == "movs" else 0
+            if op == "movs":
+                if abs(d - sp) < n:
+                    return                 # overlapping copy: element order matters
+                ram[d:d + n] = ram[sp:sp + n]
+            else:
+                ram[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
+            if op == "movs":
                 r[6] = (r[6] & ~amask) | ((si + n) & amask)
             r[7] = (r[7] & ~amask) | ((di + n) & amask)
             r[1] = (r[1] & ~amask) | ((count - k) & amask)
             self.cycles += k * per_item
-            if op in ("cmps", "scas") and n < len(b):
-                return
+
+    def _read_run(self, lin, n):
+        """The n bytes at `lin` (inside one page) for a string compare, read
+        the way the first item's read would go (A bit, page walk and first
+        touch charged, faults raised); None where reading has side effects
+        (MMIO) and the item-by-item loop must do it."""
+        off = self.rtlb.get(lin >> 12)
+        if off is None:
+            paddr = self.to_physical(lin)
+            page = paddr >> 12
+            if self.mem.is_plain_ram(page):
+                self._first_touch(paddr)
+                self.rtlb[lin >> 12] = page << 12
+                off = page << 12
+            else:
+                block = self.mem.read_block(paddr, n)
+                if block is not None:
+                    self._first_touch(paddr)
+                return block
+        o = off | (lin & 0xFFF)
+        return self.mem.ram[o:o + n]
 
     def _plain_ram_at(self, lin):
         """Whether a read at `lin` could only touch RAM (no device side effects)."""
