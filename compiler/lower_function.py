@@ -452,6 +452,8 @@ class FunctionLowering:
         if op in ("<<", ">>"):
             if b.type.width != a.type.width:
                 b = self.b.trunc(b, a.type) if b.type.width > a.type.width else self.b.zext(b, a.type)
+            # The count is taken modulo the width (as x86 does): never LLVM poison.
+            b = self.b.and_(b, ir.Constant(a.type, a.type.width - 1))
             if op == "<<":
                 return self.b.shl(a, b)
             return self.b.ashr(a, b) if t.signed else self.b.lshr(a, b)
