@@ -149,3 +149,11 @@ def test_signed_division_helpers(opt, a, b):
     q, r = c_divmod(a, b)
     assert m.call64("__divdi3", harness.arg64(a), harness.arg64(b)) == q & (2**64 - 1)
     assert m.call64("__moddi3", harness.arg64(a), harness.arg64(b)) == r & (2**64 - 1)
+
+
+@pytest.mark.parametrize("fn", ["__udivdi3", "__umoddi3", "__divdi3", "__moddi3"])
+def test_64bit_division_by_zero_raises_divide_error(fn):
+    m = machine(2)
+    with pytest.raises(Exception) as ei:
+        m.call64(fn, harness.arg64(5), harness.arg64(0))
+    assert getattr(ei.value, "vector", 0) == 0          # #DE, like a 32-bit division by zero
