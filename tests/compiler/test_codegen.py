@@ -95,3 +95,23 @@ def test_interrupt_frame_stores_survive_O2():
     # handler can resume elsewhere (skip a faulting instruction).
     text = asm('@interrupt\ndef h(frame: ptr[InterruptFrame]) -> None:\n    frame.eip += 2\n')
     assert re.search(r"addl\s+\$2, \d*\(%\w+\)|movl\s+%\w+, \d*\(%\w+\)", body(text, "h"))
+
+
+def test_no_fpu_or_sse_instructions():
+    # The kernel never sets up the FPU: 64-bit and struct copies must use
+    # integer registers only.
+    src = '''
+class S(Struct):
+    a: u64
+    b: array[u8, 40]
+x: S
+y: S
+def f() -> None:
+    x = y
+def g(p: ptr[u64], q: ptr[u64]) -> u64:
+    p[0] = q[0]
+    return p[0] * q[1] // 3
+'''
+    for opt in (0, 1, 2):
+        text = asm(src, opt)
+        assert not re.search(r"%xmm|%st\b|%st\(|\bfild|\bfist|\bfld", text), text
