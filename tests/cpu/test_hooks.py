@@ -108,7 +108,7 @@ hlt""")
 
 
 def test_page_walker_updates_are_watched():
-    from tests.cpu.test_paging import PD, PT, paged
+    from tests.cpu.test_paging import PT, paged
     cpu = paged("movl 0x150000, %eax")
     seen = []
     cpu.mem.add_write_watch(PT + 4 * 0x150, 4, lambda p, n, v, eip: seen.append((p, v, eip)))
