@@ -97,8 +97,8 @@ class DebugInfo:
     def begin_function(self, fn: ir.Function, sym, types) -> None:
         ft = sym.ty
         ret = None if isinstance(ft.ret, T.VoidType) else self.type(ft.ret)
-        sig = self.mod.add_debug_info("DISubroutineType", {
-            "types": self.mod.add_metadata([ret] + [self.type(p) for p in ft.params])})
+        types = [ret] + [self.type(p) for p in ft.params] + ([None] if ft.varargs else [])   # null: `...`
+        sig = self.mod.add_debug_info("DISubroutineType", {"types": self.mod.add_metadata(types)})
         line = sym.decl.loc.line
         self.scope = self.mod.add_debug_info("DISubprogram", {
             "name": sym.name, "linkageName": fn.name, "scope": self.file, "file": self.file,

@@ -57,6 +57,17 @@ def test_gdb_lists_the_kpy_source_of_a_function(tmp_path):
 
 
 @needs_gdb
+def test_gdb_sees_varargs_signatures(tmp_path):
+    path = tmp_path / "va.kpy"
+    src = "def printf(fmt: ptr[u8], *args: VaList) -> i32:\n    return 0\n"
+    o = tmp_path / "va.o"
+    o.write_bytes(compile_source(src, filename=str(path), module="va", roots=[], opt=0, debug=True))
+    r = subprocess.run(["gdb", "-batch", "-nx", "-ex", "info functions printf", str(o)],
+                       capture_output=True, text=True, timeout=60)
+    assert "i32 printf(u8 *, ...);" in r.stdout, r.stdout
+
+
+@needs_gdb
 def test_gdb_reads_a_linked_program(tmp_path):
     path = tmp_path / "dbg.kpy"
     path.write_text(SRC)
