@@ -81,6 +81,18 @@ STAGE2 = f"""
     mov %ah, %al
     call print_hex8
     call newline
+    # extended drive parameters: AH=48h into a 1Eh-byte buffer at 0:A000
+    movw $0x1e, 0xa000
+    mov $0x48, %ah
+    mov $0x80, %dl
+    mov $0xa000, %si
+    int $0x13
+    call report
+    mov 0xa010, %ax                # total sectors (low word)
+    call print_hex16
+    mov 0xa018, %ax                # bytes per sector
+    call print_hex16
+    call newline
     mov $tail, %si                 # the last sector of stage 2 arrived too
     call serial_print
     jmp poweroff
@@ -132,6 +144,7 @@ def expected_lines(image: bytes) -> list[bytes]:
             b"00/0 %02X" % first_stage2_byte,
             b"01/1 ",
             b"00/0 003F0F",       # 2 cylinders (reported max 0), 63 sectors, 16 heads
+            b"00/0 %04X0200" % TOTAL_SECTORS,   # AH=48h: total sectors, 512 bytes each
             b"tail sector ok"]
 
 
@@ -140,7 +153,7 @@ def test_lba_stage2_and_errors_past_the_end():
     assert len(image) >= 16 * 1024
     out = run_vm(image)
     assert out.reason == "poweroff", out.report
-    assert out.serial.split(b"\n")[:5] == expected_lines(image)
+    assert out.serial.split(b"\n")[:6] == expected_lines(image)
 
 
 def test_same_answers_on_qemu():
@@ -148,4 +161,4 @@ def test_same_answers_on_qemu():
     image = disk_image()
     status, serial = run_qemu(image)
     assert status == 0
-    assert serial.split(b"\n")[:5] == expected_lines(image)
+    assert serial.split(b"\n")[:6] == expected_lines(image)
