@@ -59,6 +59,23 @@ def test_outputs_to_files_and_dumps(image, tmp_path, capsys):
     assert len(lines) > 20 and lines[0].split()[1] == "f000:0000fff0"
 
 
+def test_cpu_reset_and_guest_errors_are_logged(tmp_path):
+    path, log = tmp_path / "t.img", tmp_path / "vm.log"
+    path.write_bytes(program("""
+    mov $0x77, %ah                 # no such int 13h function
+    mov $0x80, %dl
+    int $0x13
+    mov $0xfe, %al                 # keyboard controller: pulse the reset line
+    outb %al, $0x64
+1:  jmp 1b
+"""))
+    status = main([str(path), "-d", "cpu_reset,guest_errors", "-D", str(log), "--max-insns", "100000",
+                   "--quiet-report", "--serial", "none"])
+    assert status == 14                                    # guest reset with --no-reboot
+    assert log.read_text().splitlines() == ["[guest_errors] int 13h: unsupported function AH=0x77",
+                                            "[cpu_reset] reset requested: keyboard controller pulse"]
+
+
 @pytest.mark.parametrize("source, status", [
     ("cli\nhlt\n", 6),
     ("1: jmp 1b\n", 8),
