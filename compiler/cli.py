@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +59,8 @@ def make_parser() -> argparse.ArgumentParser:
     add_build_options(r)
     r.add_argument("--image", type=Path, help="boot this image instead of building")
     r.add_argument("--qemu", action="store_true", help="boot on qemu-system-i386 instead of the VM")
-    r.add_argument("--accel", default="tcg", help="with --qemu: tcg (default) or kvm")
+    r.add_argument("--accel", default="tcg", choices=("tcg", "kvm"),
+                   help="with --qemu: tcg (default) or kvm (only where /dev/kvm works)")
     try:
         from vm.cli import add_run_options
     except ImportError:
@@ -106,15 +106,23 @@ def cmd_run(args) -> int:
     return run_from_args(args, image)
 
 
+def kvm_usable() -> bool:
+    """QEMU's -accel kvm needs /dev/kvm open for reading and writing."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return True
+    except OSError:
+        return False
+
+
 def run_on_qemu(image: Path, args) -> int:
-    if shutil.which("qemu-system-i386") is None:
-        raise UsageError("qemu-system-i386 is not installed (Debian package qemu-system-x86)")
-    from vm.cli import qemu_command
-    cmd = qemu_command(args, image)
+    from vm.cli import run_on_qemu as run_qemu
+    extra = []
     if args.accel == "kvm":
-        cmd += ["-accel", "kvm"]
-    print("kpyc: " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd)
+        if not kvm_usable():
+            raise UsageError("--accel kvm: /dev/kvm cannot be opened read-write here; use --accel tcg")
+        extra = ["-accel", "kvm"]
+    return run_qemu(args, image, extra)
 
 
 def cmd_compile(args) -> int:

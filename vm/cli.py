@@ -309,11 +309,13 @@ def vm_only_options(args) -> list:
     return ["--" + name.replace("_", "-") for name in VM_ONLY_OPTIONS + ("teletype",) if _is_set(args, name)]
 
 
-def run_on_qemu(args, disk_image) -> int:
+def run_on_qemu(args, disk_image, extra=()) -> int:
+    """Run the image on qemu-system-i386 with the matching options (plus
+    `extra` arguments, e.g. `-accel kvm`)."""
     import shutil
     import subprocess
     try:
-        cmd = qemu_command(args, disk_image)
+        cmd = qemu_command(args, disk_image) + list(extra)
     except OptionError as err:
         print(f"kpy vm: error: {err}", file=sys.stderr)
         return 1

@@ -125,3 +125,14 @@ def test_undefined_symbol_names_symbol_and_object_and_keeps_outputs(tmp_path):
     assert "missing_function" in r.stderr
     assert "main.kpy" in r.stderr
     assert elf.read_bytes() == good, "a failed build must leave the previous outputs untouched"
+
+
+def test_bad_run_options_are_messages(tmp_path):
+    image = tmp_path / "disk.img"
+    image.write_bytes(bytes(510) + b"\x55\xaa")
+    r = kpyc("run", "--image", image, "--qemu", "-m", "abc")
+    assert_clean_failure(r)
+    assert "bad memory size" in r.stderr
+    r = kpyc("run", "--image", image, "--qemu", "--accel", "bogus")
+    assert_clean_failure(r, status=2)
+    assert "--accel" in r.stderr
