@@ -280,6 +280,14 @@ idt0: .word 0
     out = run_vm(boot_sector(source))
     assert (out.reason, out.exit_code) == ("triple-fault", 4)
     assert "triple fault" in out.report and "EIP=" in out.report
+    # the report names the reason, EIP and CS, the exceptions that led there and the last instructions
+    report = out.report
+    assert report.startswith("kpy vm: triple-fault:")
+    assert "CS=0008" in report and "#GP(0x43) while delivering #DF" in report
+    assert "vector 0x0d (#GP) error=0x1a" in report and "vector 0x08 (#DF)" in report
+    eip = report.split("EIP=")[1].split()[0]
+    assert "last instructions:" in report and report.split("last instructions:")[1].split("\n")[0].split()[-1] == eip
+    assert "at EIP: cc" in report                          # the int3 that started it
 
 
 def test_hlt_with_interrupts_off_ends_the_run():
