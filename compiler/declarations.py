@@ -60,8 +60,25 @@ class Resolver:
     def unknown_name(self, loc: Loc, name: str, candidates) -> None:
         if name in FLOAT_NAMES:
             self.error(loc, "floating-point is not supported in kpy")
+        home = self.defining_module(name)
+        if home:
+            self.error(loc, f"unknown name '{name}'; it is defined in module '{home}': from {home} import {name}")
         hint = nearest(name, candidates)
         self.error(loc, f"unknown name '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
+
+    def defining_module(self, name: str) -> str | None:
+        """A module under the source roots with a top-level `def name(` or
+        `name:` (a cheap text search, only on the error path)."""
+        import re
+        pattern = re.compile(rf"^(?:def\s+{re.escape(name)}\s*\(|{re.escape(name)}\s*:|class\s+{re.escape(name)}\b)", re.M)
+        for root in self.program.roots:
+            for path in sorted(root.rglob("*.kpy")):
+                try:
+                    if pattern.search(path.read_text(encoding="utf-8")):
+                        return ".".join(path.relative_to(root).with_suffix("").parts)
+                except (OSError, UnicodeDecodeError):
+                    continue
+        return None
 
     def module_member(self, modsym: Symbol, attr: str, loc: Loc) -> Symbol:
         if isinstance(modsym, PackageSym):

@@ -17,7 +17,7 @@ def _distance(a: str, b: str) -> int:
 def nearest(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate within a distance that still looks like a typo."""
     best, best_d = None, None
-    limit = max(1, len(name) // 3 + 1)
+    limit = max(1, len(name) // 4 + 1)     # a typo or two, not a different word
     for c in candidates:
         if c == name or abs(len(c) - len(name)) > limit:
             continue

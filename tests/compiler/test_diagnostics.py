@@ -108,3 +108,12 @@ def test_gcc_register_letters_are_accepted():
            ' clobbers=["memory"], volatile=True)\n')
     for opt in (0, 2):
         assert "rep" in compile_source(src, filename="e.kpy", module="e", roots=[], opt=opt, emit="asm")
+
+
+def test_unknown_name_points_to_the_module_that_defines_it():
+    from pathlib import Path
+    runtime = Path(__file__).resolve().parents[2] / "runtime"
+    src = "def f(p: ptr[u8]) -> usize:\n    return strlen(p)\n"
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[runtime])
+    assert "unknown name 'strlen'; it is defined in module 'lib.string': from lib.string import strlen" in str(ei.value)
