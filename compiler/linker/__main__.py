@@ -30,13 +30,45 @@ def _layout(args) -> TargetLayout:
     return TargetLayout.from_dict(args.target, targets[args.target])
 
 
+def _write_all(outputs) -> None:
+    """Write every output or none: temporaries beside each, renamed once all are written."""
+    import os
+    import tempfile
+    temps = []
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        for path, data in outputs:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o666 & ~umask)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except OSError as exc:
+        for tmp, _ in temps:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise LinkError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _address(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an address: {text!r} (try 0x100000)") from None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m compiler.linker", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("objects", nargs="*", type=Path, help="ELF32 i386 relocatable objects")
     p.add_argument("-o", "--output", type=Path, help="output: the ELF, or the flat binary for flat targets")
     p.add_argument("--map", type=Path, help="write the map file here")
-    p.add_argument("--base", type=lambda s: int(s, 0), default=0x100000, help="base of the default layout")
+    p.add_argument("--base", type=_address, default=0x100000, help="base of the default layout")
     p.add_argument("--entry", help="entry symbol of the default layout")
     p.add_argument("--layout", type=Path, help="a build.toml to take the layout from")
     p.add_argument("--target", default="kernel", help="target in --layout (default: kernel)")
@@ -56,9 +88,10 @@ def main(argv=None) -> int:
             except OSError as exc:
                 raise LinkError(f"{path}: {exc.strerror}") from None
         result = link(objects, layout)
-        args.output.write_bytes(result.elf if layout.format == "elf" else result.flat)
+        outputs = [(args.output, result.elf if layout.format == "elf" else result.flat)]
         if args.map:
-            args.map.write_text(result.map_text)
+            outputs.append((args.map, result.map_text.encode()))
+        _write_all(outputs)
     except (LinkError, OSError) as exc:
         print(f"link: error: {exc}", file=sys.stderr)
         return 1

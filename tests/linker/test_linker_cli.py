@@ -44,3 +44,20 @@ def test_errors_are_messages(tmp_path, capsys):
     (tmp_path / "junk.o").write_bytes(b"junk")
     assert main([str(tmp_path / "junk.o"), "-o", str(tmp_path / "x")]) == 1
     assert "not an ELF file" in capsys.readouterr().err
+
+
+def test_unwritable_output_writes_nothing(tmp_path, capsys):
+    obj = tmp_path / "a.o"
+    obj.write_bytes(make_object("define i32 @main() nounwind { ret i32 3 }"))
+    elf, bad_map = tmp_path / "a.elf", tmp_path / "no" / "such" / "a.map"
+    assert main([str(obj), "-o", str(elf), "--entry", "main", "--map", str(bad_map)]) == 1
+    assert f"cannot write {bad_map}: No such file or directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.o"]      # neither the ELF nor a temporary
+
+
+def test_bad_base_is_a_usage_error(tmp_path, capsys):
+    import pytest
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--base", "lots", str(tmp_path / "a.o"), "-o", str(tmp_path / "x")])
+    assert exit_info.value.code == 2
+    assert "--base: not an address: 'lots'" in capsys.readouterr().err
