@@ -332,10 +332,10 @@ def _write_all(out_dir: Path, files: dict[str, bytes]) -> None:
         staged = []
         for name, data in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+            staged.append((tmp, out_dir / name))      # removed on failure, even half written
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(tmp, 0o644)
-            staged.append((tmp, out_dir / name))
         for tmp, final in staged:
             os.replace(tmp, final)
     except OSError as exc:
