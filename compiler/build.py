@@ -299,6 +299,9 @@ def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", ou
         except LinkError as exc:
             raise BuildError(f"link of target {name} failed:\n{exc}") from None
     files = _output_files(desc, links, cmdline)
+    if cmdline and "disk.img" not in files:
+        raise BuildError(f"{desc.path}: a boot command line needs a disk image, and there is none without "
+                         "[image] mbr and kernel")
     _write_all(out_dir, files)
     kernel = desc.kernel or next(iter(links))
     return BuildResult(disk_image=out_dir / "disk.img", kernel_elf=out_dir / f"{kernel}.elf",

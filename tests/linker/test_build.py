@@ -144,6 +144,14 @@ def test_unknown_key_is_named(tmp_path):
     assert "entyr" in str(err.value)
 
 
+def test_command_line_without_a_disk_image(tmp_path):
+    root = make_project(tmp_path, toml=BUILD_TOML.replace('[image]\nmbr = "boot"\nkernel = "kernel"\n', ""))
+    assert not (res := build(root)).disk_image.exists() and res.kernel_elf.exists()
+    with pytest.raises(BuildError) as err:
+        build(root, cmdline="exp=demo")
+    assert "a boot command line needs a disk image" in str(err.value)
+
+
 def test_command_line_too_long(tmp_path):
     root = make_project(tmp_path)
     with pytest.raises(BuildError) as err:
