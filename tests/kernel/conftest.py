@@ -4,6 +4,7 @@ the VM or on qemu-system-i386, and look up kernel symbols."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import threading
@@ -138,3 +139,31 @@ def qemu_until(tmp_path):
     if qemu_path() is None:
         pytest.skip("qemu-system-i386 is not installed (apt-get install qemu-system-x86)")
     return lambda image, last_line, timeout=60: boot_qemu_until(image, tmp_path, last_line, timeout)
+
+
+REPORT = re.compile(r"exception (\d+) (.+): error=0x([0-9a-f]+) eip=0x([0-9a-f]{8}) "
+                    r"cs=0x([0-9a-f]+) eflags=0x([0-9a-f]{8}) cr2=0x([0-9a-f]{8})")
+
+
+def parse_exception_report(build: KernelBuild, out: str) -> dict:
+    """The fields of the kernel's exception report in `out`, with the
+    functions holding its EIP and the backtrace's return addresses."""
+    match = REPORT.search(out)
+    assert match, out
+    assert "kernel halted" in out
+    vector, name, code, eip, cs, eflags, cr2 = match.groups()
+    callers = re.search(r"called from:((?: 0x[0-9a-f]{8})*)", out)
+    assert callers, out
+    thread = re.search(r"in thread (\S+); kernel halted", out)
+    assert thread, out
+    return dict(vector=int(vector), name=name, code=int(code, 16), eip=int(eip, 16),
+                cs=int(cs, 16), eflags=int(eflags, 16), cr2=int(cr2, 16),
+                function=build.function_at(int(eip, 16)),
+                callers=[build.function_at(int(a, 16)) for a in callers.group(1).split()],
+                thread=thread.group(1))
+
+
+@pytest.fixture(scope="session")
+def parse_report():
+    """parse_report(build, serial text) -> the exception report's fields."""
+    return parse_exception_report

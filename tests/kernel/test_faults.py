@@ -8,35 +8,15 @@ from pathlib import Path
 
 import pytest
 
-REPORT = re.compile(r"exception (\d+) (.+): error=0x([0-9a-f]+) eip=0x([0-9a-f]{8}) "
-                    r"cs=0x([0-9a-f]+) eflags=0x([0-9a-f]{8}) cr2=0x([0-9a-f]{8})")
-
-
-def parse_report(build, out):
-    match = REPORT.search(out)
-    assert match, out
-    assert "kernel halted" in out
-    vector, name, code, eip, cs, eflags, cr2 = match.groups()
-    callers = re.search(r"called from:((?: 0x[0-9a-f]{8})*)", out)
-    assert callers, out
-    thread = re.search(r"in thread (\S+); kernel halted", out)
-    assert thread, out
-    return dict(vector=int(vector), name=name, code=int(code, 16), eip=int(eip, 16),
-                cs=int(cs, 16), eflags=int(eflags, 16), cr2=int(cr2, 16),
-                function=build.function_at(int(eip, 16)),
-                callers=[build.function_at(int(a, 16)) for a in callers.group(1).split()],
-                thread=thread.group(1))
-
-
-def fault_report(kernel_build, vm, program):
+def fault_report(kernel_build, vm, parse_report, program):
     build = kernel_build(2)
     result, out = vm(build.image_with(f"exp={program}"), max_insns=100_000_000)
     assert result.reason == "hlt-no-interrupts", result.report + out
     return parse_report(build, out)
 
 
-def test_page_fault(kernel_build, vm):
-    r = fault_report(kernel_build, vm, "pagefault")
+def test_page_fault(kernel_build, vm, parse_report):
+    r = fault_report(kernel_build, vm, parse_report, "pagefault")
     assert (r["vector"], r["name"]) == (14, "#PF page fault")
     assert r["code"] == 0x2                 # a write to a page that is not present
     assert r["cr2"] == 0x40000000
@@ -47,27 +27,27 @@ def test_page_fault(kernel_build, vm):
     assert r["thread"] == "main"
 
 
-def test_divide_error(kernel_build, vm):
-    r = fault_report(kernel_build, vm, "divide")
+def test_divide_error(kernel_build, vm, parse_report):
+    r = fault_report(kernel_build, vm, parse_report, "divide")
     assert (r["vector"], r["name"], r["code"]) == (0, "#DE divide error", 0)
     assert r["function"] == "fault_divide"
 
 
-def test_fun_memset_general_protection_on_iret(kernel_build, vm):
+def test_fun_memset_general_protection_on_iret(kernel_build, vm, parse_report):
     """The seed's "fun memset": descriptor 0x08 cleared; the timer's iret
     back to CS 0x08 faults with the selector as error code."""
-    r = fault_report(kernel_build, vm, "funmemset")
+    r = fault_report(kernel_build, vm, parse_report, "funmemset")
     assert (r["vector"], r["name"], r["code"]) == (13, "#GP general protection fault", 0x8)
     assert r["function"] == "irq_timer"
 
 
 @pytest.mark.parametrize("program", ["pagefault", "divide", "funmemset"])
-def test_qemu_reports_the_same_exceptions(kernel_build, vm, qemu_until, program):
+def test_qemu_reports_the_same_exceptions(kernel_build, vm, qemu_until, parse_report, program):
     """QEMU gives the same report as the VM: vector, name, error code, CS,
     CR2 and the faulting function (EFLAGS may differ in reserved bits)."""
     build = kernel_build(2)
     on_qemu = parse_report(build, qemu_until(build.image_with(f"exp={program}"), "kernel halted"))
-    on_vm = fault_report(kernel_build, vm, program)
+    on_vm = fault_report(kernel_build, vm, parse_report, program)
     for key in ("vector", "name", "code", "cs", "cr2", "eip", "function", "callers", "thread"):
         assert on_qemu[key] == on_vm[key], key
 
@@ -85,7 +65,7 @@ def test_thread_stack_overflow_is_caught_by_the_canary(kernel_build, vm, qemu_un
     assert report[0] in qemu_until(image, "kernel halted").split("\n")
 
 
-def test_debug_build_maps_the_fault_to_its_kpy_line(kernel_build, vm):
+def test_debug_build_maps_the_fault_to_its_kpy_line(kernel_build, vm, parse_report):
     """A -g kernel boots the same way, and binutils' addr2line turns the
     handler's EIP into the kpy source line of the faulting store."""
     addr2line = shutil.which("addr2line")
