@@ -11,7 +11,9 @@ enabled skips emulated time straight to the next event — idle time costs
 no host time, and everything stays deterministic.
 """
 
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -245,8 +247,12 @@ class Machine:
         """Run until the machine ends (True) or pauses (False): `pause()` was called
         (a debugger breakpoint) or the instruction count reached `pause_insns`."""
         self.paused = False
+        self._ctrl_c = False
+        previous = self._catch_ctrl_c()
         try:
             while self.stop is None and not self.paused:
+                if self._ctrl_c:
+                    raise KeyboardInterrupt
                 if pause_insns is not None and self.insns() >= pause_insns:
                     break
                 self._step(max_insns, max_cycles, deadline, pause_insns)
@@ -255,8 +261,25 @@ class Machine:
         except Exception:                            # an emulator bug: report it, never raise
             self.stop = ("internal-error", EXIT_STATUS["internal-error"],
                          "the emulator failed (a bug in kpy's VM):\n" + traceback.format_exc())
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         self._flush_outputs()
         return self.stop is not None
+
+    def _catch_ctrl_c(self):
+        """In the main thread, Ctrl-C asks the CPU to stop at the next block boundary, so
+        the report's counts and registers are consistent; a second Ctrl-C interrupts at once."""
+        if threading.current_thread() is not threading.main_thread() \
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None
+
+        def on_ctrl_c(signum, frame):
+            if self._ctrl_c:
+                raise KeyboardInterrupt
+            self._ctrl_c = True
+            self.cpu.request_stop()
+        return signal.signal(signal.SIGINT, on_ctrl_c)
 
     def pause(self):
         """Stop before the next instruction without ending the run (debugger)."""

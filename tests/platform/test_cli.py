@@ -216,3 +216,25 @@ def test_python_m_vm_qemu_runs_the_same_image(image):
         pytest.skip("qemu-system-i386 is not installed")
     p = subprocess.run([sys.executable, "-m", "vm", "--qemu", str(image)], capture_output=True, timeout=120)
     assert p.returncode == 0 and p.stdout == b"hi from the guest\n"
+
+
+def test_ctrl_c_ends_the_run_with_consistent_counts(tmp_path):
+    """Ctrl-C stops at a block boundary: status 130 and a report whose instruction
+    count is the CPU's (with --timing off, one cycle per instruction)."""
+    import signal
+    path = tmp_path / "spin.img"
+    path.write_bytes(program("mov $0x41, %al\noutb %al, $0xe9\n1: jmp 1b\n"))
+    p = subprocess.Popen([sys.executable, "-m", "vm", str(path), "--timing", "off", "--debugcon", "stdio",
+                          "--serial", "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.read(1) == b"A"                    # the guest is running
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    text = err.decode()
+    assert p.returncode == 130, text
+    assert text.startswith("kpy vm: interrupted:") and "Traceback" not in text
+    line = next(line for line in text.splitlines() if "cycles=" in line).split()
+    cycles, insns = (int(f.split("=")[1]) for f in line[:2])
+    assert insns > 3 and 0 <= cycles - insns <= 1          # (the port write costs one cycle more)
