@@ -26,11 +26,14 @@ def test_printf_conversions(kernel_build, vm):
 
 
 def test_timer_rate_from_command_line(kernel_build, vm):
-    result, out = vm(kernel_build(2).image_with("hz=250 exp=demo"))
+    machines = []
+    result, out = vm(kernel_build(2).image_with("hz=250 exp=demo"), machine_out=machines)
     assert result.reason == "poweroff", result.report + out
     lines = lines_of(out)
     assert 'kpy kernel: command line "hz=250 exp=demo"' in lines
     assert "timer: PIC remapped to 32-47, PIT at 250 Hz" in lines
+    channel = machines[0].pit.channels[0]           # what the PIT was really given
+    assert (channel.mode, channel.reload) == (2, round(1193182 / 250))
     assert "sleep: thread A slept 30 ticks: woke on time" in lines
     assert "demo: done" in lines
 
@@ -167,5 +170,39 @@ def test_acpi_reads_a_byte_prefixed_s5_sleep_type(kernel_build, vm):
                      prepare=s5_package_at_boot(bytes([0x0A, 0x05, 0x00, 0x00])))
     lines = lines_of(out)
     assert any(l.startswith("acpi: RSDP ") and l.endswith("PM1a_CNT=0x604 SLP_TYPa=5") for l in lines), out
+    assert "acpi: still running after the S5 write" in lines
+    assert result.reason == "hlt-no-interrupts"
+
+
+def test_acpi_refuses_an_rsdt_with_a_bad_checksum(kernel_build, vm):
+    result, out = vm(kernel_build(2).image_with("exp=printf"), prepare=corrupt_table_at_boot(b"RSDT"))
+    assert result.reason == "hlt-no-interrupts", result.report + out
+    assert any(l.startswith("acpi: no valid RSDT/FADT") for l in lines_of(out)), out
+    assert "acpi: powering off" not in out
+
+
+def fadt_pm1a_at_boot(port: int):
+    """A `prepare` hook: the FADT's PM1a_CNT_BLK (offset 64) set to `port`,
+    checksum fixed."""
+    def prepare(machine):
+        def patch(cpu):
+            top = machine.ram_size - 0x20000
+            tables = bytearray(machine.memory.read(top, 0x20000))
+            fadt = tables.find(b"FACP")
+            length = int.from_bytes(tables[fadt + 4:fadt + 8], "little")
+            tables[fadt + 64:fadt + 68] = port.to_bytes(4, "little")
+            tables[fadt + 9] = 0
+            tables[fadt + 9] = (-sum(tables[fadt:fadt + length])) & 0xFF
+            machine.memory.write(top + fadt, bytes(tables[fadt:fadt + length]))
+        machine.cpu.add_exec_hook(0x7C00, patch)
+    return prepare
+
+
+def test_acpi_writes_the_pm1a_port_the_fadt_names(kernel_build, vm):
+    """Another PM1a control port in the FADT: the kernel reports and writes
+    that port (nothing there on the VM, so it stays up and says so)."""
+    result, out = vm(kernel_build(2).image_with("exp=printf"), prepare=fadt_pm1a_at_boot(0xB004))
+    lines = lines_of(out)
+    assert any(l.startswith("acpi: RSDP ") and l.endswith("PM1a_CNT=0xb004 SLP_TYPa=0") for l in lines), out
     assert "acpi: still running after the S5 write" in lines
     assert result.reason == "hlt-no-interrupts"
