@@ -61,3 +61,38 @@ def test_page_tables_are_the_seeds(kernel_build, vm):
     for i in range(768, 1016):
         assert pd[i] & ~0x3FFFFF == (i - 768) << 22 and pd[i] & FLAG_MASK == PRESENT | WRITE | HUGE
     assert pd[1016] & ~0x3FFFFF == 0x400000 and pd[1016] & FLAG_MASK == PRESENT | WRITE | HUGE
+
+
+def test_gdt_tss_idt_and_pic_as_the_kernel_left_them(kernel_build, vm):
+    """After a boot: the GDT (0x08 and 0x18 flat ring-0 code, 0x10 flat
+    data, 0x20 the TSS, loaded in TR), the IDT (vectors 0-31 on
+    exception_N, 32 on the timer, interrupt gates entering on 0x18) and
+    the PICs remapped to 32 and 40 with only IRQ 0 (and the cascade) open."""
+    build = kernel_build(2)
+    machines = []
+    result, out = vm(build.image_with("exp=printf"), machine_out=machines)
+    assert result.reason == "poweroff", result.report + out
+    cpu, memory = machines[0].cpu, machines[0].memory
+
+    def kernel_bytes(virt, n):
+        return memory.read(virt - 0xFE000000 + 0x400000, n)
+    gdt_base, gdt_limit = cpu.gdtr
+    assert (gdt_base, gdt_limit) == (build.symbol("gdt"), 5 * 8 - 1)
+    gdt = struct.unpack("<5Q", kernel_bytes(gdt_base, 40))
+    accessed = 1 << 40                              # set by the CPU when a segment is loaded
+    gdt = [d & ~accessed for d in gdt[:4]] + [gdt[4]]
+    assert gdt[0] == 0
+    assert gdt[1] == gdt[3] == 0x00CF9A000000FFFF
+    assert gdt[2] == 0x00CF92000000FFFF
+    assert (cpu.tr_sel, cpu.tr_base, cpu.tr_limit) == (0x20, build.symbol("tss"), 103)
+    assert (gdt[4] >> 40) & 0xFF == 0x8B            # present 32-bit TSS, busy after ltr
+    idt_base, idt_limit = cpu.idtr
+    assert (idt_base, idt_limit) == (build.symbol("idt"), 256 * 8 - 1)
+    gates = [struct.unpack("<HHBBH", kernel_bytes(idt_base + 8 * v, 8)) for v in range(33)]
+    handlers = [f"exception_{v}" for v in range(32)] + ["irq_timer"]
+    for vector, (low, selector, zero, kind, high) in enumerate(gates):
+        assert (selector, zero, kind) == (0x18, 0, 0x8E), vector
+        assert high << 16 | low == build.symbol(handlers[vector]), vector
+    pic = machines[0].pic
+    assert (pic.master.vector_base, pic.slave.vector_base) == (32, 40)
+    assert pic.master.imr & 0x01 == 0 and pic.slave.imr == 0xFF
