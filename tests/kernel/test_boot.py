@@ -101,3 +101,23 @@ def test_default_boot_under_the_kvm_timing_profile(kernel_build, vm):
     result, out = vm(kernel_build(2).image, timing="kvm")
     assert result.reason == "poweroff", result.report + out
     assert_boot_log(out)
+
+
+@pytest.mark.parametrize("where", ["vm", "qemu"])
+def test_kpyc_run_builds_boots_and_powers_off(tmp_path, where):
+    """The command a user types: `kpyc run` (and `kpyc run --qemu`) builds
+    kernel_src/, boots it, prints the boot log and exits 0 on the kernel's
+    ACPI power-off."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    if where == "qemu" and shutil.which("qemu-system-i386") is None:
+        pytest.skip("qemu-system-i386 is not installed")
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "compiler.cli", "run", "-o", str(tmp_path),
+                           *(["--qemu"] if where == "qemu" else [])],
+                          cwd=root, capture_output=True, timeout=300)
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, out + proc.stderr.decode(errors="replace")
+    assert_boot_log(out)
