@@ -60,29 +60,148 @@ def parse_source(text: str, filename: str) -> Tree:
     return tree
 
 
+MAX_SYNTAX_ERRORS = 20
+
+
 def _parse(text: str, filename: str) -> Tree:
+    """Parse; on a syntax error keep going to report several per run.
+
+    Recovery is by top-level statement: the statement (a def or class with
+    its body and decorators, or one module-level line) holding the error is
+    blanked out, line numbers kept, and the rest parsed again. Every error
+    found that way is a real one in an independent statement, without the
+    cascades that token-level resumption produces."""
     if not text.endswith("\n"):
         text += "\n"
     sink = DiagnosticSink({filename: text})
+    work = text
+    seen: set[int] = set()
+    while True:
+        tree, where, msg = _parse_once(work, filename)
+        if tree is not None:
+            break
+        if not sink.diagnostics or where.line not in seen:
+            sink.error(where, msg)
+        if where.line in seen or len(sink.diagnostics) >= MAX_SYNTAX_ERRORS:
+            break
+        first, last = _statement_span(work, where.line)
+        seen.update(range(first, last + 1))
+        wl = work.split("\n")
+        for n in range(first, last + 1):
+            if n - 1 < len(wl):
+                wl[n - 1] = ""
+        work = "\n".join(wl)
+    if sink.diagnostics:
+        sink.diagnostics.sort(key=lambda d: (d.loc.line, d.loc.col))
+        raise CompileError(sink.diagnostics)
+    return tree
+
+
+def _parse_once(text: str, filename: str):
+    """(tree, None, None), or (None, location, message) of the first error."""
     try:
-        return get_parser().parse(text)
+        return get_parser().parse(text), None, None
     except UnexpectedToken as e:
         where = Loc(filename, e.line if e.line > 0 else _last_line(text), max(e.column, 1))
-        sink.error(where, f"invalid syntax: unexpected {_describe_token(e.token)}")
+        if e.token.type in ("_INDENT", "_DEDENT"):
+            # The indenter gives these the position of the newline before
+            # them: point at the first token of the line that (de)indents.
+            where = _next_code_line(text, where)
+        unclosed = _unclosed_bracket(text, where)
+        if unclosed is not None:
+            return None, Loc(filename, *unclosed[1:]), f"invalid syntax: '{unclosed[0]}' was never closed"
+        return None, where, f"invalid syntax: unexpected {_describe_token(e.token)}"
     except UnexpectedCharacters as e:
         ch = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "?"
         msg = "unterminated string literal" if ch in "\"'" else f"invalid character {ch!r}"
-        sink.error(Loc(filename, e.line, e.column), f"invalid syntax: {msg}")
+        return None, Loc(filename, e.line, e.column), f"invalid syntax: {msg}"
     except UnexpectedEOF:
-        sink.error(Loc(filename, _last_line(text), 1), "invalid syntax: unexpected end of file")
+        return None, Loc(filename, _last_line(text), 1), "invalid syntax: unexpected end of file"
     except DedentError:
         line = _find_bad_dedent(text)
-        sink.error(Loc(filename, line, 1), "invalid syntax: unindent does not match any outer indentation level")
+        return None, Loc(filename, line, 1), "invalid syntax: unindent does not match any outer indentation level"
     except UnexpectedInput as e:   # any other positioned lark error
-        sink.error(Loc(filename, getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1), "invalid syntax")
+        return None, Loc(filename, getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1), "invalid syntax"
     except (LarkError, RecursionError) as e:
-        sink.error(Loc(filename, 1, 1), f"invalid syntax: {type(e).__name__}")
-    raise CompileError(sink.diagnostics)
+        return None, Loc(filename, 1, 1), f"invalid syntax: {type(e).__name__}"
+
+
+def _next_code_line(text: str, where: Loc) -> Loc:
+    lines = text.split("\n")
+    for n in range(where.line + 1, len(lines) + 1):
+        stripped = lines[n - 1].strip()
+        if stripped and not stripped.startswith("#"):
+            return Loc(where.file, n, len(lines[n - 1]) - len(lines[n - 1].lstrip()) + 1)
+    return where
+
+
+def _unclosed_bracket(text: str, where: Loc):
+    """(bracket, line, col) of a bracket opened on an earlier line than the
+    error and never closed (lark then complains about whatever follows)."""
+    import io
+    import tokenize
+    stack: list[tuple[str, int, int]] = []
+    pairs = {")": "(", "]": "[", "}": "{"}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP:
+                if tok.string in "([{":
+                    stack.append((tok.string, tok.start[0], tok.start[1] + 1))
+                elif tok.string in pairs:
+                    if not stack or stack[-1][0] != pairs[tok.string]:
+                        return None
+                    stack.pop()
+    except tokenize.TokenError:
+        if stack and stack[0][1] < where.line:
+            return stack[0]
+    except (SyntaxError, ValueError):
+        pass
+    return None
+
+
+def _statement_starts(text: str) -> list[int]:
+    """Lines that begin a top-level logical line (column 0, outside brackets
+    and strings), found with Python's tokenizer."""
+    import io
+    import tokenize
+    starts: list[int] = []
+    at_line_start = True
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                at_line_start = tok.type == tokenize.NEWLINE or at_line_start
+                continue
+            if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER):
+                continue
+            if at_line_start and tok.start[1] == 0:
+                starts.append(tok.start[0])
+            at_line_start = False
+    except IndentationError as e:
+        # The rest of the file is scanned line by line.
+        after = (e.lineno or 0) + 1
+        for n, line in enumerate(text.split("\n")[after - 1:], after):
+            if line[:1] and not line[:1].isspace() and line[:1] != "#":
+                starts.append(n)
+    except (tokenize.TokenError, SyntaxError):
+        pass        # an unclosed bracket or string runs to the end of the file
+    return starts
+
+
+def _statement_span(text: str, line: int) -> tuple[int, int]:
+    """First and last line of the top-level statement holding `line`
+    (with the decorators above a def or class)."""
+    starts = _statement_starts(text)
+    nlines = text.count("\n") + 1
+    before = [s for s in starts if s <= line]
+    after = [s for s in starts if s > line]
+    first = before[-1] if before else 1
+    src = text.split("\n")
+    k = len(before) - 1
+    while k > 0 and src[before[k - 1] - 1].startswith("@"):
+        k -= 1
+        first = before[k]
+    last = after[0] - 1 if after else nlines
+    return first, max(last, line)
 
 
 def _last_line(text: str) -> int:

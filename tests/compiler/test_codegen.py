@@ -115,3 +115,17 @@ def g(p: ptr[u64], q: ptr[u64]) -> u64:
     for opt in (0, 1, 2):
         text = asm(src, opt)
         assert not re.search(r"%xmm|%st\b|%st\(|\bfild|\bfist|\bfld", text), text
+
+
+def test_final_constants_are_folded_without_storage():
+    src = '''
+N_WRITES: Final = 10_000
+TWICE: Final[u32] = N_WRITES * 2 + 1
+
+def get() -> u32:
+    return TWICE
+'''
+    for opt in (0, 2):
+        ir = compile_source(src, filename="t.kpy", module="t", roots=[], opt=opt, emit="llvm")
+        assert "N_WRITES" not in ir and "@TWICE" not in ir, ir       # no global, no symbol
+        assert "ret i32 20001" in ir, ir                               # folded even at -O0

@@ -73,6 +73,56 @@ def test_several_errors_in_one_run():
     assert "e.kpy:2:12" in str(ei.value) and "e.kpy:5:12" in str(ei.value)
 
 
+SEVERAL_SYNTAX = """\
+def f(a: u32) -> u32
+    return a
+
+@noinline
+def g(a: u32) -> u32:
+    x = a $ 2
+    return x
+
+X: u32 = = 1
+
+class S(Struct):
+    a: u32
+     b: u32
+
+def ok() -> u32:
+    return 1
+"""
+
+
+def test_several_syntax_errors_in_one_run():
+    """A syntax error does not hide the next one: each top-level statement
+    is reported on its own, in source order, with no cascade."""
+    with pytest.raises(CompileError) as ei:
+        compile_source(SEVERAL_SYNTAX, filename="e.kpy", module="e", roots=[], opt=0)
+    got = [(d.loc.line, d.loc.col, d.message) for d in ei.value.diagnostics]
+    assert got == [(1, 21, "invalid syntax: unexpected end of line"),
+                   (6, 11, "invalid syntax: invalid character '$'"),
+                   (9, 10, "invalid syntax: unexpected '='"),
+                   (13, 6, "invalid syntax: unexpected indent")], str(ei.value)
+    report = str(ei.value).splitlines()
+    assert report[3:6] == ["e.kpy:6:11: error: invalid syntax: invalid character '$'", "    x = a $ 2", "          ^"]
+
+
+def test_an_unclosed_bracket_is_named_where_it_opens():
+    src = "def g(a: u32) -> u32:\n    return (a +\n\ndef h() -> u32:\n    return 1\n"
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    assert [(d.loc.line, d.loc.col, d.message) for d in ei.value.diagnostics] == [
+        (2, 12, "invalid syntax: '(' was never closed")], str(ei.value)
+
+
+def test_syntax_errors_are_capped():
+    src = "".join(f"x{i}: u32 = = {i}\n" for i in range(50))
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    assert len(ei.value.diagnostics) == 20
+    assert [d.loc.line for d in ei.value.diagnostics] == list(range(1, 21))
+
+
 def test_cli_reports_without_traceback(tmp_path):
     bad = tmp_path / "bad.kpy"
     bad.write_text("def f() -> u32:\n    return (1 +\n")
