@@ -54,6 +54,9 @@ def mutated_source(draw):
 def compile_or_diagnose(text: str) -> None:
     try:
         compile_source(text, filename="fuzz.kpy", module="fuzz", roots=[], opt=0, emit="llvm")
+        # A source the front end accepts must also get through LLVM's
+        # optimiser and code generator (asm text, constraints, sections).
+        compile_source(text, filename="fuzz.kpy", module="fuzz", roots=[], opt=2, emit="obj")
     except CompileError as e:
         report = str(e)
         assert e.diagnostics, "a CompileError without diagnostics"
