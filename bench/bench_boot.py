@@ -28,6 +28,7 @@ def build_image(opt: int, cmdline: str, out_dir: Path) -> bytes:
 
 
 KERNEL_LOAD_PHYS = 0x400000     # where stage 2 jumps: the kernel's first instruction
+VM_TARGET_S = 1.5               # issue 8: power-on to ACPI power-off on the VM
 
 
 def vm_run(image: bytes, timing: str):
@@ -71,10 +72,14 @@ def main() -> int:
         to_kernel = statistics.median(r[4] for r in runs)
         insns = runs[0][2]
         cycles = runs[0][3]
+        if len({(r[2], r[3]) for r in runs}) > 1:     # the VM is deterministic: this is a bug
+            print("VM runs differ: guest instructions/cycles "
+                  + ", ".join(f"{r[2]}/{r[3]}" for r in runs), file=sys.stderr)
         print(f"VM   (-O{args.opt}, {args.timing}): wall {wall:.3f} s median of {args.runs} "
               f"(firmware + boot loader until the kernel's first instruction: {to_kernel:.3f} s), "
               f"guest instructions {insns}, emulated cycles {cycles}"
               + (f", {insns / wall / 1e6:.2f} MIPS" if insns else ""))
+        print(f"     target under {VM_TARGET_S} s: {'met' if wall < VM_TARGET_S else 'NOT met'}")
         if shutil.which("qemu-system-i386"):
             path = Path(tmp) / "disk.img"
             path.write_bytes(image)
