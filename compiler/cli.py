@@ -90,14 +90,18 @@ def do_build(args) -> "object":
 
 def cmd_build(args) -> int:
     res = do_build(args)
-    print(f"kpyc: wrote {res.disk_image}", file=sys.stderr)
+    wrote = res.disk_image if res.disk_image in res.outputs else res.kernel_elf
+    print(f"kpyc: wrote {wrote}", file=sys.stderr)
     return 0
 
 
 def cmd_run(args) -> int:
     image = args.image
     if image is None:
-        image = do_build(args).disk_image
+        res = do_build(args)
+        image = res.disk_image
+        if image not in res.outputs:
+            raise UsageError("the build description has no [image] table: nothing to boot")
     elif not image.is_file():
         raise UsageError(f"no such image: {image}")
     if args.qemu:

@@ -109,6 +109,10 @@ def test_undefined_symbol_names_symbol_and_object_and_keeps_outputs(tmp_path):
         """)
     r = kpyc("build", "--root", root)
     assert r.returncode == 0, r.stderr
+    assert "kernel.elf" in r.stderr and "disk.img" not in r.stderr   # no [image]: no disk image
+    r = kpyc("run", "--root", root)
+    assert_clean_failure(r)
+    assert "[image]" in r.stderr
     elf = root / "build" / "kernel.elf"
     good = elf.read_bytes()
 
