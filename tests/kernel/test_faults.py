@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-def fault_report(kernel_build, vm, parse_report, program):
-    build = kernel_build(2)
+def fault_report(kernel_build, vm, parse_report, program, opt=2):
+    build = kernel_build(opt)
     result, out = vm(build.image_with(f"exp={program}"), max_insns=100_000_000)
     assert result.reason == "hlt-no-interrupts", result.report + out
     return parse_report(build, out)
 
 
-def test_page_fault(kernel_build, vm, parse_report):
-    r = fault_report(kernel_build, vm, parse_report, "pagefault")
+@pytest.mark.parametrize("opt", [0, 2])
+def test_page_fault(kernel_build, vm, parse_report, opt):
+    r = fault_report(kernel_build, vm, parse_report, "pagefault", opt)
     assert (r["vector"], r["name"]) == (14, "#PF page fault")
     assert r["code"] == 0x2                 # a write to a page that is not present
     assert r["cr2"] == 0x40000000
@@ -27,16 +28,18 @@ def test_page_fault(kernel_build, vm, parse_report):
     assert r["thread"] == "main"
 
 
-def test_divide_error(kernel_build, vm, parse_report):
-    r = fault_report(kernel_build, vm, parse_report, "divide")
+@pytest.mark.parametrize("opt", [0, 2])
+def test_divide_error(kernel_build, vm, parse_report, opt):
+    r = fault_report(kernel_build, vm, parse_report, "divide", opt)
     assert (r["vector"], r["name"], r["code"]) == (0, "#DE divide error", 0)
     assert r["function"] == "fault_divide"
 
 
-def test_fun_memset_general_protection_on_iret(kernel_build, vm, parse_report):
+@pytest.mark.parametrize("opt", [0, 2])
+def test_fun_memset_general_protection_on_iret(kernel_build, vm, parse_report, opt):
     """The seed's "fun memset": descriptor 0x08 cleared; the timer's iret
     back to CS 0x08 faults with the selector as error code."""
-    r = fault_report(kernel_build, vm, parse_report, "funmemset")
+    r = fault_report(kernel_build, vm, parse_report, "funmemset", opt)
     assert (r["vector"], r["name"], r["code"]) == (13, "#GP general protection fault", 0x8)
     assert r["function"] == "irq_timer"
 
