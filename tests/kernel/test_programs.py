@@ -206,3 +206,25 @@ def test_acpi_writes_the_pm1a_port_the_fadt_names(kernel_build, vm):
     assert any(l.startswith("acpi: RSDP ") and l.endswith("PM1a_CNT=0xb004 SLP_TYPa=0") for l in lines), out
     assert "acpi: still running after the S5 write" in lines
     assert result.reason == "hlt-no-interrupts"
+
+
+def test_e820_entries_marked_ignore_are_not_used(kernel_build, vm):
+    """An ACPI 3 BIOS can clear bit 0 of an entry's extended attributes
+    ("ignore this entry"). Cleared here on the high usable range when the
+    kernel starts: only the low 640 KiB remain usable, all of it reserved
+    for the boot structures, so no frame is free and the kernel stops with
+    a message for want of a stack arena."""
+    def prepare(machine):
+        def ignore_high_ram(cpu):
+            count = int.from_bytes(machine.memory.read(0x3204, 4), "little")
+            for i in range(count):
+                at = 0x3208 + 24 * i
+                base = int.from_bytes(machine.memory.read(at, 8), "little")
+                if base == 0x100000:
+                    machine.memory.write(at + 20, bytes(4))
+        machine.cpu.add_exec_hook(0x400000, ignore_high_ram)     # the kernel's first instruction
+    result, out = vm(kernel_build(2).image, prepare=prepare, max_insns=20_000_000)
+    lines = lines_of(out)
+    assert "frames: 159 total, 0 free, 159 used (0 KiB free)" in lines, out
+    assert "kpy kernel: no memory for the thread stack arena; kernel halted" in lines
+    assert result.reason == "hlt-no-interrupts"
