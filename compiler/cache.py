@@ -19,8 +19,17 @@ import tempfile
 from pathlib import Path
 
 from .driver import CompileError, check_only, compile_module, module_name_for
-from .interface import interface_text
-from .modules import module_path
+
+
+def module_path(name: str, roots) -> Path | None:
+    """modules.module_path, without importing the front end (a warm lookup
+    must not pay for loading lark)."""
+    rel = Path(*name.split(".")).with_suffix(".kpy")
+    for root in roots:
+        p = Path(root) / rel
+        if p.is_file():
+            return p
+    return None
 
 _source_memo: dict[tuple[str, int, int], tuple[str, str]] = {}
 
@@ -29,9 +38,12 @@ def compiler_version() -> str:
     """A hash of the compiler's own sources: a changed compiler misses."""
     global _VERSION
     if _VERSION is None:
-        import lark
-        import llvmlite
-        h = hashlib.sha256(f"llvmlite {llvmlite.__version__} lark {lark.__version__}".encode())
+        import llvmlite      # cheap; lark is not imported (~20 ms) for its version:
+        h = hashlib.sha256(f"llvmlite {llvmlite.__version__}".encode())
+        from importlib.util import find_spec
+        lark_spec = find_spec("lark")
+        if lark_spec is not None and lark_spec.origin:
+            h.update(Path(lark_spec.origin).read_bytes())      # holds lark's __version__
         here = Path(__file__).parent
         for p in sorted(here.glob("*.py")):
             if p.name in ("cli.py", "build.py", "image.py", "cache.py"):
@@ -85,6 +97,9 @@ class CompileCache:
     def __init__(self, directory: Path):
         self.dir = Path(directory)
         self._meta: dict[str, dict] = {}
+        # Interface digests by module, kept during one compile_all only
+        # (sources may change between calls in a long-lived process).
+        self._digests: dict[tuple, str] | None = None
 
     # ---- per-module metadata ------------------------------------------------------
     def _meta_path(self, module: str, srchash: str) -> Path:
@@ -102,6 +117,9 @@ class CompileCache:
 
     def interface_digest(self, module: str, roots, seen=()) -> str:
         """Digest of a module's interface and (recursively) its imports'."""
+        memo_key = (module, tuple(str(r) for r in roots))
+        if self._digests is not None and memo_key in self._digests:
+            return self._digests[memo_key]
         path = module_path(module, roots)
         if path is None or module in seen:
             raise Unknown(module)
@@ -111,6 +129,8 @@ class CompileCache:
         digest = m.get("iface", {}).get(deps)
         if digest is None:
             raise Unknown(module)
+        if self._digests is not None:
+            self._digests[memo_key] = digest
         return digest
 
     def deps_key(self, imports, roots, seen=()) -> str:
@@ -158,6 +178,7 @@ class CompileCache:
 
     def record(self, result, roots) -> None:
         """Remember imports and interface digests of every module just loaded."""
+        from .interface import interface_text
         program = result.program
         digests: dict[str, str] = {}
 
@@ -253,7 +274,11 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
     workers inherit them instead of parsing imports again)."""
     paths = [Path(p) for p in paths]
     cache = _cache_for(roots, cache_dir)
-    misses = [p for p in paths if not cache.has(p, roots, opt, debug, emit)]
+    cache._digests = {}
+    try:
+        misses = [p for p in paths if not cache.has(p, roots, opt, debug, emit)]
+    finally:
+        cache._digests = None
     jobs = min(jobs or os.cpu_count() or 1, len(misses))
     work = [(p, [Path(r) for r in roots], opt, debug, emit, cache.dir) for p in misses]
     if jobs > 1 and hasattr(os, "fork"):

@@ -11,14 +11,11 @@ import re
 import traceback
 from pathlib import Path
 
-from . import target
-from .checker import Checker, check_global
-from .declarations import Resolver
 from .diagnostics import Abort, CompileError, Diagnostic, DiagnosticSink, Loc
-from .irtext import add_module_asm
-from .lowering import ModuleLowering, NotConstant
-from .modules import ModuleInfo, Program
-from .symbols import ConstSym, FuncSym, GlobalVar, TypeSym
+
+# The front end, LLVM and the lowering are imported when first needed: a
+# no-change rebuild only asks the cache, and `import compiler.driver` (for
+# CompileError) must not cost it the ~60 ms of loading lark and llvmlite.
 
 __all__ = ["compile_file", "compile_source", "CompileError", "module_name_for"]
 
@@ -66,6 +63,7 @@ def compile_module(src: str, filename: str, module: str | None, roots, opt: int,
         raise ValueError(f"emit must be 'obj', 'llvm' or 'asm', not {emit!r}")
     if opt not in (0, 1, 2, 3):
         raise ValueError(f"opt must be 0..3, not {opt!r}")
+    from . import target
     module = module or Path(filename).stem
     sink = DiagnosticSink()
     try:
@@ -96,6 +94,9 @@ def check_only(src: str, filename: str, module: str, roots) -> CompileResult:
 
 
 def check_program(src: str, filename: str, module: str, roots, sink: DiagnosticSink):
+    from .checker import Checker
+    from .declarations import Resolver
+    from .modules import Program
     program = Program([Path(r) for r in roots], sink)
     try:
         info = program.add_source(module, filename, src)
@@ -116,6 +117,7 @@ def check_program(src: str, filename: str, module: str, roots, sink: DiagnosticS
 
 def check_symbol_names(info: ModuleInfo, sink: DiagnosticSink) -> None:
     """Two definitions of one module must not claim the same ELF symbol."""
+    from .symbols import FuncSym, GlobalVar
     seen: dict[str, object] = {}
     for sym in info.symbols.values():
         if not isinstance(sym, (FuncSym, GlobalVar)) or not sym.link_name:
@@ -127,6 +129,8 @@ def check_symbol_names(info: ModuleInfo, sink: DiagnosticSink) -> None:
 
 
 def check_symbol(resolver: Resolver, info: ModuleInfo, sym) -> None:
+    from .checker import Checker, check_global
+    from .symbols import ConstSym, FuncSym, GlobalVar, TypeSym
     if isinstance(sym, TypeSym):
         resolver.complete_struct(sym)
     elif isinstance(sym, ConstSym):
@@ -138,6 +142,9 @@ def check_symbol(resolver: Resolver, info: ModuleInfo, sym) -> None:
 
 
 def lower_module(info: ModuleInfo, resolver: Resolver, sink: DiagnosticSink, debug: bool, opt: int) -> str:
+    from . import target
+    from .irtext import add_module_asm
+    from .lowering import ModuleLowering, NotConstant
     lowering = ModuleLowering(info, resolver, target.TRIPLE, target.data_layout(), debug)
     try:
         mod = lowering.lower()
@@ -150,6 +157,7 @@ def lower_module(info: ModuleInfo, resolver: Resolver, sink: DiagnosticSink, deb
 
 
 def emit_output(ir_text: str, opt: int, emit: str):
+    from . import target
     try:
         mod = target.parse_ir(ir_text)
     except RuntimeError as e:
