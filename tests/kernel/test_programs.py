@@ -228,3 +228,26 @@ def test_e820_entries_marked_ignore_are_not_used(kernel_build, vm):
     assert "frames: 159 total, 0 free, 159 used (0 KiB free)" in lines, out
     assert "kpy kernel: no memory for the thread stack arena; kernel halted" in lines
     assert result.reason == "hlt-no-interrupts"
+
+
+def test_a_reserved_range_inside_usable_ram_keeps_its_frames_used(kernel_build, vm):
+    """An E820 map with a reserved range overlapping a usable one (added
+    when the kernel starts, 0x200800-0x2027FF: three frames touched): those
+    frames are not free."""
+    build = kernel_build(2)
+
+    def free_frames(prepare=None):
+        result, out = vm(build.image_with("exp=printf"), prepare=prepare)
+        assert result.reason == "poweroff", result.report + out
+        line = [l for l in lines_of(out) if l.startswith("frames: ")][0]
+        return int(line.split()[3])
+
+    def prepare(machine):
+        def add_reserved(cpu):
+            count = int.from_bytes(machine.memory.read(0x3204, 4), "little")
+            entry = (0x200800).to_bytes(8, "little") + (0x2000).to_bytes(8, "little") + \
+                (2).to_bytes(4, "little") + (1).to_bytes(4, "little")
+            machine.memory.write(0x3208 + 24 * count, entry)
+            machine.memory.write(0x3204, (count + 1).to_bytes(4, "little"))
+        machine.cpu.add_exec_hook(0x400000, add_reserved)       # the kernel's first instruction
+    assert free_frames(prepare) == free_frames() - 3
