@@ -509,7 +509,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
                 if e.pending is not None:
                     e.emit(e.flag_store())
                 done = f"_it * {len(insns)} + {n + 1}" if loop else str(n + 1)
-                e.emit(f"s.eip = {insn.next_eip}; s.cycles += {e.static_cycles}; return {done}")
+                # where the trace goes on: a followed call continues at its target
+                nxt = insns[n + 1].eip if n + 1 < len(insns) else insn.next_eip
+                e.emit(f"s.eip = {nxt}; s.cycles += {e.static_cycles}; return {done}")
     e.last_next_eip = last.next_eip & (0xFFFFFFFF if code32 else 0xFFFF) if last is not None else None
     if not e.ended:
         e.emit(f"s.eip = {e.last_next_eip}")
