@@ -42,6 +42,7 @@ class MMU:
         self.rtlb: dict[int, int] = {}
         self.wtlb: dict[int, int] = {}
         self.xtlb: dict[int, int] = {}
+        self.smc_stores = 0     # guest stores that overwrote decoded code
 
     # ---- flushing ----------------------------------------------------------------
     def flush_fast_tlbs(self):
@@ -192,6 +193,12 @@ class MMU:
                 self.rtlb[lin >> 12] = page << 12
         elif page in mem.page_region and mem.page_region[page].kind == "mmio":
             self.cycles += self.timing.mmio_read
+            into = self.locate_instruction()[1]     # the device sees the count as of this instruction
+            self.cycles += into
+            try:
+                return mem.read_phys(paddr, size)
+            finally:
+                self.cycles -= into
         return mem.read_phys(paddr, size)
 
     def _split_read(self, lin, size, user):
@@ -223,17 +230,25 @@ class MMU:
             self._store(paddr, size, value)
             if mem.code_count.get(page, 0) != before:
                 self.cycles += t.smc_invalidate
+                self.smc_stores += 1      # the running block ends here (core.py's exact paths follow it)
                 return 1
-            return 1 if self.stop_requested else 0
+            return self._stop_exit_here() if self.stop_requested else 0
         if page in mem.page_region and mem.page_region[page].kind == "mmio":
             self.cycles += self.timing.mmio_write
+            eip, into = self.locate_instruction()   # the device sees the count as of this instruction
+            self.cycles += into
+            try:
+                mem.write_phys(paddr, size, value, eip)
+            finally:
+                self.cycles -= into
+            return self._stop_exit_here() if self.stop_requested else 0
         self._store(paddr, size, value)
         if user is None and mem.is_plain_ram(page) and not mem.code_count.get(page):
             # translate() checked permission for this CPL/WP and set D: later
             # stores to the page may skip it until the fast TLBs are dropped
             self.wtlb[lin >> 12] = page << 12
         # a write watch that asked to stop ends the block after this instruction
-        return 1 if self.stop_requested else 0
+        return self._stop_exit_here() if self.stop_requested else 0
 
     def _store(self, paddr, size, value):
         """A guest store on the slow path; write watches see the storing
@@ -248,6 +263,22 @@ class MMU:
             mem.write_phys(paddr, size, value, eip)
         finally:
             self.cycles -= into_block
+
+    def _stop_exit_here(self):
+        """A store asked to stop (a write watch): the running block ends after
+        this instruction; remember where in the block (instruction index, laps)
+        so the run loop can go on through the rest of it exactly, as if it had
+        not stopped (core.py, `_stop_exit`)."""
+        frame = sys._getframe(1)
+        tables = self.block_tables
+        while frame is not None:
+            table = tables.get(frame.f_code)
+            if table is not None:
+                idx = max(0, bisect_right(table[0], frame.f_lineno) - 1)
+                self._stop_exit = (idx, frame.f_locals.get("_it", 0))
+                break
+            frame = frame.f_back
+        return 1
 
     def locate_instruction(self):
         """(EIP, cycles into its block) of the instruction the running block is

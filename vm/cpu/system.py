@@ -187,7 +187,7 @@ class System:
         self.require_cpl0()
         idx = self.regs[1]
         if idx == MSR_TSC:
-            value = self.cycles
+            value = self.cycles + self.locate_instruction()[1]
         elif idx in self.msrs:
             value = self.msrs[idx]
         else:
@@ -200,22 +200,34 @@ class System:
         idx = self.regs[1]
         value = self.regs[2] << 32 | self.regs[0]
         if idx == MSR_TSC:
-            self.cycles = value
+            # the block adds the static cycles of the instructions before this one at its end
+            self.cycles = value - self.locate_instruction()[1]
         elif idx in self.msrs:
             self.msrs[idx] = value
         else:
             raise Fault(GP, 0)
 
     # ---- ports ---------------------------------------------------------------------------
+    # Devices see the cycle count as of the accessing instruction (the block
+    # charges its static cycles at its end): the same count whether the code
+    # runs in long blocks or one instruction at a time (tracing, stepping).
     def port_in(self, port, size):
         self._io_allowed()
-        self.cycles += self.timing.io
-        return self.ports.read(port & 0xFFFF, size)
+        into = self.locate_instruction()[1]
+        self.cycles += self.timing.io + into
+        try:
+            return self.ports.read(port & 0xFFFF, size)
+        finally:
+            self.cycles -= into
 
     def port_out(self, port, size, value):
         self._io_allowed()
-        self.cycles += self.timing.io
-        self.ports.write(port & 0xFFFF, size, value)
+        into = self.locate_instruction()[1]
+        self.cycles += self.timing.io + into
+        try:
+            self.ports.write(port & 0xFFFF, size, value)
+        finally:
+            self.cycles -= into
 
     # ---- generic memory access for helpers --------------------------------------------
     def read_mem(self, lin, size):
@@ -397,7 +409,14 @@ class System:
         step = -size if self.fl & DF else size
         sbase, dbase = self.sbase[seg], self.sbase[ES]
         rd, wr = self.rd[size], self.wr[size]
-        iter_cost = self.timing.string_iter
+        t = self.timing
+        iter_cost = t.string_iter
+        if op in ("movs", "stos", "cmps", "scas"):
+            # an item costs what _rep_fast charges for it: which path does an
+            # item (a watched page, a page end, DF=1) must not change the time
+            reads = 2 if op == "cmps" else 0 if op == "stos" else 1
+            writes = 1 if op in ("movs", "stos") else 0
+            iter_cost += reads * t.mem_read + writes * t.mem_write
         vmask = (1 << (8 * size)) - 1
 
         def advance(idx):
@@ -430,14 +449,24 @@ class System:
                 self.lf = (2, 8 * size, a - b, a, b)
             elif op == "ins":
                 self._io_allowed()
-                v = self.ports.read(r[2] & 0xFFFF, size)
+                into = self.locate_instruction()[1]
+                self.cycles += into
+                try:
+                    v = self.ports.read(r[2] & 0xFFFF, size)
+                finally:
+                    self.cycles -= into
                 wr((dbase + di) & 0xFFFFFFFF, v)
                 self.cycles += self.timing.io
                 advance(7)
             elif op == "outs":
                 self._io_allowed()
                 v = rd((sbase + si) & 0xFFFFFFFF)
-                self.ports.write(r[2] & 0xFFFF, size, v)
+                into = self.locate_instruction()[1]
+                self.cycles += into
+                try:
+                    self.ports.write(r[2] & 0xFFFF, size, v)
+                finally:
+                    self.cycles -= into
                 self.cycles += self.timing.io
                 advance(6)
             if rep is None:
