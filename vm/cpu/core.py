@@ -23,7 +23,7 @@ from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
 from .segments import CS, Segments
 from .system import System
-from .translate import BODY_FIRST_LINE, MAX_BLOCK_INSNS, assemble, translate_block
+from .translate import BODY_FIRST_LINE, LOOP_ITERATIONS, MAX_BLOCK_INSNS, assemble, translate_block
 from ..timing import load_profile
 
 INF = float("inf")
@@ -31,6 +31,7 @@ SLOW_MARGIN = MAX_BLOCK_INSNS * 64   # near the instruction limit, step block by
 COLD_BLOCK_INSNS = 8     # the length of blocks for code that has not proved hot
 HOT_AFTER = 2            # executions as short blocks before a block is compiled as a trace
 RESET_CR0 = 0x60000010
+BLOCK_MAP = ("key", "cache", "eips", "loop", "pure", "phys", "span")   # see _translate
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 
 
@@ -74,6 +75,10 @@ class CPU(MMU, Segments, Interrupts, System):
         self.cold_blocks: dict[int, object] = {}    # short blocks for code not (yet) hot
         self.heat: dict[int, int] = {}              # executions of code not yet hot
         self.cut_points: set[int] = set()           # physical addresses where a block was cut
+        self._shadow = None     # exact paths: [regular block, next insn index, laps, insns done]
+        self._ended = 0         # insns of the regular block the last exact step completed (0: mid-block)
+        self._stop_exit = None  # (insn index, laps) where a store's stop request cut a block
+        self._last_translated = None
         self.block_tables: dict = {}                # code object -> (line starts, EIPs, cycles before)
         self.page_blocks: dict[int, list] = {}    # physical page -> [(key, lo, hi, cache)]
         self.exec_hooks: dict[int, list] = {}
@@ -118,6 +123,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.halted = self.shadow = self.stop_requested = False
         self._irq = False
         self.attn = False
+        self._shadow = None
 
     @property
     def irq_pending(self):
@@ -149,6 +155,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.heat.clear()
         self.single_blocks.clear()
         self.page_blocks.clear()
+        self._shadow = None
 
     def code_written(self, page, lo, hi):
         """memory.py: executed bytes [lo, hi) of `page` were overwritten."""
@@ -204,7 +211,15 @@ class CPU(MMU, Segments, Interrupts, System):
         The inner loop is the hot path: look the block up by (CS base, EIP,
         mode) and call it, while `cycles < limit` (attention() drops
         `limit` to -1 so interrupts, stops and the sti shadow are seen at the
-        next block boundary) and the instruction budget lasts."""
+        next block boundary) and the instruction budget lasts.
+
+        Observing a run does not change it: tracing, debugger steps and
+        pauses, write-watch stops and the last instructions before
+        `max_insns` take the exact path (`_exact_block`), which runs the
+        block the hot path would run, or steps through it one instruction
+        at a time with the same lookups, translations, recorded code bytes
+        and block starts, the same cycles, and interrupts and events held
+        until that block's end."""
         insn_limit = INF if max_insns is None else self.insns + max_insns
         cyc_limit = INF if until_cycle is None else until_cycle
         self.cyc_limit = cyc_limit
@@ -214,13 +229,18 @@ class CPU(MMU, Segments, Interrupts, System):
         n = self.insns
         single = False
         while True:
-            if self.attn:
+            if self.attn and (self._shadow is None or self.stop_requested):
+                # inside a regular block stepped exactly, interrupts and events
+                # wait for its end, as they do when the block runs whole
                 self.insns = n
+                mid_block = self._shadow is not None
                 reason, single = self._service()
+                if mid_block:
+                    self.attn = True        # look again at the block's end
                 if reason is not None:
                     return reason
                 self.limit = -1 if self.attn else cyc_limit
-            if self.cycles >= cyc_limit:
+            if self.cycles >= cyc_limit and self._shadow is None:
                 self.insns = n
                 return "event"
             if n >= insn_limit:
@@ -228,29 +248,33 @@ class CPU(MMU, Segments, Interrupts, System):
                 return "insn-limit"
             try:
                 if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
-                        or n < self.cold_until):
-                    if single or self.trace is not None or insn_limit - n < COLD_BLOCK_INSNS:
-                        k = self._slow_block(self.single_blocks)
-                    elif insn_limit - n <= SLOW_MARGIN:
-                        k = self._slow_block(self.cold_blocks)    # short, never loops: exact
+                        or n < self.cold_until or self._shadow is not None):
+                    if single:
+                        k = ended = self._slow_block(self.single_blocks)
+                        self._stop_exit = None
+                        single = False
                     else:
-                        k = self._slow_block(None)
-                    single = False
+                        k = self._exact_block(insn_limit - n, n < self.cold_until)
+                        ended = self._ended
                     n += k
-                    if n < self.cold_until:
-                        self.charge_cold(k)
+                    if ended and n < self.cold_until:
+                        self.charge_cold(ended)
                     if self.tf_trap:
                         self.tf_trap = False
                         if k:
                             self._single_step_trap()
                     continue
                 budget = insn_limit - SLOW_MARGIN
+                blk = None
                 while self.cycles < self.limit and n < budget:
                     blk = vget(self.eip | self.mode_key)
                     if blk is None:
                         blk = self._lookup()
                     n += blk()
+                if self._stop_exit is not None:
+                    self._follow_stopped(blk)
             except Fault as fault:
+                self._shadow = self._stop_exit = None
                 n += fault.done
                 self.insns = n
                 self.tf_trap = False          # a faulting instruction does not trap as well
@@ -279,10 +303,19 @@ class CPU(MMU, Segments, Interrupts, System):
             if heat <= HOT_AFTER:
                 blk = self.cold_blocks.get(key)
                 if blk is None:
-                    blk = self._translate(lin, phys, key, self.cold_blocks)
+                    blk = self._adopt(self._translate(lin, phys, key, self.cold_blocks))
                 return blk
-            blk = self._translate(lin, phys, key, self.blocks)
+            blk = self._adopt(self._translate(lin, phys, key, self.blocks))
         self.vcache[self.eip | self.mode_key] = blk
+        return blk
+
+    def _adopt(self, blk):
+        """The block `_translate` stored may wrap the one it compiled (vm.profiler
+        does): give it the map the exact paths follow."""
+        inner = self._last_translated
+        if blk is not inner:
+            for name in BLOCK_MAP:
+                setattr(blk, name, getattr(inner, name))
         return blk
 
     def charge_cold(self, insns):
@@ -291,8 +324,10 @@ class CPU(MMU, Segments, Interrupts, System):
 
     def _slow_block(self, cache):
         """One block outside the vcache, from `cache`: single_blocks (one
-        instruction: stepping, tracing, the end of the instruction budget),
-        cold_blocks (short, never looping) or None (the usual lookup)."""
+        instruction: the architectural single steps after sti/mov ss and with
+        TF, which the regular loop takes too), cold_blocks (short, never
+        looping) or None (the usual lookup).  Tracing, debugger stepping and
+        the end of the instruction budget go through `_exact_block`."""
         if cache is None:
             blk = self._lookup()
             if self.trace is not None:
@@ -311,6 +346,79 @@ class CPU(MMU, Segments, Interrupts, System):
         if self.trace is not None:
             self.trace(self)
         return blk()
+
+    def _exact_block(self, budget, cold):
+        """The exact paths (tracing, stepping, the end of the instruction
+        budget): take the block the regular loop would take here, with the
+        same lookup (so the same heat, translations, recorded code bytes and
+        block starts); run it whole when it cannot overrun `budget` and nobody
+        traces, else run its instructions one at a time as one-instruction
+        blocks, following where the regular block would go (the same
+        instructions, static costs and block boundaries).  Returns the
+        instructions executed; `self._ended` is the regular block's length
+        when it ended with this call and began in the cold period after hlt
+        (`cold`: those blocks are charged `charge_cold`), else 0."""
+        self._ended = 0
+        sh = self._shadow
+        if sh is not None:
+            blk = sh[0]
+            if (blk.cache.get(blk.key) is not blk or self.eip != blk.eips[sh[1]]
+                    or self.mode_key != blk.key & ~0xFFFFFFFF):
+                sh = self._shadow = None          # the host changed code or state meanwhile
+        if sh is None:
+            if cold:
+                blk = self._lookup()
+            else:
+                blk = self.vcache.get(self.eip | self.mode_key)
+                if blk is None:
+                    blk = self._lookup()
+            if self.trace is None and blk.span <= budget:
+                k = blk()
+                self._ended = k if cold else 0
+                if self._stop_exit is not None:
+                    self._follow_stopped(blk, cold)
+                    if self._shadow is not None:
+                        self._ended = 0
+                return k
+            sh = self._shadow = [blk, 0, 0, 0, cold]
+        blk, idx, laps, done, cold = sh
+        phys = blk.phys[idx]
+        key = phys | self.mode_key
+        one = self.single_blocks.get(key)
+        if one is None:
+            one = self._translate((self.sbase[CS] + self.eip) & 0xFFFFFFFF, phys, key, self.single_blocks)
+        if self.trace is not None:
+            self.trace(self)
+        smc = self.smc_stores
+        k = one()
+        self._stop_exit = None        # a stop after this one instruction cuts nothing
+        done += k
+        idx += 1
+        going = k == 1 and self.smc_stores == smc
+        if going:
+            eips = blk.eips
+            if idx < len(eips):
+                going = self.eip == eips[idx]
+            elif (blk.loop and self.eip == eips[0] and laps + 1 < LOOP_ITERATIONS
+                  and (blk.pure or self.cycles < self.limit)):
+                idx, laps = 0, laps + 1
+            else:
+                going = False
+        if going:
+            sh[1], sh[2], sh[3] = idx, laps, done
+        else:
+            self._shadow = None
+            self._ended = done if cold else 0
+        return k
+
+    def _follow_stopped(self, blk, cold=False):
+        """A store in `blk` asked to stop (a write watch) and cut the block:
+        the rest of it runs exactly after the stop, as one-instruction blocks
+        following the block (the same boundaries as an unobserved run)."""
+        idx, laps = self._stop_exit
+        self._stop_exit = None
+        if blk is not None and idx + 1 < len(blk.eips) and self.eip == blk.eips[idx + 1]:
+            self._shadow = [blk, idx + 1, laps, laps * len(blk.eips) + idx + 1, cold]
 
     def _forget_stale_hook_skip(self):
         if self._skip_hook_once is not None:
@@ -437,6 +545,11 @@ class CPU(MMU, Segments, Interrupts, System):
         # the part of the block's static cycles that is ordinary loads/stores (for vm.profiler)
         blk.static_cycles = e.static_cycles
         blk.memory_cycles = e.reads * self.timing.mem_read + e.writes * self.timing.mem_write
+        # what the exact paths need to follow the block instruction by instruction
+        blk.key, blk.cache, blk.eips, blk.loop, blk.pure = key, cache, tuple(eips), loop, e.pure_loop
+        blk.phys = tuple(first_byte[eip] for eip in eips)
+        blk.span = len(eips) * (LOOP_ITERATIONS if loop else 1)
+        self._last_translated = blk
         self.block_tables[blk.__code__] = (tuple(idx + BODY_FIRST_LINE for idx, _ in starts), tuple(eips), tuple(cycles_before))
         cache[key] = blk
         for start, length in _runs(fetched):
