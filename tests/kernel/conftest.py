@@ -85,17 +85,21 @@ def qemu_path() -> str | None:
     return shutil.which("qemu-system-i386")
 
 
-def qemu_command(image: bytes, tmp_path: Path) -> list[str]:
+def qemu_command(image: bytes, tmp_path: Path, no_reboot: bool = True) -> list[str]:
     disk = tmp_path / "disk.img"
     disk.write_bytes(image)
     return [qemu_path(), "-machine", "pc", "-accel", "tcg", "-m", "128",
             "-drive", f"format=raw,file={disk}", "-serial", "stdio",
-            "-display", "none", "-monitor", "none", "-no-reboot"]
+            "-display", "none", "-monitor", "none", *(["-no-reboot"] if no_reboot else [])]
 
 
 def boot_qemu(image: bytes, tmp_path: Path, timeout: int = 60):
-    """Boot `image` on qemu-system-i386 (TCG); (exit status, serial text)."""
-    proc = subprocess.run(qemu_command(image, tmp_path), capture_output=True, timeout=timeout)
+    """Boot `image` on qemu-system-i386 (TCG); (exit status, serial text).
+    Without -no-reboot: a reset or triple fault reboots the guest (the log
+    repeats, or QEMU runs into the timeout) instead of exiting 0, so exit
+    status 0 can only come from the guest's ACPI power-off."""
+    proc = subprocess.run(qemu_command(image, tmp_path, no_reboot=False), capture_output=True,
+                          timeout=timeout)
     return proc.returncode, proc.stdout.decode(errors="replace")
 
 
