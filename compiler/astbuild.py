@@ -73,10 +73,28 @@ class AstBuilder:
             try:
                 s = self.stmt(n)
             except Abort:
-                continue        # error recorded; keep going to report more
+                # Error recorded; keep going to report more. A placeholder
+                # tells the checker a statement is missing (no "must return"
+                # error for it) and which local names it would have declared.
+                s = A.Pass(self.loc(n))
+                s.poison = self._declared_names(n)
             if s is not None:
                 out.append(s)
         return out
+
+    def _declared_names(self, n) -> set[str]:
+        """Plain names a (failed) statement assigns to or loops over."""
+        names: set[str] = set()
+        if isinstance(n, Tree) and n.data == "assign_stmt" and n.children:
+            n = n.children[0]
+        if isinstance(n, Tree) and n.data in ("annassign", "assign", "for_stmt") and n.children:
+            target = n.children[0]
+            if isinstance(target, Tree) and target.data in ("var", "name"):
+                try:
+                    names.add(self.name_of(target))
+                except Abort:
+                    pass
+        return names
 
     def suite(self, node) -> list[A.Stmt]:
         if isinstance(node, Tree) and node.data == "suite":
@@ -270,8 +288,8 @@ class AstBuilder:
         d = n.data
         loc = self.loc(n)
         if d in _UNSUPPORTED_EXPRS:
-            self.fail(n, f"{_UNSUPPORTED_EXPRS[d]} are not supported in kpy" if d.endswith("s") or "comprehension" in d
-                      else f"{_UNSUPPORTED_EXPRS[d]} is not supported in kpy")
+            what = _UNSUPPORTED_EXPRS[d]
+            self.fail(n, f"{what} {'are' if what.endswith('s') else 'is'} not supported in kpy")
         if d == "var":
             return A.Name(loc, self.name_of(n))
         if d == "number":

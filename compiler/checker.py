@@ -41,6 +41,10 @@ class FunctionContext:
         self.locals: list[LocalVar] = []
         self.loop_depth = 0
         self.ret = sym.ty.ret if sym is not None else T.VOID
+        # Locals whose declaration was in error (already reported): a use
+        # of one is not a second error ("unknown name").
+        self.poisoned: set[str] = set()
+        self.dropped = False     # a statement was dropped by the AST builder's errors
 
 
 class Checker:
@@ -72,7 +76,7 @@ class Checker:
         if sym.attrs.naked:
             self._check_naked_body(d)
         self.block(d.body)
-        if sym.ty.ret is not T.VOID and not sym.attrs.naked and not self.terminates(d.body):
+        if sym.ty.ret is not T.VOID and not sym.attrs.naked and not self.fn.dropped and not self.terminates(d.body):
             self.sink.error(d.loc, f"function '{d.name}' must return a {sym.ty.ret} on every path")
 
     def _check_naked_body(self, d: A.FunctionDef) -> None:
@@ -126,7 +130,10 @@ class Checker:
             s.value = self.coerce(s.value, T.literal_type_for(s.value.const), "expression")
 
     def stmt_Pass(self, s) -> None:
-        pass
+        poison = getattr(s, "poison", None)      # stands for a statement in error (astbuild)
+        if poison is not None:
+            self.fn.poisoned |= poison
+            self.fn.dropped = True
 
     def declare_local(self, name: str, loc: Loc, ty: T.Type) -> LocalVar:
         if name in BUILTIN_SCOPE:
@@ -148,8 +155,12 @@ class Checker:
                 isinstance(s.annotation, A.Subscript) and isinstance(s.annotation.value, A.Name)
                 and s.annotation.value.id == "Final"):
             self.error(s.annotation.loc, "Final constants are declared at module level")
-        ty = self.r.resolve_type(s.annotation, self.module)
-        self.r.require_complete(ty, s.annotation.loc)
+        try:
+            ty = self.r.resolve_type(s.annotation, self.module)
+            self.r.require_complete(ty, s.annotation.loc)
+        except Abort:
+            self.fn.poisoned.add(s.target.id)
+            raise
         # Declared even when the initialiser is wrong, so later uses do not
         # report a second, misleading error.
         s.sym = self.declare_local(s.target.id, s.target.loc, ty)
@@ -163,9 +174,13 @@ class Checker:
         if isinstance(s.target, A.TupleLit):
             self.error(s.target.loc, "tuple assignment is not supported in kpy")
         if isinstance(s.target, A.Name) and self.lookup(s.target.id) is None:
-            value = self.check_expr(s.value, None)
-            ty = self.inferred_type(value, s.target)
-            value = self.coerce(value, ty, f"initialiser of '{s.target.id}'")
+            try:
+                value = self.check_expr(s.value, None)
+                ty = self.inferred_type(value, s.target)
+                value = self.coerce(value, ty, f"initialiser of '{s.target.id}'")
+            except Abort:
+                self.fn.poisoned.add(s.target.id)
+                raise
             s.sym = self.declare_local(s.target.id, s.target.loc, ty)
             s.target.sym, s.target.ty = s.sym, ty
             s.value = value
@@ -318,6 +333,8 @@ class Checker:
 
     def resolve_name(self, e: A.Name) -> Symbol:
         sym = self.lookup(e.id)
+        if sym is None and self.fn is not None and e.id in self.fn.poisoned:
+            raise Abort()           # its declaration's error is already reported
         if sym is None:
             self.r.unknown_name(e.loc, e.id, self.all_names())
         return sym

@@ -76,7 +76,15 @@ class DiagnosticSink:
 
     def raise_if_errors(self) -> None:
         if self.diagnostics:
-            raise CompileError(list(self.diagnostics))
+            raise CompileError(self.in_source_order())
+
+    def in_source_order(self) -> list[Diagnostic]:
+        """Passes find errors in their own order; a reader wants them by
+        file (in the order first reported), then line and column."""
+        files: dict[str, int] = {}
+        for d in self.diagnostics:
+            files.setdefault(d.loc.file, len(files))
+        return sorted(self.diagnostics, key=lambda d: (files[d.loc.file], d.loc.line, d.loc.col))
 
 
 class Abort(Exception):

@@ -17,7 +17,9 @@ def _distance(a: str, b: str) -> int:
 def nearest(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate within a distance that still looks like a typo."""
     best, best_d = None, None
-    limit = max(1, len(name) // 4 + 1)     # a typo or two, not a different word
+    # A typo or two, not a different word; a name of one or two letters
+    # is only matched up to case ('y' is not a typo of 'f').
+    limit = 0 if len(name) <= 2 else len(name) // 4 + 1
     for c in candidates:
         if c == name or abs(len(c) - len(name)) > limit:
             continue

@@ -167,3 +167,42 @@ def test_unknown_name_points_to_the_module_that_defines_it():
     with pytest.raises(CompileError) as ei:
         compile_source(src, filename="e.kpy", module="e", roots=[runtime])
     assert "unknown name 'strlen'; it is defined in module 'lib.string': from lib.string import strlen" in str(ei.value)
+
+
+CASCADES = """\
+def f(x: u32) -> u32:
+    y: float = 2
+    z: u32 = y + 1
+    return z
+
+def g(x: u32) -> u32:
+    w: u32 = x @ 2
+    return w
+
+def h(x: u32) -> u32:
+    return x @ 2
+
+def k(x: u32) -> u32:
+    v = x + undefined_thing
+    return nope + v
+"""
+
+
+def test_one_mistake_one_error_no_cascade():
+    """A declaration in error does not make its later uses 'unknown names',
+    a statement the compiler could not read does not make the function
+    'not return on every path'; errors come in source order."""
+    with pytest.raises(CompileError) as ei:
+        compile_source(CASCADES, filename="e.kpy", module="e", roots=[], opt=0)
+    got = [(d.loc.line, d.loc.col, d.message) for d in ei.value.diagnostics]
+    assert got == [(2, 8, "floating-point is not supported in kpy"),
+                   (7, 16, "'@' is not supported in kpy"),
+                   (11, 14, "'@' is not supported in kpy"),
+                   (14, 13, "unknown name 'undefined_thing'"),
+                   (15, 12, "unknown name 'nope'")], str(ei.value)
+
+
+def test_short_names_are_not_suggested_for_other_short_names():
+    with pytest.raises(CompileError) as ei:
+        compile_source("def f() -> u32:\n    return y\n", filename="e.kpy", module="e", roots=[], opt=0)
+    assert str(ei.value).splitlines()[0] == "e.kpy:2:12: error: unknown name 'y'"
