@@ -149,8 +149,8 @@ def lower_module(info: ModuleInfo, resolver: Resolver, sink: DiagnosticSink, deb
     try:
         mod = lowering.lower()
     except NotConstant as e:
-        sink.error(e.expr.loc, "a global's initialiser must be a constant expression "
-                               "(integers, strings, addr(global), function names, lists)")
+        sink.error(e.expr.loc, e.message or "a global's initialiser must be a constant expression "
+                                            "(integers, strings, addr(global), function names, lists)")
         sink.raise_if_errors()
     text = str(mod)
     return add_module_asm(text, [chunk for chunk, _ in info.global_asm])

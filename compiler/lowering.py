@@ -261,7 +261,15 @@ class ConstLowering:
             inner = e.args[0]
             if inner.const is not None and isinstance(ty, (T.PtrType, T.FnType)):
                 return ir.Constant(I32, inner.const & 0xFFFFFFFF).inttoptr(PTR)
-            return self.value(inner, inner.ty)
+            v = self.value(inner, inner.ty)
+            if isinstance(ty, T.IntType) and isinstance(inner.ty, (T.PtrType, T.FnType)):
+                # An address as an integer (`cast(u32, addr(g))`): a 32-bit
+                # relocation, so only a 32-bit integer can hold it.
+                if ty.size != 4:
+                    raise NotConstant(e, f"an address in a global's initialiser needs a 32-bit integer "
+                                         f"(u32, usize, i32, isize), not {ty}")
+                return v.ptrtoint(I32)
+            return v
         raise NotConstant(e)
 
     def address(self, e: A.Expr) -> ir.Constant:
@@ -284,8 +292,9 @@ class ConstLowering:
 
 
 class NotConstant(Exception):
-    def __init__(self, e: A.Expr):
+    def __init__(self, e: A.Expr, message: str | None = None):
         self.expr = e
+        self.message = message
 
 
 from .lower_function import FunctionLowering  # noqa: E402  (mutual: FunctionLowering uses ModuleLowering)
