@@ -333,8 +333,8 @@ class Checker:
 
     def resolve_name(self, e: A.Name) -> Symbol:
         sym = self.lookup(e.id)
-        if sym is None and self.fn is not None and e.id in self.fn.poisoned:
-            raise Abort()           # its declaration's error is already reported
+        if sym is None and (self.fn is not None and e.id in self.fn.poisoned or e.id in self.module.unresolved):
+            raise Abort()           # its declaration's (or import's) error is already reported
         if sym is None:
             self.r.unknown_name(e.loc, e.id, self.all_names())
         return sym

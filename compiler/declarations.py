@@ -118,6 +118,8 @@ class Resolver:
             if sym is None:
                 name = e.id if isinstance(e, A.Name) else e.attr
                 cands = [k for k, v in {**BUILTIN_SCOPE, **module.scope}.items() if isinstance(v, TypeSym)]
+                if isinstance(e, A.Name) and name in module.unresolved:
+                    raise Abort()       # its import's error is already reported
                 self.unknown_name(e.loc, name, cands)
             if isinstance(sym, TypeSym):
                 if isinstance(sym.ty, T.StructType):

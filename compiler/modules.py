@@ -25,6 +25,9 @@ class ModuleInfo:
     scope: dict[str, Symbol] = field(default_factory=dict)       # declarations + imported names
     imports: list[str] = field(default_factory=list)             # modules it imports, in order
     global_asm: list[tuple[str, Loc]] = field(default_factory=list)
+    # Names an import in error would have bound (the error is reported once,
+    # at the import; uses of these names are not "unknown names" too).
+    unresolved: set[str] = field(default_factory=set)
 
     @property
     def source_hash(self) -> str:
@@ -151,6 +154,7 @@ class Program:
     def _import_module(self, info: ModuleInfo, s: A.ImportName) -> None:
         target = self.load(s.module, s.loc)
         if target is None:
+            info.unresolved.add(s.alias or s.module.split(".")[0])
             return
         info.imports.append(s.module)
         if s.alias is not None:
@@ -183,12 +187,15 @@ class Program:
             # `from arch import time` imports a module when arch/time.kpy exists.
             if module_path(submodule, self.roots) is not None or submodule in self.modules:
                 target = self.load(submodule, loc)
+                if target is None:
+                    info.unresolved.add(alias or name)
                 if target is not None:
                     info.imports.append(submodule)
                     self._bind(info, alias or name, ModuleSym(alias or name, loc, target), loc)
                 continue
             target = self.load(s.module, s.loc)
             if target is None:
+                info.unresolved.update(alias or n for n, alias, _ in s.names)
                 return
             if s.module not in info.imports:
                 info.imports.append(s.module)
@@ -197,6 +204,7 @@ class Program:
                 from .suggest import nearest
                 hint = nearest(name, target.symbols.keys())
                 self.sink.error(loc, f"module '{s.module}' has no '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
+                info.unresolved.add(alias or name)
                 continue
             if getattr(getattr(sym, "attrs", None), "static", False):
                 self.sink.error(loc, f"'{name}' is @static in module '{s.module}'")

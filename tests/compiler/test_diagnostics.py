@@ -207,3 +207,16 @@ def test_short_names_are_not_suggested_for_other_short_names():
     with pytest.raises(CompileError) as ei:
         compile_source("def f() -> u32:\n    return y\n", filename="e.kpy", module="e", roots=[], opt=0)
     assert str(ei.value).splitlines()[0] == "e.kpy:2:12: error: unknown name 'y'"
+
+
+def test_a_failed_import_is_one_error_not_one_per_use(tmp_path):
+    (tmp_path / "broken.kpy").write_text("def g() -> u32\n    return 1\n")
+    (tmp_path / "app.kpy").write_text("from broken import g\nfrom nowhere import Thing\nimport gone\n\n"
+                                      "def f(t: ptr[Thing]) -> u32:\n    return g() + gone.x()\n")
+    from compiler.driver import compile_file
+    with pytest.raises(CompileError) as ei:
+        compile_file(tmp_path / "app.kpy", roots=[tmp_path])
+    report = str(ei.value)
+    assert [(d.loc.file.endswith("broken.kpy"), d.loc.line) for d in ei.value.diagnostics] == [
+        (True, 1), (False, 2), (False, 3)], report
+    assert "unknown name" not in report, report
