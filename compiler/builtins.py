@@ -179,6 +179,25 @@ def check_unreachable(ck, e: A.Call, expected):
 
 # ---- inline assembly ------------------------------------------------------
 
+import re  # noqa: E402
+
+# Clobbers LLVM knows on i386. It silently ignores any other name, so a
+# typo ("eaxx") would leave a clobbered register unsaved: an error instead.
+_CLOBBER = re.compile(r"^(e?[abcd]x|[abcd][lh]|e?(si|di|bp|sp)|[cdefgs]s|memory|cc|e?flags|dirflag|fpsr|fpcr"
+                      r"|st|mm[0-7]|xmm[0-7]|cr[0-4]|dr[0-7])$")
+_COMMON_CLOBBERS = ["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "memory", "cc", "flags"]
+
+
+def _clobber(ck, e: A.Expr) -> str:
+    name = _string(ck, e, "a clobber").lstrip("%")
+    if not _CLOBBER.match(name):
+        from .suggest import nearest
+        hint = nearest(name, _COMMON_CLOBBERS)
+        ck.error(e.loc, f"unknown clobber '{name}'" + (f"; did you mean '{hint}'?" if hint else
+                                                        ' (a register such as "eax", or "memory", "cc")'))
+    return name
+
+
 def _string(ck, e: A.Expr, what: str) -> str:
     if not isinstance(e, A.StrLit):
         ck.error(e.loc, f"{what} must be a string literal")
@@ -263,7 +282,7 @@ def check_asm(ck, e: A.Call, expected):
         cl = kw["clobbers"]
         if not isinstance(cl, A.ListLit):
             ck.error(cl.loc, 'clobbers is a list of register names: clobbers=["eax", "memory"]')
-        clobbers = [_string(ck, x, "a clobber").lstrip("%") for x in cl.elts]
+        clobbers = [_clobber(ck, x) for x in cl.elts]
     volatile = result is None and not outputs
     if "volatile" in kw:
         v = kw["volatile"]

@@ -49,6 +49,7 @@ CASES = [
     ("class V(Struct):\n    x: u32\ndef f() -> None:\n    v: V = V(1)\n", "4:14", "a struct literal names its fields"),
     ("class V(Struct):\n    x: u32\na: V\nb: V\ndef f(c: u32) -> None:\n    t: V = a if c else b\n", "6:12",
      "cannot choose between V values"),
+    ("def f() -> None:\n    asm(\"nop\", clobbers=[\"memory\", \"eaxx\"])\n", "2:36", "unknown clobber 'eaxx'; did you mean 'eax'?"),
     ("y: u32 = 0\nx: u16 = cast(u16, addr(y))\n", "2:10", "an address in a global's initialiser needs a 32-bit integer"),
     ("@export(\"g\")\ndef f() -> None:\n    pass\ndef g() -> None:\n    pass\n", "4:5", "symbol 'g' is also defined at line 2"),
 ]
