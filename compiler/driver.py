@@ -110,6 +110,8 @@ def check_program(src: str, filename: str, module: str, roots, sink: DiagnosticS
             check_symbol(resolver, info, sym)
         except Abort:
             pass
+        except RecursionError:
+            sink.error(sym.loc, f"an expression in '{sym.name}' is nested too deeply; split it into several statements")
     check_symbol_names(info, sink)
     sink.raise_if_errors()
     return program, info, resolver

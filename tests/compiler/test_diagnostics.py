@@ -221,3 +221,12 @@ def test_a_failed_import_is_one_error_not_one_per_use(tmp_path):
     assert [(d.loc.file.endswith("broken.kpy"), d.loc.line) for d in ei.value.diagnostics] == [
         (True, 1), (False, 2), (False, 3)], report
     assert "unknown name" not in report, report
+
+
+def test_an_expression_too_deep_is_located_at_its_function():
+    src = "def ok() -> u32:\n    return 1\n\ndef f() -> u32:\n    return " + " + ".join(["1"] * 3000) + "\n"
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    lines = str(ei.value).splitlines()
+    assert lines[0] == "e.kpy:4:5: error: an expression in 'f' is nested too deeply; split it into several statements"
+    assert lines[1:] == ["def f() -> u32:", "    ^"]
