@@ -134,7 +134,8 @@ def cmd_compile(args) -> int:
     src: Path = args.source
     if not src.is_file():
         raise UsageError(f"no such file: {src}")
-    roots = [src.parent.resolve(), *[d.resolve() for d in args.include]]
+    # dict.fromkeys: one entry per root, in the order given
+    roots = list(dict.fromkeys([src.parent.resolve(), *[d.resolve() for d in args.include]]))
     out = compile_file(src, roots=roots, opt=args.opt, debug=args.debug, emit=args.emit)
     if args.emit == "obj":
         dest = args.output or src.with_suffix(".o")
