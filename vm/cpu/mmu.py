@@ -109,12 +109,7 @@ class MMU:
         if pde & PS and self.cr[4] & PSE:
             entry = TlbEntry(((pde & 0xFFC00000) | (lin & 0x3FF000)) >> 12,
                              bool(pde & RW), bool(pde & US), bool(pde & DIRTY), pde_addr)
-            self._check(entry, lin, write, user)
-            new = pde | ACC | (DIRTY if write else 0)
-            if new != pde:
-                self._write_paging_entry(pde_addr, new)
-            entry.dirty = bool(new & DIRTY)
-            return entry
+            return self._use_entry(entry, pde, lin, write, user)
         if not pde & ACC:
             pde |= ACC
             self._write_paging_entry(pde_addr, pde)
@@ -123,10 +118,16 @@ class MMU:
         if not pte & P_:
             raise self._page_fault(lin, False, write, user)
         entry = TlbEntry(pte >> 12, bool(pde & pte & RW), bool(pde & pte & US), bool(pte & DIRTY), pte_addr)
+        return self._use_entry(entry, pte, lin, write, user)
+
+    def _use_entry(self, entry, value, lin, write, user):
+        """Check the access against the final paging entry (`value`, at
+        entry.pte_addr), then set its Accessed bit, and Dirty on a write, as
+        hardware does once the access is allowed."""
         self._check(entry, lin, write, user)
-        new = pte | ACC | (DIRTY if write else 0)
-        if new != pte:
-            self._write_paging_entry(pte_addr, new)
+        new = value | ACC | (DIRTY if write else 0)
+        if new != value:
+            self._write_paging_entry(entry.pte_addr, new)
         entry.dirty = bool(new & DIRTY)
         return entry
 
