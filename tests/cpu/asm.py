@@ -8,25 +8,14 @@ import io
 import llvmlite.binding as llvm
 from elftools.elf.elffile import ELFFile
 
-_initialised = False
-
-
-def _target_machine():
-    global _initialised
-    if not _initialised:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        llvm.initialize_native_asmparser()
-        llvm.initialize_all_targets()
-        llvm.initialize_all_asmprinters()
-        _initialised = True
-    target = llvm.Target.from_triple("i386-unknown-none-elf")
-    return target.create_target_machine(cpu="i686", reloc="static", codemodel="default")
-
-
 @functools.lru_cache(maxsize=None)
 def _tm():
-    return _target_machine()
+    """The i386 target machine, made once (the asm parser is needed for module asm)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()
+    target = llvm.Target.from_triple("i386-unknown-none-elf")
+    return target.create_target_machine(cpu="i686", reloc="static", codemodel="default")
 
 
 def _escape(text: str) -> str:

@@ -1,65 +1,14 @@
-"""Assemble small guest programs (GNU as syntax) with llvmlite for the tests.
+"""Small guest programs (GNU as syntax) for the platform tests: boot
+sectors and the real-mode helpers they share. Assembling is
+tests/cpu/asm.py's (llvmlite's integrated assembler, absolute relocations
+applied for the load address)."""
 
-The source goes into an LLVM IR `module asm` block; the object's .text is
-taken with pyelftools and its absolute relocations (R_386_16/R_386_32
-against .text) are applied for the load address, which gives a flat binary
-such as a boot sector loaded at 0x7C00.
-"""
-
-import io
-import struct
-from functools import lru_cache
-
-import llvmlite.binding as llvm
-from elftools.elf.elffile import ELFFile
-
-R_386_32, R_386_16 = 1, 20
-
-
-@lru_cache(maxsize=1)
-def _target_machine():
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    llvm.initialize_native_asmparser()
-    target = llvm.Target.from_triple("i386-unknown-none-elf")
-    return target.create_target_machine(cpu="i686", reloc="static", codemodel="default")
-
-
-def _escape(line: str) -> str:
-    return line.replace("\\", "\\5C").replace('"', "\\22").replace("\t", "\\09")
+from tests.cpu.asm import assemble_with_labels
 
 
 def assemble(source: str, base: int = 0x7C00, code16: bool = True) -> bytes:
-    lines = ([".code16"] if code16 else [".code32"]) + [".text"] + source.splitlines()
-    ir = 'target triple = "i386-unknown-none-elf"\n' + "".join(
-        f'module asm "{_escape(line)}"\n' for line in lines)
-    module = llvm.parse_assembly(ir)
-    obj = _target_machine().emit_object(module)
-    return _flat_text(obj, base)
-
-
-def _flat_text(obj: bytes, base: int) -> bytes:
-    elf = ELFFile(io.BytesIO(obj))
-    text = elf.get_section_by_name(".text")
-    data = bytearray(text.data())
-    rel = elf.get_section_by_name(".rel.text")
-    if rel is not None:
-        symtab = elf.get_section(rel["sh_link"])
-        for r in rel.iter_relocations():
-            sym = symtab.get_symbol(r["r_info_sym"])
-            if sym["st_shndx"] != text.header and elf.get_section(sym["st_shndx"]).name != ".text":
-                raise ValueError(f"relocation against {sym.name!r} outside .text")
-            target = base + sym["st_value"]
-            kind, off = r["r_info_type"], r["r_offset"]
-            if kind == R_386_16:
-                value = (struct.unpack_from("<H", data, off)[0] + target) & 0xFFFF
-                struct.pack_into("<H", data, off, value)
-            elif kind == R_386_32:
-                value = (struct.unpack_from("<I", data, off)[0] + target) & 0xFFFFFFFF
-                struct.pack_into("<I", data, off, value)
-            else:
-                raise ValueError(f"unsupported relocation type {kind}")
-    return bytes(data)
+    """Flat bytes of `source` loaded at `base`; real mode unless code16=False."""
+    return assemble_with_labels(source, code16=code16, base=base)[0]
 
 
 def boot_sector(source: str, extra: bytes = b"") -> bytes:
