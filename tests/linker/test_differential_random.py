@@ -107,9 +107,13 @@ def random_layout(draw):
     return layout
 
 
-@settings(max_examples=int(__import__("os").environ.get("LK_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(objects=random_objects(), layout=random_layout())
-def test_random_links_match_lld(objects, layout, tmp_path_factory):
+EXAMPLES = settings(max_examples=int(__import__("os").environ.get("LK_EXAMPLES", "25")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def assert_links_alike(objects, layout, tmp_path_factory, shared_error: str):
+    """Link with ours and with ld.lld: both fail with `shared_error` in
+    their messages, or both succeed with the same bytes and symbols."""
     try:
         ours = link(objects, layout)
     except LinkError as exc:
@@ -120,11 +124,18 @@ def test_random_links_match_lld(objects, layout, tmp_path_factory):
         theirs = exc
     if isinstance(ours, LinkError) or isinstance(theirs, AssertionError):
         assert isinstance(ours, LinkError) and isinstance(theirs, AssertionError), (ours, theirs)
-        assert "duplicate symbol" in str(ours) and "duplicate symbol" in str(theirs)
-        event("both linkers report a duplicate symbol")
+        assert shared_error in str(ours) and shared_error in str(theirs)
+        event(f"both linkers report: {shared_error}")
         return
+    event("both linkers link")
     assert loadable_sections(ours.elf) == loadable_sections(theirs)
     assert symbol_values(ours.elf) == symbol_values(theirs)
+
+
+@EXAMPLES
+@given(objects=random_objects(), layout=random_layout())
+def test_random_links_match_lld(objects, layout, tmp_path_factory):
+    assert_links_alike(objects, layout, tmp_path_factory, "duplicate symbol")
 
 
 @st.composite
@@ -139,23 +150,7 @@ def small_layout(draw):
     return layout
 
 
-@settings(max_examples=int(__import__("os").environ.get("LK_EXAMPLES", "25")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@EXAMPLES
 @given(objects=random_objects(width=16), layout=small_layout())
 def test_random_8_and_16_bit_relocations_match_lld(objects, layout, tmp_path_factory):
-    try:
-        ours = link(objects, layout)
-    except LinkError as exc:
-        ours = exc
-    try:
-        theirs = lld_link(objects, layout, tmp_path_factory.mktemp("lld"))
-    except AssertionError as exc:
-        theirs = exc
-    if isinstance(ours, LinkError) or isinstance(theirs, AssertionError):
-        assert isinstance(ours, LinkError) and isinstance(theirs, AssertionError), (ours, theirs)
-        assert "out of range" in str(ours) and "out of range" in str(theirs)
-        event("both linkers report a relocation out of range")
-        return
-    event("both linkers link")
-    assert loadable_sections(ours.elf) == loadable_sections(theirs)
-    assert symbol_values(ours.elf) == symbol_values(theirs)
+    assert_links_alike(objects, layout, tmp_path_factory, "out of range")
