@@ -18,18 +18,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from .driver import CompileError, check_only, compile_module, module_name_for
+from .driver import CompileError, check_only, compile_module
+from .sourceroots import module_name_for, module_path
 
-
-def module_path(name: str, roots) -> Path | None:
-    """modules.module_path, without importing the front end (a warm lookup
-    must not pay for loading lark)."""
-    rel = Path(*name.split(".")).with_suffix(".kpy")
-    for root in roots:
-        p = Path(root) / rel
-        if p.is_file():
-            return p
-    return None
 
 _source_memo: dict[tuple[str, int, int], tuple[str, str]] = {}
 

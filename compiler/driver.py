@@ -12,24 +12,13 @@ import traceback
 from pathlib import Path
 
 from .diagnostics import Abort, CompileError, Diagnostic, DiagnosticSink, Loc
+from .sourceroots import module_name_for
 
 # The front end, LLVM and the lowering are imported when first needed: a
 # no-change rebuild only asks the cache, and `import compiler.driver` (for
 # CompileError) must not cost it the ~60 ms of loading lark and llvmlite.
 
 __all__ = ["compile_file", "compile_source", "CompileError", "module_name_for"]
-
-
-def module_name_for(path: Path, roots: list[Path]) -> str:
-    """`kernel_src/lib/printf.kpy` under root `kernel_src` is `lib.printf`."""
-    path = Path(path).resolve()
-    for root in roots:
-        try:
-            rel = path.relative_to(Path(root).resolve())
-        except ValueError:
-            continue
-        return ".".join(rel.with_suffix("").parts)
-    return path.stem
 
 
 def compile_file(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj"):

@@ -11,6 +11,7 @@ from . import astnodes as A
 from .astbuild import build_module
 from .diagnostics import Abort, CompileError, DiagnosticSink, Loc
 from .parser import parse_source
+from .sourceroots import module_path
 from .symbols import ConstSym, FuncSym, GlobalVar, ModuleSym, Symbol, TypeSym
 from .typesys import StructType
 
@@ -32,15 +33,6 @@ class ModuleInfo:
     @property
     def source_hash(self) -> str:
         return hashlib.sha256(self.source.encode()).hexdigest()
-
-
-def module_path(name: str, roots: list[Path]) -> Path | None:
-    rel = Path(*name.split(".")).with_suffix(".kpy")
-    for root in roots:
-        p = Path(root) / rel
-        if p.is_file():
-            return p
-    return None
 
 
 class Program:
