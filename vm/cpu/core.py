@@ -287,12 +287,7 @@ class CPU(MMU, Segments, Interrupts, System):
 
     def _lookup(self):
         """vcache miss: find (or translate) the block at CS:EIP by physical address."""
-        lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
-        pp = self.xtlb.get(lin >> 12)
-        if pp is None:
-            pp = self.fetch_page(lin)
-        phys = pp | (lin & 0xFFF)
-        key = phys | self.mode_key
+        lin, phys, key = self._block_key()
         self.recent_eips.append(self.eip)
         blk = self.blocks.get(key)
         if blk is None:
@@ -308,6 +303,16 @@ class CPU(MMU, Segments, Interrupts, System):
             blk = self._adopt(self._translate(lin, phys, key, self.blocks))
         self.vcache[self.eip | self.mode_key] = blk
         return blk
+
+    def _block_key(self):
+        """(linear, physical, cache key) of the code at CS:EIP; blocks are
+        cached by physical address and the mode bits they were decoded in."""
+        lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
+        pp = self.xtlb.get(lin >> 12)
+        if pp is None:
+            pp = self.fetch_page(lin)
+        phys = pp | (lin & 0xFFF)
+        return lin, phys, phys | self.mode_key
 
     def _adopt(self, blk):
         """The block `_translate` stored may wrap the one it compiled (vm.profiler
@@ -333,12 +338,7 @@ class CPU(MMU, Segments, Interrupts, System):
             if self.trace is not None:
                 self.trace(self)
             return blk()
-        lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
-        pp = self.xtlb.get(lin >> 12)
-        if pp is None:
-            pp = self.fetch_page(lin)
-        phys = pp | (lin & 0xFFF)
-        key = phys | self.mode_key
+        lin, phys, key = self._block_key()
         blk = cache.get(key)
         if blk is None:
             blk = self._translate(lin, phys, key, cache)

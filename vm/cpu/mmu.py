@@ -270,29 +270,32 @@ class MMU:
         this instruction; remember where in the block (instruction index, laps)
         so the run loop can go on through the rest of it exactly, as if it had
         not stopped (core.py, `_stop_exit`)."""
-        frame = sys._getframe(1)
-        tables = self.block_tables
-        while frame is not None:
-            table = tables.get(frame.f_code)
-            if table is not None:
-                idx = max(0, bisect_right(table[0], frame.f_lineno) - 1)
-                self._stop_exit = (idx, frame.f_locals.get("_it", 0))
-                break
-            frame = frame.f_back
+        found = self._running_block(sys._getframe(1))
+        if found is not None:
+            table, idx, frame = found
+            self._stop_exit = (idx, frame.f_locals.get("_it", 0))
         return 1
 
     def locate_instruction(self):
         """(EIP, cycles into its block) of the instruction the running block is
         executing, from the block's Python frame (slow paths only)."""
-        frame = sys._getframe(1)
+        found = self._running_block(sys._getframe(1))
+        if found is None:
+            return self.eip, 0
+        table, idx, _ = found
+        return table[1][idx], table[2][idx]
+
+    def _running_block(self, frame):
+        """(line table, instruction index, frame) of the translated block
+        running below `frame` on the Python stack, or None: the block's code
+        object keys its table, its current line gives the instruction."""
         tables = self.block_tables
         while frame is not None:
             table = tables.get(frame.f_code)
             if table is not None:
-                idx = max(0, bisect_right(table[0], frame.f_lineno) - 1)
-                return table[1][idx], table[2][idx]
+                return table, max(0, bisect_right(table[0], frame.f_lineno) - 1), frame
             frame = frame.f_back
-        return self.eip, 0
+        return None
 
     def fetch_page(self, lin):
         """Physical page base for instruction fetch at `lin` (fills the exec TLB)."""
