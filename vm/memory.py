@@ -14,6 +14,17 @@ PAGE_SIZE = 1 << PAGE_SHIFT
 PAGE_MASK = PAGE_SIZE - 1
 
 
+
+def page_pieces(paddr: int, length: int):
+    """(page number, start offset, end offset) of each page piece of
+    [paddr, paddr + length)."""
+    end = paddr + length
+    while paddr < end:
+        lo = paddr & PAGE_MASK
+        hi = min(PAGE_SIZE, lo + (end - paddr))
+        yield paddr >> PAGE_SHIFT, lo, hi
+        paddr += hi - lo
+
 class Region:
     """A non-RAM physical range: ROM bytes or an MMIO device."""
 
@@ -94,11 +105,7 @@ class PhysicalMemory:
         its first code byte (its fast write path must then be dropped).
         `block_start`: also record a block start at each page piece."""
         first_code = False
-        end = paddr + length
-        while paddr < end:
-            page = paddr >> PAGE_SHIFT
-            lo = paddr & PAGE_MASK
-            hi = min(PAGE_SIZE, lo + (end - paddr))
+        for page, lo, hi in page_pieces(paddr, length):
             flags = self.code_bytes.get(page)
             if flags is None:
                 flags = self.code_bytes[page] = bytearray(PAGE_SIZE)
@@ -112,7 +119,6 @@ class PhysicalMemory:
                 self.code_count[page] = before + added
                 if before == 0:
                     first_code = True
-            paddr += hi - lo
         return first_code
 
     def _mark_block_start(self, page: int, offset: int) -> None:
@@ -142,11 +148,7 @@ class PhysicalMemory:
         """Forget executed bytes in a written range; True if any were there.
         Tells the listeners so they drop the blocks decoded from them."""
         hit = False
-        end = paddr + length
-        while paddr < end:
-            page = paddr >> PAGE_SHIFT
-            lo = paddr & PAGE_MASK
-            hi = min(PAGE_SIZE, lo + (end - paddr))
+        for page, lo, hi in page_pieces(paddr, length):
             if self.code_count.get(page):
                 flags = self.code_bytes[page]
                 n = flags.count(1, lo, hi)
@@ -157,7 +159,6 @@ class PhysicalMemory:
                     hit = True
                     for cpu in self.listeners:
                         cpu.code_written(page, lo, hi)
-            paddr += hi - lo
         return hit
 
     # ---- physical access (slow path and host side) --------------------------
