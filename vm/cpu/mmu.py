@@ -14,6 +14,15 @@ Two levels of TLB:
   hold no executed code and whose dirty bit is set, so every store that
   must be seen (code invalidation, the `tcg` write penalty, MMIO, write
   watches, setting D) takes the slow path.
+* `ctlb`: linear page -> offset in `mem.ram` for stores to plain RAM pages
+  that hold executed code (write permission checked, dirty bit set): the
+  `tcg` penalty is charged and the store done without a page walk unless
+  it hits executed bytes.
+* `mrtlb` / `mwtlb`: linear page -> (device, physical page address) for MMIO pages of
+  devices that do not look at the clock (`timed = False`, VGA text memory):
+  their loads and stores still take the slow path, where the timing profile
+  charges them, but skip the page walk and the search for the running
+  instruction.
 """
 from __future__ import annotations
 
@@ -42,6 +51,9 @@ class MMU:
         self.rtlb: dict[int, int] = {}
         self.wtlb: dict[int, int] = {}
         self.xtlb: dict[int, int] = {}
+        self.mrtlb: dict[int, tuple] = {}
+        self.mwtlb: dict[int, tuple] = {}
+        self.ctlb: dict[int, int] = {}
         self.smc_stores = 0     # guest stores that overwrote decoded code
 
     # ---- flushing ----------------------------------------------------------------
@@ -50,6 +62,9 @@ class MMU:
         self.rtlb.clear()
         self.wtlb.clear()
         self.xtlb.clear()
+        self.mrtlb.clear()
+        self.mwtlb.clear()
+        self.ctlb.clear()
 
     def flush_tlb(self):
         self.tlb.clear()
@@ -61,6 +76,9 @@ class MMU:
         self.rtlb.pop(page, None)
         self.wtlb.pop(page, None)
         self.xtlb.pop(page, None)
+        self.mrtlb.pop(page, None)
+        self.mwtlb.pop(page, None)
+        self.ctlb.pop(page, None)
         self.vcache.clear()
 
     def drop_write_entries_for(self, ppage):
@@ -68,6 +86,8 @@ class MMU:
         target = ppage << 12
         for lpage in [lp for lp, off in self.wtlb.items() if off == target]:
             del self.wtlb[lpage]
+        for lpage in [lp for lp, (_, base) in self.mwtlb.items() if base == target]:
+            del self.mwtlb[lpage]
 
     # ---- translation -----------------------------------------------------------------
     def to_physical(self, lin, write=False, user=None, fetch=False):
@@ -185,6 +205,10 @@ class MMU:
     def slow_read(self, lin, size, user=None):
         if (lin & 0xFFF) + size > 0x1000:
             return self._split_read(lin, size, user)
+        untimed = self.mrtlb.get(lin >> 12)
+        if untimed is not None and user is None:
+            self.cycles += self.timing.mmio_read
+            return untimed[0].mmio_read(untimed[1] | (lin & 0xFFF), size) & ((1 << (8 * size)) - 1)
         paddr = self.to_physical(lin, False, user)
         self._first_touch(paddr)
         mem = self.mem
@@ -194,6 +218,8 @@ class MMU:
                 self.rtlb[lin >> 12] = page << 12
         elif page in mem.page_region and mem.page_region[page].kind == "mmio":
             self.cycles += self.timing.mmio_read
+            if self._untimed_mmio(lin, page, user, self.mrtlb):
+                return mem.read_phys(paddr, size)
             into = self.locate_instruction()[1]     # the device sees the count as of this instruction
             self.cycles += into
             try:
@@ -218,24 +244,35 @@ class MMU:
             for k in range(size):
                 hit |= self.slow_write((lin + k) & 0xFFFFFFFF, 1, (value >> (8 * k)) & 0xFF, user)
             return hit
+        untimed = self.mwtlb.get(lin >> 12)
+        if untimed is not None and user is None:
+            self.cycles += self.timing.mmio_write
+            untimed[0].mmio_write(untimed[1] | (lin & 0xFFF), size, value & ((1 << (8 * size)) - 1))
+            return self._stop_exit_here() if self.stop_requested else 0
+        mem = self.mem
+        code_page = self.ctlb.get(lin >> 12)
+        if code_page is not None and user is None and self._store_beside_code(code_page, lin & 0xFFF, size, value):
+            return self._stop_exit_here() if self.stop_requested else 0
         paddr = self.to_physical(lin, True, user)
         self._first_touch(paddr)
-        mem = self.mem
         page = paddr >> 12
         executed = mem.code_count.get(page, 0)
         if executed:
-            t = self.timing
-            self.cycles += t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
-                                                * mem.block_count.get(page, 0)) // t.exec_cost_divisor
+            self._charge_code_page_write(page, executed)
+            if user is None and mem.is_plain_ram(page):
+                self.ctlb[lin >> 12] = page << 12
             before = executed
             self._store(paddr, size, value)
             if mem.code_count.get(page, 0) != before:
-                self.cycles += t.smc_invalidate
+                self.cycles += self.timing.smc_invalidate
                 self.smc_stores += 1      # the running block ends here (core.py's exact paths follow it)
                 return 1
             return self._stop_exit_here() if self.stop_requested else 0
         if page in mem.page_region and mem.page_region[page].kind == "mmio":
             self.cycles += self.timing.mmio_write
+            if self._untimed_mmio(lin, page, user, self.mwtlb):
+                mem.write_phys(paddr, size, value)
+                return self._stop_exit_here() if self.stop_requested else 0
             eip, into = self.locate_instruction()   # the device sees the count as of this instruction
             self.cycles += into
             try:
@@ -250,6 +287,37 @@ class MMU:
             self.wtlb[lin >> 12] = page << 12
         # a write watch that asked to stop ends the block after this instruction
         return self._stop_exit_here() if self.stop_requested else 0
+
+    def _charge_code_page_write(self, page, executed):
+        """The `tcg` cost of a store to a page holding executed code."""
+        t = self.timing
+        self.cycles += t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
+                                            * self.mem.block_count.get(page, 0)) // t.exec_cost_divisor
+
+    def _store_beside_code(self, base, offset, size, value):
+        """A store through `ctlb` to a RAM page holding executed code: done
+        here (charged, True) unless it hits executed bytes or the page holds
+        none any more (False: the full path handles it)."""
+        mem = self.mem
+        page = base >> 12
+        executed = mem.code_count.get(page, 0)
+        if not executed or mem.code_bytes[page].find(1, offset, offset + size) >= 0:
+            return False
+        self._charge_code_page_write(page, executed)
+        mem.ram[base | offset:(base | offset) + size] = value.to_bytes(size, "little")
+        return True
+
+    def _untimed_mmio(self, lin, page, user, tlb):
+        """Whether the MMIO page's device ignores the clock; if so (and no
+        watch or executed code is on the page), later accesses of this kind
+        (`tlb`: mrtlb or mwtlb) at this privilege level skip the walk."""
+        mem = self.mem
+        dev = mem.page_region[page].dev
+        if getattr(dev, "timed", True):
+            return False
+        if user is None and page not in mem.watch_pages and not mem.code_count.get(page):
+            tlb[lin >> 12] = (dev, page << 12)
+        return True
 
     def _store(self, paddr, size, value):
         """A guest store on the slow path; write watches see the storing

@@ -295,19 +295,32 @@ class System:
             # alternate: fast page runs, and one item the slow way (which fills
             # the write TLB for the next page, or faults, or ends a repe/repne)
             self._rep_fast(op, size, asz, seg, rep)
-            while self._string_loop(op, size, asz, seg, rep, limit=1):
+            while self._string_loop(op, size, asz, seg, rep, limit=self._items_on_pages(op, size, asz, seg)):
                 self._rep_fast(op, size, asz, seg, rep)
             return
         self._string_loop(op, size, asz, seg, rep)
+
+    def _items_on_pages(self, op, size, asz, seg):
+        """Items of a forward rep before its source or destination crosses a
+        page end (at least one): the slow loop does those, then the fast
+        path may take over again on the next pages."""
+        r = self.regs
+        amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
+        room = 0x1000 - ((self.sbase[ES] + (r[7] & amask)) & 0xFFF)
+        if op in ("movs", "cmps"):
+            room = min(room, 0x1000 - ((self.sbase[seg] + (r[6] & amask)) & 0xFFF))
+        return max(1, room // size)
 
     def _rep_fast(self, op, size, asz, seg, rep):
         """Whole runs of a forward rep movs/stos/cmps/scas inside RAM pages the
         fast TLBs already map, done with bytearray slices; stops (leaving the
         registers consistent) wherever the element-by-element loop must take
-        over: page ends, unmapped or special pages, overlaps, a mismatch."""
+        over: page ends, unmapped or special pages, overlaps, a mismatch.
+        Returns the number of items done."""
         r = self.regs
+        done = 0
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
-        ram, rtlb, wtlb = self.mem.ram, self.rtlb, self.wtlb
+        ram = self.mem.ram
         t = self.timing
         reads = 2 if op == "cmps" else 0 if op == "stos" else 1
         writes = 1 if op in ("movs", "stos") else 0
@@ -326,74 +339,89 @@ class System:
                 room = min(room, 0x10000 - di, 0x10000 - si if op in ("movs", "cmps") else 0x10000)
             k = min(count, room // size)
             if k < 2:
-                return
+                return done
             n = k * size
             if op in ("cmps", "scas"):
                 if rep == "repne":
-                    return                 # searching for equality: leave it to the loop
+                    return done                 # searching for equality: leave it to the loop
                 if op == "cmps":
-                    a = self._read_run(src, n)
+                    a, acost = self._read_run(src, n)
                 else:
-                    a = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
-                b = self._read_run(dst, n) if a is not None else None
+                    a, acost = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k, 0
+                b, bcost = self._read_run(dst, n) if a is not None else (None, 0)
                 if b is None:
-                    return
+                    return done
                 if a != b:
                     # stop before the first differing item; the loop does that one
                     first = next(i for i in range(n) if a[i] != b[i]) // size
                     if first == 0:
-                        return
+                        return done
                     k, n = first, first * size
                 self.lf = (2, 8 * size, 0, 0, 0)   # equal items: ZF=1, CF=0, like a - a
                 if op == "cmps":
                     r[6] = (r[6] & ~amask) | ((si + n) & amask)
                 r[7] = (r[7] & ~amask) | ((di + n) & amask)
                 r[1] = (r[1] & ~amask) | ((count - k) & amask)
-                self.cycles += k * per_item
+                self.cycles += k * (per_item + acost + bcost)
+                done += k
                 if n < len(b):
-                    return
+                    return done
                 continue
-            dpage = wtlb.get(dst >> 12)
-            spage = rtlb.get(src >> 12) if op == "movs" else 0
-            if spage is None and self._plain_ram_at(src):
+            dbuf, d, dcost = self._bulk_window(dst, True)
+            sbuf, sp, scost = self._bulk_window(src, False) if op == "movs" else (ram, 0, 0)
+            if sbuf is None and self._plain_ram_at(src):
                 self.slow_read(src, size)          # fills the read TLB (or faults, as the loop would)
-                spage = rtlb.get(src >> 12)
-            if dpage is None or spage is None:
-                return
-            d = dpage | (dst & 0xFFF)
-            sp = (spage | (src & 0xFFF)) if op == "movs" else 0
+                sbuf, sp, scost = self._bulk_window(src, False)
+            if dbuf is None or sbuf is None:
+                return done
             if op == "movs":
-                if abs(d - sp) < n:
-                    return                 # overlapping copy: element order matters
-                ram[d:d + n] = ram[sp:sp + n]
+                if sbuf is dbuf and abs(d - sp) < n:
+                    return done                 # overlapping copy: element order matters
+                dbuf[d:d + n] = sbuf[sp:sp + n]
             else:
-                ram[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
+                dbuf[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
+            self.cycles += k * (scost + dcost)
             if op == "movs":
                 r[6] = (r[6] & ~amask) | ((si + n) & amask)
             r[7] = (r[7] & ~amask) | ((di + n) & amask)
             r[1] = (r[1] & ~amask) | ((count - k) & amask)
             self.cycles += k * per_item
+            done += k
+        return done
+
+    def _bulk_window(self, lin, write):
+        """(buffer, offset, extra cost per item) through which a rep may copy
+        at `lin` in bulk: RAM the fast TLBs map, or the `window` of an MMIO
+        device that does not look at the clock and whose memory is plain
+        (VGA text), charged as MMIO; (None, 0, 0) otherwise."""
+        page = (self.wtlb if write else self.rtlb).get(lin >> 12)
+        if page is not None:
+            return self.mem.ram, page | (lin & 0xFFF), 0
+        untimed = (self.mwtlb if write else self.mrtlb).get(lin >> 12)
+        window = getattr(untimed[0], "window", None) if untimed is not None else None
+        if window is None:
+            return None, 0, 0
+        buf, base = window
+        return buf, (untimed[1] | (lin & 0xFFF)) - base, self.timing.mmio_write if write else self.timing.mmio_read
 
     def _read_run(self, lin, n):
-        """The n bytes at `lin` (inside one page) for a string compare, read
-        the way the first item's read would go (A bit, page walk and first
-        touch charged, faults raised); None where reading has side effects
-        (MMIO) and the item-by-item loop must do it."""
-        off = self.rtlb.get(lin >> 12)
-        if off is None:
+        """(the n bytes at `lin` (inside one page), extra cost per item) for
+        a string compare, read the way the first item's read would go (A bit,
+        page walk and first touch charged, faults raised); (None, 0) where
+        reading has side effects (MMIO) and the item-by-item loop must do it."""
+        buf, o, cost = self._bulk_window(lin, False)
+        if buf is None:
             paddr = self.to_physical(lin)
             page = paddr >> 12
-            if self.mem.is_plain_ram(page):
-                self._first_touch(paddr)
-                self.rtlb[lin >> 12] = page << 12
-                off = page << 12
-            else:
+            if not self.mem.is_plain_ram(page):
                 block = self.mem.read_block(paddr, n)
                 if block is not None:
                     self._first_touch(paddr)
-                return block
-        o = off | (lin & 0xFFF)
-        return self.mem.ram[o:o + n]
+                return block, 0
+            self._first_touch(paddr)
+            self.rtlb[lin >> 12] = page << 12
+            buf, o = self.mem.ram, paddr
+        return bytes(buf[o:o + n]), cost
 
     def _plain_ram_at(self, lin):
         """Whether a read at `lin` could only touch RAM (no device side effects)."""

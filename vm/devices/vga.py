@@ -14,8 +14,11 @@ DEFAULT_ATTRIBUTE = 0x07
 
 
 class VGAText:
+    timed = False      # nothing here depends on when the guest reads or writes
+
     def __init__(self):
         self.memory = bytearray(SIZE)
+        self.window = (self.memory, BASE)   # plain memory: rep movs/stos may copy it in bulk
         self.crtc_index = 0
         self.crtc = bytearray(0x19)
         self.misc_output = 0x67
