@@ -395,7 +395,16 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     loop (up to LOOP_ITERATIONS laps per call, leaving early when the cycle
     limit `s.limit` is reached).
 
+    A cold or single-instruction block (`allow_loop` false) is straight: no
+    trace and no loop; it is decoded while it is emitted, in one pass.
+
     Returns (emitter, starts, cycles_before, eips, looping) for `assemble`."""
+    if not allow_loop:
+        insns = []
+        e, starts, cycles_before, count = _emit(_straight(decode, code32, start_eip, max_insns, insns), None,
+                                                code32, stack32, flat, profile, start_eip, False)
+        e.arrivals = [False] * count
+        return e, starts, cycles_before, [i.eip for i in insns[:count]], False
     insns, follow = _collect(decode, code32, stack32, flat, start_eip, allow_loop, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
     first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop)[0]
@@ -407,6 +416,20 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     # which instructions execution reaches by a control transfer inside the trace
     e.arrivals = [False] + [f is not None and f[0] in ("jump", "ret") for f in follow[:count - 1]]
     return e, starts, cycles_before, [i.eip for i in insns], loop
+
+
+def _straight(decode, code32, start_eip, max_insns, out):
+    """Decode instructions one after the other (appending them to `out`)
+    until the block may not go on; the emitter stops at one that ends it."""
+    eip, first = start_eip, True
+    while len(out) < max_insns:
+        insn = decode(eip, first)
+        first = False
+        if insn is None:
+            return
+        out.append(insn)
+        yield insn
+        eip = insn.next_eip & (0xFFFFFFFF if code32 else 0xFFFF)
 
 
 def _collect(decode, code32, stack32, flat, start_eip, trace, max_insns):
@@ -468,17 +491,21 @@ def _jumps_back(insn, start_eip, code32):
 
 
 def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=frozenset()):
+    """Emit `insns` (a list, or for a straight block an iterator, with
+    `follow` None); returns (emitter, starts, cycles_before, count emitted)."""
     e = Emitter(code32, stack32, flat)
     e.dead = dead
     e.loop_start = start_eip if loop else None
-    e.ninsns = len(insns)
-    e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
+    if loop:
+        e.ninsns = len(insns)
+        e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
     if loop:
         e.emit("while True:")
         e.depth += 1
     starts = []             # (first line index, insn index)
     cycles_before = []      # static cycles charged before each instruction
     mem_read, mem_write = profile.mem_read, profile.mem_write
+    mask = 0xFFFFFFFF if code32 else 0xFFFF
     count = 0
     last = None
     cycles_after = {}
@@ -486,7 +513,7 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         last = insn
         count = n + 1
         e.begin_insn(n)
-        e.follow = follow[n] if n < len(insns) - 1 else None
+        e.follow = follow[n] if follow is not None and n < len(insns) - 1 else None
         if insn.mnem not in PURE or has_memory_operand(insn):
             e.flush_flags(reads=True)
         starts.append((len(e.lines), n))
@@ -510,9 +537,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
                     e.emit(e.flag_store())
                 done = f"_it * {len(insns)} + {n + 1}" if loop else str(n + 1)
                 # where the trace goes on: a followed call continues at its target
-                nxt = insns[n + 1].eip if n + 1 < len(insns) else insn.next_eip
+                nxt = insns[n + 1].eip if follow is not None and n + 1 < len(insns) else insn.next_eip & mask
                 e.emit(f"s.eip = {nxt}; s.cycles += {e.static_cycles}; return {done}")
-    e.last_next_eip = last.next_eip & (0xFFFFFFFF if code32 else 0xFFFF) if last is not None else None
+    e.last_next_eip = last.next_eip & mask if last is not None else None
     if not e.ended:
         e.emit(f"s.eip = {e.last_next_eip}")
     e.flush_flags()
@@ -526,17 +553,18 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
 _CYC_N = re.compile(r"__CYC(\d+)__")
 
 
-def assemble(e, starts, cycles_before, eips, loop, name="blk"):
+def assemble(e, starts, loop, name="blk"):
     """Wrap the emitted body in a function with the fault-mapping handler."""
     # the names the body uses become default arguments: fast locals instead of globals
-    bound = ", ".join(f"{g}={g}" for g in BOUND_NAMES if any(g in line for line in e.lines))
+    text = "\n".join(e.lines)
+    bound = ", ".join(f"{g}={g}" for g in BOUND_NAMES if g in text)
     head = [f"def {name}({bound}):", "    _w = 0", "    _it = 0", "    try:"]
     body = e.lines
     first_line = BODY_FIRST_LINE        # 1-based line number of body[0]
     assert first_line == len(head) + 1
-    line_starts = tuple(first_line + idx for idx, _ in starts)
     done = f"_it * {len(starts)}" if loop else "0"
+    # the handler finds the block's line table (CPU.block_tables) by its code object
     tail = ["    except Fault as _e:",
-            f"        FAULT_AT(_e, {line_starts!r}, {tuple(eips)!r}, {tuple(cycles_before)!r}, {done})",
+            f"        FAULT_AT(_e, {done})",
             "        raise"]
     return "\n".join(head + body + tail) + "\n"
