@@ -19,6 +19,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vm.cpu import codecache
 from vm.bios.disk import HEADS, SECTORS_PER_TRACK, Disk
 from vm.bios.firmware import BuiltinBios
 from vm.bios.multiboot import MultibootKernel
@@ -76,7 +77,10 @@ class RunResult:
 class Machine:
     def __init__(self, ram_size=128 << 20, timing="tcg", disk=None, bios=None, serial=None,
                  kernel=None, cmdline="", serial_input=b"", debugcon=None, no_reboot=True,
-                 rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ, live_input=None, teletype=None):
+                 rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ, live_input=None, teletype=None,
+                 code_cache=codecache.SHARED):
+        """`code_cache`: where translated blocks are shared (vm.cpu.codecache);
+        the default reuses them across machines and runs."""
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % 4096:
             raise MachineError(f"RAM size must be a multiple of 4 KiB between 2 MiB and 3 GiB, not {ram_size}")
         self.ram_size = ram_size
@@ -89,7 +93,7 @@ class Machine:
         self._pending_reset = None
         self.resets = 0
         self.teletype = teletype    # host stream that also gets int 10h teletype output
-        self._build_cpu(timing)
+        self._build_cpu(timing, code_cache)
         self.disk = _load_disk(disk) if disk is not None else None
         geometry = None if self.disk is None else (self.disk.cylinders, HEADS, SECTORS_PER_TRACK)
         self._build_devices(serial, serial_input, debugcon, rtc_time, geometry)
@@ -97,7 +101,7 @@ class Machine:
         self._build_firmware(bios, kernel, cmdline)
 
     # ------------------------------------------------------------ construction
-    def _build_cpu(self, timing):
+    def _build_cpu(self, timing, code_cache):
         from vm.cpu import CPU
         from vm.memory import PhysicalMemory
         from vm.ports import PortBus
@@ -108,7 +112,7 @@ class Machine:
             raise MachineError(f"timing profile {timing!r}: {err}") from None
         self.memory = PhysicalMemory(self.ram_size)
         self.ports = PortBus()
-        self.cpu = CPU(self.memory, self.ports, timing=profile)
+        self.cpu = CPU(self.memory, self.ports, timing=profile, code_cache=code_cache)
 
     def _build_devices(self, serial, serial_input, debugcon, rtc_time, disk_geometry):
         self.pic = DualPIC(self.cpu)

@@ -234,7 +234,15 @@ class PhysicalMemory:
     def read_block(self, paddr: int, n: int) -> bytes | None:
         """Guest-visible bytes of [paddr, paddr+n) inside one page when reading
         them has no side effects (RAM, ROM, unclaimed); None for MMIO."""
-        if self.a20_mask != 0xFFFFFFFF or (paddr & PAGE_MASK) + n > PAGE_SIZE:
+        if self.a20_mask != 0xFFFFFFFF:
+            return None
+        return self.peek_bytes(paddr, n)
+
+    def peek_bytes(self, paddr: int, n: int) -> bytes | None:
+        """The bytes of [paddr, paddr+n) inside one page, as the CPU fetches
+        them (the address already A20-masked), when that has no side effects;
+        None for MMIO."""
+        if (paddr & PAGE_MASK) + n > PAGE_SIZE:
             return None
         region = self.page_region.get(paddr >> PAGE_SHIFT)
         if region is None:

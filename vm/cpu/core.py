@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
+from types import FunctionType
 
 from . import alu
+from .codecache import Translation
 from .decoder import Decoder
 from .faults import Fault, NAMES, TripleFault
 from .flags import FIXED, IF, TF
@@ -24,11 +26,12 @@ from .mmu import MMU, make_accessors
 from .segments import CS, Segments
 from .system import System
 from .translate import BODY_FIRST_LINE, LOOP_ITERATIONS, MAX_BLOCK_INSNS, assemble, translate_block
-from ..timing import load_profile
+from ..timing import COST_NAMES, load_profile
 
 INF = float("inf")
 SLOW_MARGIN = MAX_BLOCK_INSNS * 64   # near the instruction limit, step block by block
 COLD_BLOCK_INSNS = 8     # the length of blocks for code that has not proved hot
+BLOCK_INSNS = {"single": 1, "cold": COLD_BLOCK_INSNS, "hot": MAX_BLOCK_INSNS}
 HOT_AFTER = 2            # executions as short blocks before a block is compiled as a trace
 RESET_CR0 = 0x60000010
 BLOCK_MAP = ("key", "cache", "eips", "loop", "pure", "phys", "span")   # see _translate
@@ -36,9 +39,9 @@ REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 
 
 def _runs(addresses):
-    """Sorted (start, length) runs of contiguous addresses, split at page ends."""
+    """(start, length) runs of sorted, distinct addresses, split at page ends."""
     runs = []
-    for a in sorted(set(addresses)):
+    for a in addresses:
         if runs and runs[-1][0] + runs[-1][1] == a and a & 0xFFF:
             runs[-1][1] += 1
         else:
@@ -56,10 +59,12 @@ def _register_property(idx):
 
 
 class CPU(MMU, Segments, Interrupts, System):
-    def __init__(self, mem, ports, timing="off"):
+    def __init__(self, mem, ports, timing="off", code_cache=None):
+        """`code_cache`: a codecache.CodeCache to share translations through."""
         self.mem = mem
         self.ports = ports
-        self.timing = load_profile(timing)
+        self.code_cache = code_cache
+        self.set_costs(timing)
         self.regs = [0] * 8
         self.vcache: dict[int, object] = {}       # (EIP | CS base and mode) -> block function
         self.cr = [RESET_CR0, 0, 0, 0, 0]
@@ -73,6 +78,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.vcache: dict[int, object] = {}       # (EIP | CS base and mode) -> block function
         self.single_blocks: dict[int, object] = {}  # one instruction each
         self.cold_blocks: dict[int, object] = {}    # short blocks for code not (yet) hot
+        self._kinds = {id(self.single_blocks): "single", id(self.cold_blocks): "cold", id(self.blocks): "hot"}
         self.heat: dict[int, int] = {}              # executions of code not yet hot
         self.cut_points: set[int] = set()           # physical addresses where a block was cut
         self._shadow = None     # exact paths: [regular block, next insn index, laps, insns done]
@@ -143,8 +149,12 @@ class CPU(MMU, Segments, Interrupts, System):
         self.stop_requested = True
         self.attention()
 
-    def set_timing(self, timing):
+    def set_costs(self, timing):
         self.timing = load_profile(timing)
+        self.cost_key = tuple(getattr(self.timing, name) for name in COST_NAMES)
+
+    def set_timing(self, timing):
+        self.set_costs(timing)
         self.flush_code_cache()      # static block costs come from the profile
 
     # ---- block cache ------------------------------------------------------------------------
@@ -196,9 +206,11 @@ class CPU(MMU, Segments, Interrupts, System):
                     cache.pop(key, None)
         self.vcache.clear()
 
-    def _fault_at(self, fault, line_starts, eips, cycles_before, laps_done):
+    def _fault_at(self, fault, laps_done):
         """Called from a block's except clause: which instruction faulted?"""
-        idx = max(0, bisect_right(line_starts, fault.__traceback__.tb_lineno) - 1)
+        tb = fault.__traceback__          # its first entry is the block's own frame
+        line_starts, eips, cycles_before = self.block_tables[tb.tb_frame.f_code]
+        idx = max(0, bisect_right(line_starts, tb.tb_lineno) - 1)
         self.eip = eips[idx]
         self.cycles += cycles_before[idx]
         fault.done = laps_done + idx
@@ -493,10 +505,28 @@ class CPU(MMU, Segments, Interrupts, System):
 
     # ---- translation ------------------------------------------------------------------------------
     def _translate(self, lin, phys, key, cache):
+        """The block at CS:EIP (linear `lin`, physical `phys`) for `cache`:
+        from the shared code cache when memory still holds the same bytes,
+        else decoded and compiled now."""
+        kind = self._kinds[id(cache)]
+        shared = self.code_cache
+        # exec hooks on the page end blocks before them (and run at their address)
+        hooks = tuple(sorted(h & 0xFFF for h in self.exec_hooks if h >> 12 == phys >> 12))
+        ckey = (kind, self.cost_key, key, self.eip, hooks)
+        t = shared.find(ckey, self.mem) if shared is not None else None
+        if t is None:
+            t = self._compile_block(lin, phys, kind)
+            # a block that reaches onto another page depends on that page's mapping too: not kept
+            if shared is not None and all(start >> 12 == phys >> 12 for start, _ in t.runs):
+                shared.add(ckey, t)
+        return self._install(t, key, cache, phys)
+
+    def _compile_block(self, lin, phys, kind):
         code32 = self.code32
         cs_base = self.sbase[CS]
         page_lin = lin >> 12
         fetched = []    # physical address of every byte decoded
+        byte_at = {}
         first_byte = {}  # eip -> physical address of the instruction's first byte
 
         def fetch(offset):
@@ -506,10 +536,10 @@ class CPU(MMU, Segments, Interrupts, System):
             else:
                 p = self.fetch_page(a) | (a & 0xFFF)
             fetched.append(p)
-            return self.mem._read_byte(p)
+            byte = byte_at[p] = self.mem._read_byte(p)
+            return byte
 
         decoder = Decoder(fetch)
-        limit = {id(self.single_blocks): 1, id(self.cold_blocks): COLD_BLOCK_INSNS}.get(id(cache), MAX_BLOCK_INSNS)
         hooks = self.exec_hooks
 
         def decode(eip, first):
@@ -532,47 +562,56 @@ class CPU(MMU, Segments, Interrupts, System):
         flat = bool(self.mode_key >> 34 & 1)
         e, starts, cycles_before, eips, loop = translate_block(
             decode, code32, stack32, flat, self.timing, self.eip,
-            allow_loop=cache is self.blocks, max_insns=limit)
+            allow_loop=kind == "hot", max_insns=BLOCK_INSNS[kind])
         if phys in hooks:
             e.lines.insert(0, f"        if HOOK({phys}): return 0")
             starts = [(idx + 1, n) for idx, n in starts]
-        source = assemble(e, starts, cycles_before, eips, loop)
-        code = compile(source, f"<block {lin:#010x}>", "exec")
+        source = assemble(e, starts, loop)
         namespace = {}
-        exec(code, self.globals, namespace)
-        blk = namespace["blk"]
-        blk.source = source
+        exec(compile(source, f"<block {lin:#010x}>", "exec"), self.globals, namespace)
+        addresses = sorted(set(fetched))
+        return Translation(
+            code=namespace["blk"].__code__, source=source, static_cycles=e.static_cycles,
+            memory_cycles=e.reads * self.timing.mem_read + e.writes * self.timing.mem_write,
+            eips=tuple(eips), loop=loop, pure=e.pure_loop, phys=tuple(first_byte[eip] for eip in eips),
+            table=(tuple(idx + BODY_FIRST_LINE for idx, _ in starts), tuple(eips), tuple(cycles_before)),
+            runs=tuple(_runs(addresses)), code_bytes=bytes(byte_at[a] for a in addresses),
+            ended=e.ended, last_next_eip=e.last_next_eip, arrivals=tuple(e.arrivals))
+
+    def _install(self, t, key, cache, phys):
+        """Make a block function of translation `t` and record what it decoded."""
+        code = t.code
+        defaults = tuple(self.globals[name] for name in code.co_varnames[:code.co_argcount])
+        blk = FunctionType(code, self.globals, "blk", defaults)
+        blk.source = t.source
         # the part of the block's static cycles that is ordinary loads/stores (for vm.profiler)
-        blk.static_cycles = e.static_cycles
-        blk.memory_cycles = e.reads * self.timing.mem_read + e.writes * self.timing.mem_write
+        blk.static_cycles, blk.memory_cycles = t.static_cycles, t.memory_cycles
         # what the exact paths need to follow the block instruction by instruction
-        blk.key, blk.cache, blk.eips, blk.loop, blk.pure = key, cache, tuple(eips), loop, e.pure_loop
-        blk.phys = tuple(first_byte[eip] for eip in eips)
-        blk.span = len(eips) * (LOOP_ITERATIONS if loop else 1)
+        blk.key, blk.cache, blk.eips, blk.loop, blk.pure, blk.phys = key, cache, t.eips, t.loop, t.pure, t.phys
+        blk.span = len(t.eips) * (LOOP_ITERATIONS if t.loop else 1)
         self._last_translated = blk
-        self.block_tables[blk.__code__] = (tuple(idx + BODY_FIRST_LINE for idx, _ in starts), tuple(eips), tuple(cycles_before))
+        self.block_tables[code] = t.table
         cache[key] = blk
-        for start, length in _runs(fetched):
+        for start, length in t.runs:
             pg, lo = start >> 12, start & 0xFFF
             self.page_blocks.setdefault(pg, []).append((key, lo, lo + length, cache))
             if self.mem.mark_code(start, length, block_start=False):
                 self.drop_write_entries_for(pg)
-        self._record_block_starts(phys, cache, e, eips, first_byte, cs_base)
+        if cache is not self.single_blocks:
+            self._record_block_starts(phys, t)
         return blk
 
-    def _record_block_starts(self, phys, cache, e, eips, first_byte, cs_base):
+    def _record_block_starts(self, phys, t):
         """Block starts for the `tcg` write penalty: where execution enters by a
         control transfer, not where a block was merely cut (length limit, page
         end) and not in the one-instruction blocks of stepping and tracing."""
-        if cache is self.single_blocks:
-            return
         if phys not in self.cut_points:
             self.mem.mark_block_start(phys)
-        for eip, arrived in zip(eips[1:], e.arrivals[1:]):
+        for first, arrived in zip(t.phys[1:], t.arrivals[1:]):
             if arrived:
-                self.mem.mark_block_start(first_byte[eip])
-        if not e.ended and eips:
-            nxt = self.probe(cs_base + e.last_next_eip)
+                self.mem.mark_block_start(first)
+        if not t.ended and t.eips:
+            nxt = self.probe(self.sbase[CS] + t.last_next_eip)
             if nxt is not None:
                 self.cut_points.add(nxt)
 

@@ -1,0 +1,157 @@
+"""Translations kept for reuse: across the machines of one process and,
+on disk, across runs.
+
+Translating a block (decode, emit Python source, compile it) is a pure
+function of the bytes decoded, where they lie (physical address, EIP, CS
+base), the CPU mode the block is decoded in, the kind of block (one
+instruction, cold, hot) and the static costs of the timing profile.  A
+`Translation` holds everything the CPU keeps of that work; `CodeCache`
+finds one again by those inputs and checks that memory still holds the
+bytes it was decoded from, so a stale entry is never used.  A kernel booted
+again (after a rebuild, most of its code is unchanged) then compiles only
+what is new.
+
+The on-disk store is one SQLite file per translator version under
+`$KPY_CACHE_DIR` (default `$XDG_CACHE_HOME/kpy`, else `~/.cache/kpy`); its
+name hashes the CPU's source files and the Python version, so a change to
+the translator starts a new store.  `KPY_VM_CACHE=0` turns the store off.
+An error opening or writing it turns it off quietly: it only saves time.
+"""
+from __future__ import annotations
+
+import atexit
+import hashlib
+import marshal
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+STORE_LIMIT = 128 << 20      # a store grown past this is started afresh
+MEMORY_LIMIT = 50_000        # translations kept in the process before it starts afresh
+KINDS = ("single", "cold", "hot")
+
+
+class Translation:
+    """What translating a block produces (see CPU._translate)."""
+
+    __slots__ = ("code", "source", "static_cycles", "memory_cycles", "eips", "loop", "pure", "phys",
+                 "table", "runs", "code_bytes", "ended", "last_next_eip", "arrivals")
+
+    def __init__(self, **fields):
+        for name in self.__slots__:
+            setattr(self, name, fields[name])
+
+    def to_blob(self) -> bytes:
+        return marshal.dumps(tuple(getattr(self, n) for n in self.__slots__))
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> "Translation":
+        return cls(**dict(zip(cls.__slots__, marshal.loads(blob))))
+
+    def matches(self, mem) -> bool:
+        """Whether memory still holds the bytes this was decoded from."""
+        at = 0
+        for start, length in self.runs:
+            if mem.peek_bytes(start, length) != self.code_bytes[at:at + length]:
+                return False
+            at += length
+        return True
+
+
+def _translator_version() -> str:
+    """A hash of everything a translation's result depends on besides its inputs."""
+    h = hashlib.sha256(sys.version.encode())
+    here = Path(__file__).resolve().parent
+    for path in sorted(here.glob("*.py")) + [here.parent / "timing" / "__init__.py"]:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _store_dir() -> Path:
+    if os.environ.get("KPY_CACHE_DIR"):
+        return Path(os.environ["KPY_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "kpy"
+
+
+class CodeCache:
+    def __init__(self, store: Path | None):
+        self.entries: dict[tuple, list[Translation]] = {}
+        self.pending: list[tuple[tuple, Translation]] = []     # made since the last save
+        self.store_path = store
+        self._db = None
+        self.hits = self.misses = 0
+
+    # ---- lookup ------------------------------------------------------------------------
+    def find(self, key: tuple, mem) -> Translation | None:
+        """A translation for `key` (kind, profile costs, block key, EIP) whose
+        bytes are still in memory, or None."""
+        candidates = self.entries.get(key)
+        if candidates is None:
+            candidates = self.entries[key] = self._load(key)
+        for t in candidates:
+            if t.matches(mem):
+                self.hits += 1
+                return t
+        self.misses += 1
+        return None
+
+    def add(self, key: tuple, t: Translation) -> None:
+        if len(self.entries) > MEMORY_LIMIT:
+            self.entries.clear()
+        self.entries.setdefault(key, []).append(t)
+        if self.store_path is not None:
+            self.pending.append((key, t))
+
+    # ---- the on-disk store ------------------------------------------------------------------
+    def _open(self):
+        if self._db is None and self.store_path is not None:
+            try:
+                self.store_path.parent.mkdir(parents=True, exist_ok=True)
+                if self.store_path.exists() and self.store_path.stat().st_size > STORE_LIMIT:
+                    self.store_path.unlink()
+                db = sqlite3.connect(self.store_path, timeout=10)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("CREATE TABLE IF NOT EXISTS blocks (key TEXT, digest BLOB, blob BLOB, "
+                           "PRIMARY KEY (key, digest))")
+                self._db = db
+            except (OSError, sqlite3.Error):
+                self.store_path = None
+        return self._db
+
+    def _load(self, key: tuple) -> list[Translation]:
+        db = self._open()
+        if db is None:
+            return []
+        try:
+            rows = db.execute("SELECT blob FROM blocks WHERE key = ?", (repr(key),)).fetchall()
+            return [Translation.from_blob(blob) for (blob,) in rows]
+        except (sqlite3.Error, ValueError, EOFError, TypeError):
+            return []
+
+    def save(self) -> None:
+        """Write the translations made since the last save to the store."""
+        if not self.pending:
+            return
+        made, self.pending = self.pending, []
+        db = self._open()
+        if db is None:
+            return
+        try:
+            with db:
+                db.executemany("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?)",
+                               ((repr(key), hashlib.sha1(t.code_bytes).digest(), t.to_blob()) for key, t in made))
+        except sqlite3.Error:
+            self.store_path = None
+
+
+def _shared() -> CodeCache:
+    if os.environ.get("KPY_VM_CACHE", "1") == "0":
+        return CodeCache(None)
+    return CodeCache(_store_dir() / f"vm-blocks-{_translator_version()}.sqlite")
+
+
+SHARED = _shared()
+atexit.register(SHARED.save)       # once, at the end: saving costs nothing during a run
