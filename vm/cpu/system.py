@@ -293,10 +293,14 @@ class System:
     def string_op(self, op, size, asz, seg, rep):
         if rep is not None and op in ("movs", "stos", "cmps", "scas") and not self.fl & DF:
             # alternate: fast page runs, and one item the slow way (which fills
-            # the write TLB for the next page, or faults, or ends a repe/repne)
+            # the TLBs for the next page, or faults, or ends a repe/repne)
             self._rep_fast(op, size, asz, seg, rep)
-            while self._string_loop(op, size, asz, seg, rep, limit=self._items_on_pages(op, size, asz, seg)):
-                self._rep_fast(op, size, asz, seg, rep)
+            limit = 1
+            while self._string_loop(op, size, asz, seg, rep, limit=limit):
+                moved = self._rep_fast(op, size, asz, seg, rep)
+                # when a slow item did not let the fast path go on (code, watched
+                # or timed MMIO pages), the rest of these pages go item by item
+                limit = 1 if moved else self._items_on_pages(op, size, asz, seg)
             return
         self._string_loop(op, size, asz, seg, rep)
 
