@@ -170,6 +170,16 @@ class Machine:
     def cycles(self) -> int:
         return self.cpu.cycles
 
+    def events_changed(self):
+        """A device's next event moved (the guest programmed it): the running
+        CPU must come back by then, and a long rep yields to it."""
+        event = self._next_event()
+        cpu = self.cpu
+        cpu.device_event = float("inf") if event is None else event
+        if event is not None and event < cpu.cyc_limit:
+            cpu.cyc_limit = event
+            cpu.attention()          # the run loop takes the new limit at the next block boundary
+
     def set_irq(self, irq: int, level: bool):
         self.pic.set_irq(irq, level)
 
@@ -299,6 +309,8 @@ class Machine:
         if deadline is not None and time.monotonic() >= deadline:
             return self.request_exit("timeout", None, "wall-clock timeout (--timeout)")
         until = self._run_until(max_cycles, deadline)
+        event = self._next_event()
+        cpu.device_event = float("inf") if event is None else event    # a long rep yields to it
         limits = [n - self.insns() for n in (max_insns, pause_insns) if n is not None]
         reason = cpu.run(max_insns=min(limits) if limits else None, until_cycle=until)
         if self._live():

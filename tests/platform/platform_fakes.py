@@ -21,6 +21,9 @@ class FakeBoard:
     def pulse_irq(self, irq):
         self.irqs.append((irq, "pulse"))
 
+    def events_changed(self):
+        self.reschedules = getattr(self, "reschedules", 0) + 1
+
     def request_exit(self, reason, code, message=""):
         self.exits.append((reason, code))
 

@@ -96,6 +96,85 @@ def test_pit_interrupts_at_the_programmed_rate_in_emulated_time(mode):
     assert all(abs(d - PERIOD) <= 1 for d in deltas), deltas
 
 
+# a long rep stosb with the timer running: the interrupt comes between two
+# iterations (the handler records CX at 0x500), and the rep then goes on
+REP_INTERRUPTED = REAL_MODE_SETUP + start_timer(DIVISOR) + """
+    movw $0, 0x500
+    mov $0x1000, %ax
+    mov %ax, %es
+    xor %di, %di
+    mov $0xab, %al
+    mov $60000, %cx
+    sti
+    rep stosb
+    cli
+    mov %cx, 0x502
+    jmp poweroff
+irq0:
+    cmpw $0, 0x500
+    jne 1f
+    mov %cx, 0x500
+1:  push %ax
+    mov $0x20, %al
+    outb %al, $0x20
+    pop %ax
+    iret
+"""
+
+
+def test_a_timer_interrupt_arrives_between_rep_iterations():
+    out = run_vm(program(REP_INTERRUPTED), timing="tcg")
+    assert out.reason == "poweroff", out.report
+    mem = out.machine.memory
+    cx_at_interrupt = int.from_bytes(mem.read(0x500, 2), "little")
+    assert 0 < cx_at_interrupt < 60000
+    assert int.from_bytes(mem.read(0x502, 2), "little") == 0
+    assert mem.read(0x10000, 60000) == b"\xab" * 60000
+
+
+# the guest programs the PIT and busy-waits (no hlt) for the first tick: the
+# run notices the new schedule at once, so the tick comes one period later
+BUSY_WAIT_FIRST_TICK = REAL_MODE_SETUP + """
+    movw $first_tick, 0x20
+    movw $0, 0x22
+    movw $0, 0x500
+    mov $0x34, %al
+    outb %al, $0x43
+    mov $""" + str(DIVISOR & 0xFF) + """, %al
+    outb %al, $0x40
+    mov $""" + str(DIVISOR >> 8) + """, %al
+    outb %al, $0x40
+    rdtsc
+    mov %eax, 0x600
+    mov $0xfe, %al
+    outb %al, $0x21
+    sti
+1:  cmpw $0, 0x500
+    je 1b
+    cli
+    jmp poweroff
+first_tick:
+    push %eax
+    push %edx
+    rdtsc
+    mov %eax, 0x604
+    movw $1, 0x500
+    mov $0x20, %al
+    outb %al, $0x20
+    pop %edx
+    pop %eax
+    iret
+"""
+
+
+def test_a_timer_programmed_while_running_fires_on_time_without_hlt():
+    out = run_vm(program(BUSY_WAIT_FIRST_TICK), timing="tcg")
+    assert out.reason == "poweroff", out.report
+    mem = out.machine.memory
+    programmed, fired = (int.from_bytes(mem.read(a, 4), "little") for a in (0x600, 0x604))
+    assert abs(fired - programmed - PERIOD) < PERIOD / 20, (programmed, fired)
+
+
 PIC_MASK_EOI = REAL_MODE_SETUP + start_timer(DIVISOR) + f"""
     sti
 1:  hlt

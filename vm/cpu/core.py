@@ -101,6 +101,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.cold_until = 0
         self.limit = -1
         self.cyc_limit = INF
+        self.device_event = INF   # the cycle of the next device event (the machine keeps it)
         self.triple_fault_report = None
         self._skip_hook_once = None
         acc = make_accessors(self)
@@ -233,9 +234,9 @@ class CPU(MMU, Segments, Interrupts, System):
         and block starts, the same cycles, and interrupts and events held
         until that block's end."""
         insn_limit = INF if max_insns is None else self.insns + max_insns
-        cyc_limit = INF if until_cycle is None else until_cycle
-        self.cyc_limit = cyc_limit
-        self.limit = -1 if self.attn else cyc_limit
+        # a device programmed during the run may bring this forward (Machine.events_changed)
+        self.cyc_limit = INF if until_cycle is None else until_cycle
+        self.limit = -1 if self.attn else self.cyc_limit
         self._forget_stale_hook_skip()
         vget = self.vcache.get
         n = self.insns
@@ -251,8 +252,8 @@ class CPU(MMU, Segments, Interrupts, System):
                     self.attn = True        # look again at the block's end
                 if reason is not None:
                     return reason
-                self.limit = -1 if self.attn else cyc_limit
-            if self.cycles >= cyc_limit and self._shadow is None:
+                self.limit = -1 if self.attn else self.cyc_limit
+            if self.cycles >= self.cyc_limit and self._shadow is None:
                 self.insns = n
                 return "event"
             if n >= insn_limit:

@@ -770,7 +770,12 @@ def sem_out(e, i):
 def _string(e, i, name):
     bits = i.ops[0].bits
     seg = 3 if i.seg is None else i.seg
-    e.emit(f"s.string_op({name!r}, {bits // 8}, {i.asz}, {seg}, {i.rep!r})")
+    if i.rep is None:
+        e.emit(f"s.string_op({name!r}, {bits // 8}, {i.asz}, {seg}, None)")
+    else:
+        # stopped for an event: it resumes at this instruction
+        e.exit_before(f"s.string_op({name!r}, {bits // 8}, {i.asz}, {seg}, {i.rep!r}, {e.static_cycles})",
+                      i.eip)
     if name in ("ins", "outs"):
         e.end_block(i.next_eip)
 

@@ -290,20 +290,39 @@ class System:
             raise
 
     # ---- string instructions -----------------------------------------------------------------
-    def string_op(self, op, size, asz, seg, rep):
-        if rep is not None and op in ("movs", "stos", "cmps", "scas") and not self.fl & DF:
-            # alternate: fast page runs, and one item the slow way (which fills
-            # the TLBs for the next page, or faults, or ends a repe/repne)
-            self._rep_fast(op, size, asz, seg, rep)
-            limit = 1
-            while self._string_loop(op, size, asz, seg, rep, limit=limit):
-                moved = self._rep_fast(op, size, asz, seg, rep)
-                # when a slow item did not let the fast path go on (code, watched
-                # or timed MMIO pages), the rest of these pages go item by item
-                limit = 1 if moved else self._items_on_pages(op, size, asz, seg)
-            return
-        self._string_loop(op, size, asz, seg, rep)
-
+    def string_op(self, op, size, asz, seg, rep, into_block=0):
+        """One string instruction; with a rep prefix, its items a run at a
+        time.  Returns True when a rep stopped with items left because a
+        device event is due (not a debugger's stop or the end of a run's
+        time slice, so observing a run does not change it), as hardware takes
+        interrupts between iterations: the block then leaves with EIP at
+        this instruction, which goes on from where it stopped when it runs
+        again.  `into_block`: the static cycles of the instructions before
+        this one in its block (charged at the block's end)."""
+        if rep is None:
+            self._string_loop(op, size, asz, seg, None)
+            return False
+        fast = op in ("movs", "stos", "cmps", "scas") and not self.fl & DF
+        amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
+        r = self.regs
+        started = r[1] & amask
+        moved = 0
+        while True:
+            if fast:
+                # fast page runs, then one item the slow way (which fills the TLBs
+                # for the next page, or faults, or ends a repe/repne)
+                moved = self._rep_fast(op, size, asz, seg, rep, into_block)
+            left = r[1] & amask
+            if left == 0:
+                return False
+            # the time now: the running block charges its static costs at its end
+            if left != started and self.cycles + into_block >= self.device_event:
+                return True
+            # when a slow item did not let the fast path go on (code, watched or
+            # timed MMIO pages), the rest of these pages go item by item
+            limit = 1 if fast and moved else self._items_on_pages(op, size, asz, seg)
+            if not self._string_loop(op, size, asz, seg, rep, limit=limit):
+                return False
     def _items_on_pages(self, op, size, asz, seg):
         """Items of a forward rep before its source or destination crosses a
         page end (at least one): the slow loop does those, then the fast
@@ -315,7 +334,7 @@ class System:
             room = min(room, 0x1000 - ((self.sbase[seg] + (r[6] & amask)) & 0xFFF))
         return max(1, room // size)
 
-    def _rep_fast(self, op, size, asz, seg, rep):
+    def _rep_fast(self, op, size, asz, seg, rep, into_block=0):
         """Whole runs of a forward rep movs/stos/cmps/scas inside RAM pages the
         fast TLBs already map, done with bytearray slices; stops (leaving the
         registers consistent) wherever the element-by-element loop must take
@@ -331,6 +350,8 @@ class System:
         per_item = t.string_iter + reads * t.mem_read + writes * t.mem_write
         sbase, dbase = self.sbase[seg], self.sbase[ES]
         while r[1] & amask:
+            if done and self.cycles + into_block >= self.device_event:
+                return done                        # an event is due: string_op stops here
             count = r[1] & amask
             si, di = r[6] & amask, r[7] & amask
             src = (sbase + si) & 0xFFFFFFFF

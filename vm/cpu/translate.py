@@ -320,6 +320,16 @@ class Emitter:
             done = f"_it * {self.ninsns} + {self.n + 1}" if self.loop_start is not None else str(self.n + 1)
             self.emit(f"s.eip = {eip}; s.cycles += __CYC{self.n}__{laps}; return {done}")
 
+    def exit_before(self, cond: str, eip) -> None:
+        """Leave the block when `cond` holds, at `eip`, with the current
+        instruction not retired (a rep stopped between items)."""
+        with self.block(f"if {cond}:"):
+            store = self.flag_store()
+            if store:
+                self.emit(store)
+            done = f"_it * {self.ninsns} + {self.n}" if self.loop_start is not None else str(self.n)
+            self.emit(f"s.eip = {eip}; s.cycles += {self.static_cycles}; return {done}")
+
     def branch(self, cond: str, taken: int, fallthrough: int) -> None:
         if self.follow == ("fall",):
             self.side_exit(cond, taken)      # the trace goes on with the fall-through path

@@ -116,6 +116,7 @@ class CMOS:
             self.ram[self.index] = value & (0x7F if self.index == REG_A else 0xFF)
             if self.index in (REG_A, REG_B):
                 self._schedule(self.board.cycles())
+                self.board.events_changed()
 
     # ------------------------------------------------------------ interrupts
     def periodic_hz(self) -> int:

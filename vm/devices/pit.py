@@ -194,6 +194,7 @@ class PIT8254:
             self._control(value, now)
         else:
             self.channels[port - 0x40].write_count(value, now)
+        self.board.events_changed()
 
     def _control(self, value: int, now: int):
         select = value >> 6
