@@ -145,6 +145,46 @@ def test_privileged_instructions_fault_in_ring3():
         assert cpu.edi & 0xFFFF0000 == 0 and cpu.cpl == 0
 
 
+def ring3_cpu_with_io_bitmap(user_code, allowed_ports):
+    """Ring 3 (IOPL 0) under a TSS whose I/O bitmap (ports 0-0x3FF, then the
+    0xFF byte the hardware's two-byte read needs) allows `allowed_ports`."""
+    cpu = ring3_cpu(user_code)
+    bitmap = bytearray(b"\xff" * 0x81)
+    for port in allowed_ports:
+        bitmap[port >> 3] &= ~(1 << (port & 7))
+    cpu.mem.write(0x3000 + 0x66, struct.pack("<H", 0x68))
+    cpu.mem.write(0x3000 + 0x68, bytes(bitmap))
+    cpu.mem.write(0x500 + 0x28, gdt_entry(0x3000, 0x68 + len(bitmap) - 1, 0x89, flags=0))
+    return cpu
+
+
+def reached_the_syscall(cpu):
+    assert cpu.run(max_insns=1000) == "hlt"
+    return cpu.ebx == 0x55 and cpu.esi == 0x80000 - 20
+
+
+def test_io_in_ring3_follows_the_tss_permission_bitmap():
+    assert reached_the_syscall(ring3_cpu_with_io_bitmap("inb $0x61, %al\noutb %al, $0x61", [0x61]))
+    assert reached_the_syscall(ring3_cpu_with_io_bitmap("movw $0x3f8, %dx\noutl %eax, %dx", range(0x3F8, 0x3FC)))
+    assert reached_the_syscall(ring3_cpu_with_io_bitmap("movw $0x61, %dx\nmovl $0x600, %edi\ninsb", [0x61]))
+    for code in ("inb $0x60, %al",                   # its bit is set
+                 "inw $0x61, %ax",                   # 0x61 is allowed, 0x62 is not
+                 "movw $0x3fb, %dx\ninl %dx, %eax",  # crosses into a denied bitmap byte
+                 "movw $0x3ff, %dx\noutb %al, %dx",  # the last port covered: denied there
+                 "movw $0x400, %dx\ninb %dx, %al",   # the bitmap's bytes beyond the TSS limit
+                 "movw $0x60, %dx\nmovl $0x600, %edi\ninsb"):
+        cpu = ring3_cpu_with_io_bitmap(code, [0x61, 0x3F8])
+        assert not reached_the_syscall(cpu), code
+        assert cpu.eax == 0 and cpu.cpl == 0, code    # #GP(0) reached its handler
+
+
+def test_io_in_ring3_without_a_bitmap_faults():
+    cpu = ring3_cpu("inb $0x61, %al")
+    cpu.mem.write(0x3000 + 0x66, struct.pack("<H", 0x68))    # the map starts past the TSS limit
+    assert not reached_the_syscall(cpu)
+    assert cpu.eax == 0 and cpu.cpl == 0
+
+
 def test_self_modifying_code_in_the_same_block():
     fm = FlatMachine.from_code(assemble("""
 xorl %eax, %eax

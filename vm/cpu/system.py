@@ -37,8 +37,19 @@ class System:
         if self.fl & VM and (self.fl & IOPL) != IOPL:
             raise Fault(GP, 0)
 
-    def _io_allowed(self):
-        if self.protected and (self.cpl > (self.fl & IOPL) >> 12 or self.fl & VM):
+    def _io_allowed(self, port, size):
+        """in/out/ins/outs: always in real mode; in protected mode when CPL <=
+        IOPL, else when the TSS's I/O permission bitmap clears the bits of
+        every port accessed (#GP(0) otherwise).  As the hardware does, two
+        bitmap bytes are read, and both must lie within the TSS limit."""
+        if not self.protected or (self.cpl <= (self.fl & IOPL) >> 12 and not self.fl & VM):
+            return
+        if self.tr_attr & 0xF not in (9, 11) or self.tr_limit < 0x67:
+            raise Fault(GP, 0)                     # no 32-bit TSS: no bitmap
+        at = self.read_sys(self.tr_base + 0x66, 2) + (port >> 3)
+        if at + 1 > self.tr_limit:
+            raise Fault(GP, 0)
+        if self.read_sys(self.tr_base + at, 2) >> (port & 7) & ((1 << size) - 1):
             raise Fault(GP, 0)
 
     # ---- EFLAGS -------------------------------------------------------------------------
@@ -212,7 +223,7 @@ class System:
     # charges its static cycles at its end): the same count whether the code
     # runs in long blocks or one instruction at a time (tracing, stepping).
     def port_in(self, port, size):
-        self._io_allowed()
+        self._io_allowed(port & 0xFFFF, size)
         into = self.locate_instruction()[1]
         self.cycles += self.timing.io + into
         try:
@@ -221,7 +232,7 @@ class System:
             self.cycles -= into
 
     def port_out(self, port, size, value):
-        self._io_allowed()
+        self._io_allowed(port & 0xFFFF, size)
         into = self.locate_instruction()[1]
         self.cycles += self.timing.io + into
         try:
@@ -501,7 +512,7 @@ class System:
                 advance(7)
                 self.lf = (2, 8 * size, a - b, a, b)
             elif op == "ins":
-                self._io_allowed()
+                self._io_allowed(r[2] & 0xFFFF, size)
                 into = self.locate_instruction()[1]
                 self.cycles += into
                 try:
@@ -512,7 +523,7 @@ class System:
                 self.cycles += self.timing.io
                 advance(7)
             elif op == "outs":
-                self._io_allowed()
+                self._io_allowed(r[2] & 0xFFFF, size)
                 v = rd((sbase + si) & 0xFFFFFFFF)
                 into = self.locate_instruction()[1]
                 self.cycles += into
