@@ -27,6 +27,20 @@ def image(tmp_path_factory):
     return build(ROOT, opt=2, out_dir=out).disk_image.read_bytes()
 
 
+@pytest.fixture(scope="module")
+def breakpoints(image):
+    """Physical addresses in the middle of the blocks a plain boot runs on the
+    boot loader's pages (where the tcg write penalty counts block starts)
+    and in the kernel: where a breakpoint would split a block."""
+    m = Machine(timing="tcg", disk=image, serial=io.BytesIO())
+    m.run(max_insns=COUNTS[-1])
+    inside = sorted({blk.phys[len(blk.phys) // 2] for blk in m.cpu.blocks.values() if len(blk.phys) >= 3})
+    boot = [p for p in inside if 0x7000 <= p < 0x9000]
+    kernel = [p for p in inside if p >= 0x400000]
+    assert boot and kernel
+    return boot[::max(1, len(boot) // 4)] + kernel[::max(1, len(kernel) // 8)]
+
+
 def run(image, n, observe=None):
     serial = io.BytesIO()
     m = Machine(timing="tcg", disk=image, serial=serial)
@@ -79,12 +93,29 @@ def pausing(m):
     m.run = run
 
 
+def breaking(addresses):
+    """gdb breakpoints: each hit stops the CPU (run() goes on)."""
+    def observe(m):
+        for phys in addresses:
+            m.cpu.add_exec_hook(phys, lambda cpu: cpu.request_stop())
+    return observe
+
+
+def counting(addresses):
+    """Exec hooks that only look (bench_boot's, a conditional breakpoint not taken)."""
+    def observe(m):
+        for phys in addresses:
+            m.cpu.add_exec_hook(phys, lambda cpu: None)
+    return observe
+
+
 @pytest.mark.parametrize("n", COUNTS)
-def test_tracing_watching_and_stepping_do_not_change_cycles(image, n):
+def test_tracing_watching_and_stepping_do_not_change_cycles(image, breakpoints, n):
     plain = run(image, n)
     assert plain[1] == n
-    for observe in (traced, watched, stopping_watch, stepping, pausing):
-        assert run(image, n, observe) == plain, observe.__name__
+    for observe in (traced, watched, stopping_watch, stepping, pausing, breaking(breakpoints),
+                    counting(breakpoints)):
+        assert run(image, n, observe) == plain, getattr(observe, "__qualname__", observe)
 
 
 def test_a_shorter_run_is_a_prefix_of_a_longer_one(image):

@@ -104,6 +104,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self.device_event = INF   # the cycle of the next device event (the machine keeps it)
         self.triple_fault_report = None
         self._skip_hook_once = None
+        self._hook_held = False    # a hook left the running block before an instruction
         acc = make_accessors(self)
         self.rd = {1: acc["rd8"], 2: acc["rd16"], 4: acc["rd32"]}
         self.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
@@ -199,12 +200,8 @@ class CPU(MMU, Segments, Interrupts, System):
         self._invalidate_at(paddr)
 
     def _invalidate_at(self, paddr):
-        # blocks running through paddr must be split there (or may merge again)
+        # blocks decoded through paddr check (or no longer check) the hooks there
         self.code_written(paddr >> 12, paddr & 0xFFF, (paddr & 0xFFF) + 1)
-        for page in (paddr >> 12,):
-            for key, lo, hi, cache in self.page_blocks.get(page, []):
-                if hi == (paddr & 0xFFF):
-                    cache.pop(key, None)
         self.vcache.clear()
 
     def _fault_at(self, fault, laps_done):
@@ -403,8 +400,11 @@ class CPU(MMU, Segments, Interrupts, System):
         if self.trace is not None:
             self.trace(self)
         smc = self.smc_stores
+        self._hook_held = False
         k = one()
         self._stop_exit = None        # a stop after this one instruction cuts nothing
+        if self._hook_held:
+            return 0                  # a hook left before this instruction: the shadow stays on it
         done += k
         idx += 1
         going = k == 1 and self.smc_stores == smc
@@ -478,20 +478,27 @@ class CPU(MMU, Segments, Interrupts, System):
         except Fault as fault:
             self.deliver_exception(fault)
 
-    def _run_hooks(self, phys):
-        """Run the exec hooks at phys; True when execution must not continue
-        straight into the block there (the hook moved EIP or asked to stop)."""
+    def _run_hooks(self, phys, idx, laps):
+        """Run the exec hooks at phys, before instruction `idx` of the running
+        block (in lap `laps`); True when the block must leave before that
+        instruction (a hook moved EIP, asked to stop or raised attention).
+        Left at the same place, the rest of the block then runs exactly
+        (`_stop_exit`), so a breakpoint does not move block boundaries."""
         if self._skip_hook_once == phys:
             self._skip_hook_once = None       # resuming after a hook's stop: do not stop again
             return False
         where = (self.seg[CS], self.eip, self.sbase[CS])
         for fn in list(self.exec_hooks.get(phys, ())):
             fn(self)
+        same_place = where == (self.seg[CS], self.eip, self.sbase[CS])
         if self.stop_requested:
-            same_place = where == (self.seg[CS], self.eip, self.sbase[CS])
             self._skip_hook_once = phys if same_place else None
+            if same_place:
+                self._hook_held = True        # _exact_block: this step did not happen yet
+                if idx:
+                    self._stop_exit = (idx - 1, laps)
             return True
-        return where != (self.seg[CS], self.eip, self.sbase[CS]) or self.attn
+        return not same_place or self.attn
 
     def _triple_fault(self, why, fault):
         self.halted = True
@@ -541,13 +548,11 @@ class CPU(MMU, Segments, Interrupts, System):
             return byte
 
         decoder = Decoder(fetch)
-        hooks = self.exec_hooks
+        hooks = self.exec_hooks     # checked inline before the instructions they are at
 
         def decode(eip, first):
-            if not first:
-                a = (cs_base + eip) & 0xFFFFFFFF
-                if a >> 12 != page_lin or ((phys & ~0xFFF) | (a & 0xFFF)) in hooks:
-                    return None
+            if not first and ((cs_base + eip) & 0xFFFFFFFF) >> 12 != page_lin:
+                return None
             mark = len(fetched)
             try:
                 insn = decoder.decode(eip, code32)
@@ -559,14 +564,15 @@ class CPU(MMU, Segments, Interrupts, System):
                 del fetched[mark:]
                 return None      # fetch fault: it belongs to the next block
 
+        def hook_at(eip):
+            first = first_byte.get(eip)
+            return first if first in hooks else None
+
         stack32 = bool(self.mode_key >> 33 & 1)
         flat = bool(self.mode_key >> 34 & 1)
         e, starts, cycles_before, eips, loop = translate_block(
             decode, code32, stack32, flat, self.timing, self.eip,
-            allow_loop=kind == "hot", max_insns=BLOCK_INSNS[kind])
-        if phys in hooks:
-            e.lines.insert(0, f"        if HOOK({phys}): return 0")
-            starts = [(idx + 1, n) for idx, n in starts]
+            allow_loop=kind == "hot", max_insns=BLOCK_INSNS[kind], hook_at=hook_at if hooks else None)
         source = assemble(e, starts, loop)
         namespace = {}
         exec(compile(source, f"<block {lin:#010x}>", "exec"), self.globals, namespace)

@@ -236,7 +236,25 @@ class MMU:
 
     def slow_write(self, lin, size, value, user=None):
         """Returns 1 when the store invalidated decoded code (the block ends)."""
-        if (lin & 0xFFF) + size > 0x1000:
+        off = lin & 0xFFF
+        if user is None and off + size <= 0x1000:
+            code_page = self.ctlb.get(lin >> 12)
+            if code_page is not None:
+                # beside executed code (the boot stack's page): charged, stored
+                # here unless it hits executed bytes (the full path below)
+                mem = self.mem
+                page = code_page >> 12
+                executed = mem.code_count.get(page, 0)
+                if executed and mem.code_bytes[page].find(1, off, off + size) < 0:
+                    self._charge_code_page_write(page, executed)
+                    mem.ram[code_page | off:(code_page | off) + size] = value.to_bytes(size, "little")
+                    return self._stop_exit_here() if self.stop_requested else 0
+            untimed = self.mwtlb.get(lin >> 12)
+            if untimed is not None:
+                self.cycles += self.timing.mmio_write
+                untimed[0].mmio_write(untimed[1] | off, size, value & ((1 << (8 * size)) - 1))
+                return self._stop_exit_here() if self.stop_requested else 0
+        elif off + size > 0x1000:
             # check both pages before writing anything (no partial stores)
             self.to_physical(lin, True, user)
             self.to_physical((lin + size - 1) & 0xFFFFFFFF, True, user)
@@ -244,15 +262,7 @@ class MMU:
             for k in range(size):
                 hit |= self.slow_write((lin + k) & 0xFFFFFFFF, 1, (value >> (8 * k)) & 0xFF, user)
             return hit
-        untimed = self.mwtlb.get(lin >> 12)
-        if untimed is not None and user is None:
-            self.cycles += self.timing.mmio_write
-            untimed[0].mmio_write(untimed[1] | (lin & 0xFFF), size, value & ((1 << (8 * size)) - 1))
-            return self._stop_exit_here() if self.stop_requested else 0
         mem = self.mem
-        code_page = self.ctlb.get(lin >> 12)
-        if code_page is not None and user is None and self._store_beside_code(code_page, lin & 0xFFF, size, value):
-            return self._stop_exit_here() if self.stop_requested else 0
         paddr = self.to_physical(lin, True, user)
         self._first_touch(paddr)
         page = paddr >> 12
@@ -293,19 +303,6 @@ class MMU:
         t = self.timing
         self.cycles += t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
                                             * self.mem.block_count.get(page, 0)) // t.exec_cost_divisor
-
-    def _store_beside_code(self, base, offset, size, value):
-        """A store through `ctlb` to a RAM page holding executed code: done
-        here (charged, True) unless it hits executed bytes or the page holds
-        none any more (False: the full path handles it)."""
-        mem = self.mem
-        page = base >> 12
-        executed = mem.code_count.get(page, 0)
-        if not executed or mem.code_bytes[page].find(1, offset, offset + size) >= 0:
-            return False
-        self._charge_code_page_write(page, executed)
-        mem.ram[base | offset:(base | offset) + size] = value.to_bytes(size, "little")
-        return True
 
     def _untimed_mmio(self, lin, page, user, tlb):
         """Whether the MMIO page's device ignores the clock; if so (and no

@@ -320,6 +320,17 @@ class Emitter:
             done = f"_it * {self.ninsns} + {self.n + 1}" if self.loop_start is not None else str(self.n + 1)
             self.emit(f"s.eip = {eip}; s.cycles += __CYC{self.n}__{laps}; return {done}")
 
+    def hook_check(self, phys: int, eip: int) -> None:
+        """Call the exec hooks at this instruction first; leave before it
+        when they say so (CPU._run_hooks)."""
+        self.flush_flags(reads=True)
+        if self.n:
+            self.emit(f"s.eip = {eip}")
+        laps = "_it" if self.loop_start is not None else "0"
+        done = f"_it * {self.ninsns} + {self.n}" if self.loop_start is not None else str(self.n)
+        with self.block(f"if HOOK({phys}, {self.n}, {laps}):"):
+            self.emit(f"s.cycles += {self.static_cycles}; return {done}")
+
     def exit_before(self, cond: str, eip) -> None:
         """Leave the block when `cond` holds, at `eip`, with the current
         instruction not retired (a rep stopped between items)."""
@@ -387,13 +398,13 @@ def has_memory_operand(insn) -> bool:
 
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
-               "CFSRC", "ALU")
+               "CFSRC", "ALU", "HOOK")
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
 
 def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loop=True,
-                    max_insns=MAX_BLOCK_INSNS):
+                    max_insns=MAX_BLOCK_INSNS, hook_at=None):
     """Emit the body of one block starting at `start_eip`.
 
     `decode(eip, first)` returns the instruction there, or None where the
@@ -408,19 +419,23 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     A cold or single-instruction block (`allow_loop` false) is straight: no
     trace and no loop; it is decoded while it is emitted, in one pass.
 
+    `hook_at(eip)`: the physical address of an exec hook at that
+    instruction, or None; the block calls the hooks before it (HOOK).
+
     Returns (emitter, starts, cycles_before, eips, looping) for `assemble`."""
     if not allow_loop:
         insns = []
         e, starts, cycles_before, count = _emit(_straight(decode, code32, start_eip, max_insns, insns), None,
-                                                code32, stack32, flat, profile, start_eip, False)
+                                                code32, stack32, flat, profile, start_eip, False,
+                                                hook_at=hook_at)
         e.arrivals = [False] * count
         return e, starts, cycles_before, [i.eip for i in insns[:count]], False
     insns, follow = _collect(decode, code32, stack32, flat, start_eip, allow_loop, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
-    first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop)[0]
+    first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, hook_at=hook_at)[0]
     dead = frozenset(first.producers - first.used)
     e, starts, cycles_before, count = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop,
-                                            dead)
+                                            dead, hook_at)
     if count < len(insns):
         del insns[count:]
     # which instructions execution reaches by a control transfer inside the trace
@@ -500,7 +515,7 @@ def _jumps_back(insn, start_eip, code32):
     return (insn.next_eip + insn.ops[0].value) & mask == start_eip
 
 
-def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=frozenset()):
+def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=frozenset(), hook_at=None):
     """Emit `insns` (a list, or for a straight block an iterator, with
     `follow` None); returns (emitter, starts, cycles_before, count emitted)."""
     e = Emitter(code32, stack32, flat)
@@ -528,6 +543,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
             e.flush_flags(reads=True)
         starts.append((len(e.lines), n))
         cycles_before.append(e.static_cycles)
+        hooked = hook_at(insn.eip) if hook_at is not None else None
+        if hooked is not None:
+            e.hook_check(hooked, insn.eip)
         reads0, writes0 = e.reads, e.writes
         fn = SEMANTICS.get(insn.mnem)
         if fn is None:
