@@ -58,6 +58,19 @@ def qemu_run(image_path: Path) -> float:
     return time.perf_counter() - start
 
 
+def vm_boots(image: bytes, timing: str, count: int, tmp: Path) -> dict:
+    """{"cold": runs, "warm": runs} (see vm_run): cold runs translate every
+    block; warm runs start, as a new process would, from a store of the
+    translations an earlier boot of the same image made."""
+    from vm.cpu.codecache import CodeCache
+    store = tmp / "blocks.sqlite"     # a store of its own: the user's cache is left alone
+    first = CodeCache(store)
+    vm_run(image, timing, first)
+    first.save()
+    return {label: [vm_run(image, timing, CodeCache(None if label == "cold" else store)) for _ in range(count)]
+            for label in ("cold", "warm")}
+
+
 def wall_of(runs) -> float:
     return statistics.median(r[0] for r in runs)
 
@@ -88,16 +101,8 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         image = build_image(args.opt, args.cmdline, Path(tmp))
-        from vm.cpu.codecache import CodeCache
-        store = Path(tmp) / "blocks.sqlite"     # a store of its own: the user's cache is left alone
-        first = CodeCache(store)
-        vm_run(image, args.timing, first)
-        first.save()
         walls = {}
-        for label in ("cold", "warm"):
-            # each run gets a new cache object, as a new process would: empty, or reading the store
-            runs = [vm_run(image, args.timing, CodeCache(None if label == "cold" else store))
-                    for _ in range(args.runs)]
+        for label, runs in vm_boots(image, args.timing, args.runs, Path(tmp)).items():
             if not report_vm(label, runs, args):
                 return 1
             walls[label] = wall_of(runs)

@@ -4,7 +4,9 @@ for a register loop, a memory read/write loop and a call/ret loop, under the
 
     python bench/bench_cpu.py [--iterations N] [--boot] [--soak N]
 
---boot also times a whole kernel boot to ACPI power-off (build + run).
+--boot also times a whole kernel boot to ACPI power-off, with every block
+translated in the run ("cold") and with translations reused from an earlier
+boot ("warm"; vm/cpu/codecache.py), as bench_boot.py does.
 --soak N runs N random instruction sequences (half 32-bit protected mode,
 half 16-bit real mode) against Unicorn, as tests/cpu/test_differential.py
 does, and prints the mismatches (the longer run before resolving issue 5).
@@ -81,20 +83,14 @@ def measure(name, timing, iterations):
 
 
 def boot():
-    from compiler.build import BuildError, build
-    from vm.machine import Machine
-    try:
-        res = build(ROOT, opt=2)
-    except BuildError as err:
-        return None, 0, f"kernel build failed: {err}"
-    samples = []
-    for _ in range(3):
-        m = Machine(timing="tcg", disk=res.disk_image, serial=open("/dev/null", "wb"))
-        t0 = time.perf_counter()
-        r = m.run()
-        dt = time.perf_counter() - t0
-        samples.append((m.cpu.insns / dt / 1e6, m.cpu.insns, r.reason))
-    return sorted(samples)[1]
+    """{label: (MIPS, instructions, end reason)} for a cold and a warm boot
+    (bench_boot.py's runs, median of 5)."""
+    import tempfile
+    from bench_boot import build_image, vm_boots, wall_of
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image(2, "", Path(tmp))
+        return {label: (runs[0][2] / wall_of(runs) / 1e6, runs[0][2], runs[0][1].reason)
+                for label, runs in vm_boots(image, "tcg", 5, Path(tmp)).items()}
 
 
 def soak(total, first_seed=1_000_000):
@@ -132,11 +128,9 @@ def main():
         tcg = measure(name, "tcg", args.iterations)
         print(f"{name:<26} {off:9.2f} {tcg:9.2f} {tcg / off:8.2f}")
     if args.boot:
-        mips, insns, reason = boot()
-        if mips is None:
-            print(f"kernel boot: {reason}")
-        else:
-            print(f"kernel boot to power-off (tcg): {mips:.2f} MIPS, {insns} instructions, ended: {reason}")
+        for label, (mips, insns, reason) in boot().items():
+            print(f"kernel boot to power-off (tcg, {label} translations): {mips:.2f} MIPS, "
+                  f"{insns} instructions, ended: {reason}")
 
 
 if __name__ == "__main__":
