@@ -1,4 +1,4 @@
-"""Physical memory: one RAM bytearray, ROM regions, MMIO regions, and the
+"""Physical memory: one RAM buffer, ROM regions, MMIO regions, and the
 per-page record of bytes that hold executed code.
 
 The code-byte record serves two masters: the CPU's block cache (a write to
@@ -8,6 +8,8 @@ it).  `code_count[page]` is therefore kept up to date on every change, so
 the timing rule reads it in O(1).
 """
 from __future__ import annotations
+
+import mmap
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -39,7 +41,10 @@ class PhysicalMemory:
     def __init__(self, ram_size: int = 128 << 20):
         if ram_size <= 0 or ram_size % PAGE_SIZE:
             raise ValueError(f"RAM size must be a positive multiple of {PAGE_SIZE}")
-        self.ram = bytearray(ram_size)
+        # an anonymous mapping: the host zero-fills pages as the guest first
+        # touches them, so a 128 MiB machine starts at once (bytearray() would
+        # write every byte); it indexes, slices and casts like a bytearray
+        self.ram = mmap.mmap(-1, ram_size)
         self.ram_size = ram_size
         self.regions: list[Region] = []
         self.page_region: dict[int, Region] = {}   # page -> ROM/MMIO region covering it
