@@ -222,9 +222,18 @@ class System:
     # Devices see the cycle count as of the accessing instruction (the block
     # charges its static cycles at its end): the same count whether the code
     # runs in long blocks or one instruction at a time (tracing, stepping).
+    def _into_block_for(self, port):
+        """The cycles of the running block before this instruction, for a
+        device that reads the clock; 0 (no search) for one that does not say
+        `timed = False`, and for unclaimed ports."""
+        dev = self.ports.devices.get(port & 0xFFFF)
+        if dev is None or not getattr(dev, "timed", True):
+            return 0
+        return self.locate_instruction()[1]
+
     def port_in(self, port, size):
         self._io_allowed(port & 0xFFFF, size)
-        into = self.locate_instruction()[1]
+        into = self._into_block_for(port)
         self.cycles += self.timing.io + into
         try:
             return self.ports.read(port & 0xFFFF, size)
@@ -233,7 +242,7 @@ class System:
 
     def port_out(self, port, size, value):
         self._io_allowed(port & 0xFFFF, size)
-        into = self.locate_instruction()[1]
+        into = self._into_block_for(port)
         self.cycles += self.timing.io + into
         try:
             self.ports.write(port & 0xFFFF, size, value)
@@ -513,7 +522,7 @@ class System:
                 self.lf = (2, 8 * size, a - b, a, b)
             elif op == "ins":
                 self._io_allowed(r[2] & 0xFFFF, size)
-                into = self.locate_instruction()[1]
+                into = self._into_block_for(r[2])
                 self.cycles += into
                 try:
                     v = self.ports.read(r[2] & 0xFFFF, size)
@@ -525,7 +534,7 @@ class System:
             elif op == "outs":
                 self._io_allowed(r[2] & 0xFFFF, size)
                 v = rd((sbase + si) & 0xFFFFFFFF)
-                into = self.locate_instruction()[1]
+                into = self._into_block_for(r[2])
                 self.cycles += into
                 try:
                     self.ports.write(r[2] & 0xFFFF, size, v)

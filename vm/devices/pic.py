@@ -144,6 +144,8 @@ class PIC8259:
 class DualPIC:
     """The master/slave pair as the PC wires it; the CPU's interrupt controller."""
 
+    timed = False      # its ports do not depend on when they are accessed (no clock reads)
+
     CASCADE_IRQ = 2
 
     def __init__(self, cpu=None):

@@ -20,6 +20,8 @@ IIR_NONE, IIR_RLS, IIR_RDA, IIR_THRE, IIR_MS = 0x01, 0x06, 0x04, 0x02, 0x00
 
 
 class UART16550:
+    timed = False      # its ports do not depend on when they are accessed (no clock reads)
+
     def __init__(self, board, output=None, input_bytes: bytes = b"", irq: int = 4, base: int = 0x3F8):
         self.board = board
         self.output = output
