@@ -326,23 +326,25 @@ class System:
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         r = self.regs
         started = r[1] & amask
-        moved = 0
+        moved = self._rep_fast(op, size, asz, seg, rep, into_block) if fast else 0
+        tried_slow = False
         while True:
-            if fast:
-                # fast page runs, then one item the slow way (which fills the TLBs
-                # for the next page, or faults, or ends a repe/repne)
-                moved = self._rep_fast(op, size, asz, seg, rep, into_block)
             left = r[1] & amask
             if left == 0:
                 return False
             # the time now: the running block charges its static costs at its end
             if left != started and self.cycles + into_block >= self.device_event:
                 return True
-            # when a slow item did not let the fast path go on (code, watched or
-            # timed MMIO pages), the rest of these pages go item by item
-            limit = 1 if fast and moved else self._items_on_pages(op, size, asz, seg)
+            # one item the slow way (it fills the TLBs the fast path needs, or
+            # faults, or ends a repe/repne); when the fast path still cannot go
+            # on (code, watched or timed MMIO pages), the rest of these pages
+            # go item by item
+            limit = 1 if fast and (moved or not tried_slow) else self._items_on_pages(op, size, asz, seg)
             if not self._string_loop(op, size, asz, seg, rep, limit=limit):
                 return False
+            tried_slow = True
+            moved = self._rep_fast(op, size, asz, seg, rep, into_block) if fast else 0
+
     def _items_on_pages(self, op, size, asz, seg):
         """Items of a forward rep before its source or destination crosses a
         page end (at least one): the slow loop does those, then the fast
