@@ -173,10 +173,9 @@ class Machine:
     def events_changed(self):
         """A device's next event moved (the guest programmed it): the running
         CPU must come back by then, and a long rep yields to it."""
-        event = self._next_event()
         cpu = self.cpu
-        cpu.device_event = float("inf") if event is None else event
-        if event is not None and event < cpu.cyc_limit:
+        event = cpu.device_event = self._device_event()
+        if event < cpu.cyc_limit:
             cpu.cyc_limit = event
             cpu.attention()          # the run loop takes the new limit at the next block boundary
 
@@ -309,8 +308,7 @@ class Machine:
         if deadline is not None and time.monotonic() >= deadline:
             return self.request_exit("timeout", None, "wall-clock timeout (--timeout)")
         until = self._run_until(max_cycles, deadline)
-        event = self._next_event()
-        cpu.device_event = float("inf") if event is None else event    # a long rep yields to it
+        cpu.device_event = self._device_event()     # a long rep yields to it
         limits = [n - self.insns() for n in (max_insns, pause_insns) if n is not None]
         reason = cpu.run(max_insns=min(limits) if limits else None, until_cycle=until)
         if self._live():
@@ -333,6 +331,10 @@ class Machine:
     def _next_event(self):
         events = [e for e in (d.next_event_cycle() for d in self.timed_devices) if e is not None]
         return min(events) if events else None
+
+    def _device_event(self) -> float:
+        event = self._next_event()
+        return float("inf") if event is None else event
 
     def _fire_events(self):
         now = self.cpu.cycles

@@ -482,8 +482,9 @@ class CPU(MMU, Segments, Interrupts, System):
         """Run the exec hooks at phys, before instruction `idx` of the running
         block (in lap `laps`); True when the block must leave before that
         instruction (a hook moved EIP, asked to stop or raised attention).
-        Left at the same place, the rest of the block then runs exactly
-        (`_stop_exit`), so a breakpoint does not move block boundaries."""
+        After a stop at the same place (a breakpoint), the rest of the
+        block runs exactly (`_stop_exit`), so breakpoints do not move block
+        boundaries."""
         if self._skip_hook_once == phys:
             self._skip_hook_once = None       # resuming after a hook's stop: do not stop again
             return False
@@ -518,7 +519,7 @@ class CPU(MMU, Segments, Interrupts, System):
         else decoded and compiled now."""
         kind = self._kinds[id(cache)]
         shared = self.code_cache
-        # exec hooks on the page end blocks before them (and run at their address)
+        # the block checks the exec hooks on its page inline: it depends on where they are
         hooks = tuple(sorted(h & 0xFFF for h in self.exec_hooks if h >> 12 == phys >> 12))
         ckey = (kind, self.cost_key, key, self.eip, hooks)
         t = shared.find(ckey, self.mem) if shared is not None else None
@@ -534,7 +535,7 @@ class CPU(MMU, Segments, Interrupts, System):
         cs_base = self.sbase[CS]
         page_lin = lin >> 12
         fetched = []    # physical address of every byte decoded
-        byte_at = {}
+        byte_at = {}     # ... and its value
         first_byte = {}  # eip -> physical address of the instruction's first byte
 
         def fetch(offset):
@@ -544,8 +545,8 @@ class CPU(MMU, Segments, Interrupts, System):
             else:
                 p = self.fetch_page(a) | (a & 0xFFF)
             fetched.append(p)
-            byte = byte_at[p] = self.mem._read_byte(p)
-            return byte
+            byte_at[p] = self.mem._read_byte(p)
+            return byte_at[p]
 
         decoder = Decoder(fetch)
         hooks = self.exec_hooks     # checked inline before the instructions they are at

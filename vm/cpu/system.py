@@ -427,12 +427,11 @@ class System:
                 dbuf[d:d + n] = sbuf[sp:sp + n]
             else:
                 dbuf[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
-            self.cycles += k * (scost + dcost)
             if op == "movs":
                 r[6] = (r[6] & ~amask) | ((si + n) & amask)
             r[7] = (r[7] & ~amask) | ((di + n) & amask)
             r[1] = (r[1] & ~amask) | ((count - k) & amask)
-            self.cycles += k * per_item
+            self.cycles += k * (per_item + scost + dcost)
             done += k
         return done
 

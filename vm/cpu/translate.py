@@ -310,6 +310,10 @@ class Emitter:
         return [o, None, z, None, s, None, lt, f"{z} or {lt}"][base]
 
     # ---- control flow -------------------------------------------------------------
+    def retired(self, k: int) -> str:
+        """The block's return value after `k` instructions of this lap."""
+        return f"_it * {self.ninsns} + {k}" if self.loop_start is not None else str(k)
+
     def side_exit(self, cond: str, eip) -> None:
         """Leave the block when `cond` holds, at `eip`, this instruction done."""
         with self.block(f"if {cond}:"):
@@ -317,8 +321,7 @@ class Emitter:
             if store:
                 self.emit(store)
             laps = " + __CYC__ * _it" if self.loop_start is not None and self.pure_loop else ""
-            done = f"_it * {self.ninsns} + {self.n + 1}" if self.loop_start is not None else str(self.n + 1)
-            self.emit(f"s.eip = {eip}; s.cycles += __CYC{self.n}__{laps}; return {done}")
+            self.emit(f"s.eip = {eip}; s.cycles += __CYC{self.n}__{laps}; return {self.retired(self.n + 1)}")
 
     def hook_check(self, phys: int, eip: int) -> None:
         """Call the exec hooks at this instruction first; leave before it
@@ -327,9 +330,8 @@ class Emitter:
         if self.n:
             self.emit(f"s.eip = {eip}")
         laps = "_it" if self.loop_start is not None else "0"
-        done = f"_it * {self.ninsns} + {self.n}" if self.loop_start is not None else str(self.n)
         with self.block(f"if HOOK({phys}, {self.n}, {laps}):"):
-            self.emit(f"s.cycles += {self.static_cycles}; return {done}")
+            self.emit(f"s.cycles += {self.static_cycles}; return {self.retired(self.n)}")
 
     def exit_before(self, cond: str, eip) -> None:
         """Leave the block when `cond` holds, at `eip`, with the current
@@ -338,8 +340,7 @@ class Emitter:
             store = self.flag_store()
             if store:
                 self.emit(store)
-            done = f"_it * {self.ninsns} + {self.n}" if self.loop_start is not None else str(self.n)
-            self.emit(f"s.eip = {eip}; s.cycles += {self.static_cycles}; return {done}")
+            self.emit(f"s.eip = {eip}; s.cycles += {self.static_cycles}; return {self.retired(self.n)}")
 
     def branch(self, cond: str, taken: int, fallthrough: int) -> None:
         if self.follow == ("fall",):
@@ -524,7 +525,6 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     if loop:
         e.ninsns = len(insns)
         e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
-    if loop:
         e.emit("while True:")
         e.depth += 1
     starts = []             # (first line index, insn index)
@@ -563,10 +563,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
             with e.block("if _w:"):
                 if e.pending is not None:
                     e.emit(e.flag_store())
-                done = f"_it * {len(insns)} + {n + 1}" if loop else str(n + 1)
                 # where the trace goes on: a followed call continues at its target
                 nxt = insns[n + 1].eip if follow is not None and n + 1 < len(insns) else insn.next_eip & mask
-                e.emit(f"s.eip = {nxt}; s.cycles += {e.static_cycles}; return {done}")
+                e.emit(f"s.eip = {nxt}; s.cycles += {e.static_cycles}; return {e.retired(n + 1)}")
     e.last_next_eip = last.next_eip & mask if last is not None else None
     if not e.ended:
         e.emit(f"s.eip = {e.last_next_eip}")
