@@ -1,7 +1,8 @@
 """A GDB remote-protocol stub on 127.0.0.1 (`--gdb PORT`, `--wait-gdb`).
 
-Serves one gdb connection: an i386 target description (core registers and
-the x87 registers gdb insists on, which read as zero), registers, memory
+Serves one gdb connection: an i386 target description (core registers, the
+x87 registers gdb insists on, which read as zero, and CR0/CR2/CR3/CR4 as
+QEMU names them), registers, memory
 (linear addresses, translated through the page tables when paging is on),
 continue, single step, software breakpoints (Z0/Z1, as CPU exec hooks) and
 write watchpoints (Z2, as physical write watches), Ctrl-C, detach and kill.
@@ -11,11 +12,15 @@ When the guest ends the run, gdb gets the exit status (`W`).
 import select
 import socket
 
+from vm.cpu.faults import Fault
+
 GPR_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags")
 SEG_NAMES = ("cs", "ss", "ds", "es", "fs", "gs")
 SEG_INDEX = {"es": 0, "cs": 1, "ss": 2, "ds": 3, "fs": 4, "gs": 5}
 FPU_CONTROL = ("fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop")
-NUM_REGS = 16 + 8 + 8
+CONTROL = ("cr0", "cr2", "cr3", "cr4")    # after the x87 registers, as QEMU numbers them
+FIRST_CONTROL = 16 + 8 + 8
+NUM_REGS = FIRST_CONTROL + len(CONTROL)
 SLICE_INSNS = 20_000          # instructions between checks for Ctrl-C from gdb
 SIGTRAP, SIGINT = 5, 2
 
@@ -24,9 +29,11 @@ def target_xml() -> str:
     regs = [f'<reg name="{n}" bitsize="32" type="{_reg_type(n)}"/>' for n in GPR_NAMES + SEG_NAMES]
     regs += [f'<reg name="st{i}" bitsize="80" type="i387_ext"/>' for i in range(8)]
     regs += [f'<reg name="{n}" bitsize="32" type="int" group="float"/>' for n in FPU_CONTROL]
+    control = [f'<reg name="{n}" bitsize="32" type="int32" group="system"/>' for n in CONTROL]
     return ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
             '<target version="1.0"><architecture>i386</architecture>'
-            '<feature name="org.gnu.gdb.i386.core">' + "".join(regs) + "</feature></target>")
+            '<feature name="org.gnu.gdb.i386.core">' + "".join(regs) + "</feature>"
+            '<feature name="org.qemu.gdb.i386.sys">' + "".join(control) + "</feature></target>")
 
 
 def _reg_type(name: str) -> str:
@@ -262,15 +269,17 @@ class GdbStub:
             value = cpu.get_seg(SEG_INDEX[SEG_NAMES[number - 10]])
         elif number < 24:
             return "00" * 10
-        elif number < NUM_REGS:
+        elif number < FIRST_CONTROL:
             value = 0x037F if number == 24 else 0
+        elif number < NUM_REGS:
+            value = cpu.cr[int(CONTROL[number - FIRST_CONTROL][2])]
         else:
             return "E00"
         return (value & 0xFFFFFFFF).to_bytes(4, "little").hex()
 
     def _write_reg(self, number: int, hexvalue: str) -> str:
         raw = bytes.fromhex(hexvalue)
-        if len(raw) < 4 and number < 16:
+        if len(raw) < 4 and (number < 16 or number >= FIRST_CONTROL):
             return "E01"
         value = int.from_bytes(raw[:4], "little")
         cpu = self.cpu
@@ -284,6 +293,11 @@ class GdbStub:
             index = SEG_INDEX[SEG_NAMES[number - 10]]
             if cpu.get_seg(index) != value & 0xFFFF:
                 cpu.load_seg(index, value & 0xFFFF)
+        elif FIRST_CONTROL <= number < NUM_REGS:
+            try:
+                cpu.set_cr(int(CONTROL[number - FIRST_CONTROL][2]), value)
+            except Fault:
+                return "E01"              # a value the CPU refuses (#GP for a guest)
         return "OK"
 
     def _write_all_regs(self, hexdata: str) -> str:

@@ -42,11 +42,12 @@ def test_gdb_breakpoint_step_registers_memory_watch_and_exit():
     serial = io.BytesIO()
     machine = Machine(ram_size=16 << 20, timing="off", disk=program(GUEST), serial=serial)
     stdout, result = run_gdb(machine, [
-        "info registers eip", "break *0x7c00", "continue", "info registers eip",
+        "info registers eip", "info registers cr0", "break *0x7c00", "continue", "info registers eip",
         "stepi", "stepi", "info registers eax ebx", "x/3xb 0x7c00",
         "watch *(short *)0x9000", "continue", "print/x *(short *)0x9000", "monitor insns",
         "delete", "continue"])
     assert "eip            0xfff0" in stdout          # reset vector
+    assert "cr0            0x60000010" in stdout
     assert "Breakpoint 1, 0x00007c00" in stdout
     assert "eip            0x7c00" in stdout
     assert "eax            0x1234" in stdout and "ebx            0x5678" in stdout
@@ -60,7 +61,7 @@ def test_gdb_breakpoint_step_registers_memory_watch_and_exit():
 def test_target_description_names_the_i386_core():
     xml = target_xml()
     assert "<architecture>i386</architecture>" in xml and 'name="org.gnu.gdb.i386.core"' in xml
-    assert xml.count("<reg ") == 32
+    assert xml.count("<reg ") == 36 and '<reg name="cr3"' in xml
 
 
 HIGHER_HALF = """
@@ -101,8 +102,10 @@ def test_breakpoint_on_a_virtual_address_set_before_paging():
         pytest.skip("the CPU has no on_mmu_change hook yet (docs/requests.md)")
     code = assemble(source, base=0x7C00)
     high = 0x7C00 + code.index(bytes.fromhex("b942420000")) + 0x400000 - 0x7000
-    stdout, result = run_gdb(machine, [f"break *{high:#x}", "continue", "info registers eip", "continue"])
+    stdout, result = run_gdb(machine, [f"break *{high:#x}", "continue", "info registers eip",
+                                       "print/x $cr3", "print/x $cr0", "continue"])
     assert f"Breakpoint 1, {high:#010x}" in stdout, stdout
+    assert "$1 = 0x1000" in stdout and "$2 = 0xe0000011" in stdout, stdout     # CR3; CR0 with PG, CD, NW, PE
     assert result.reason == "poweroff"
 
 

@@ -122,6 +122,11 @@ class System:
         if kind == "dr":
             self.dr[idx + 2 if idx in (4, 5) else idx] = value
             return
+        self.set_cr(idx, value)
+
+    def set_cr(self, idx, value):
+        """mov to CRn after the privilege check (a debugger writes these too);
+        an invalid value raises #GP."""
         if idx == 0:
             self.set_cr0(value)
         elif idx == 3:
