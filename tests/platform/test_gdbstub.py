@@ -137,6 +137,9 @@ def test_malformed_packets_get_error_replies():
             assert stub.handle(packet) in ("E01", "OK", "")
         assert stub.handle(b"m7c00,2") == "0000"          # nothing loaded before the BIOS runs
         assert stub.handle(b"g")[8 * 8:9 * 8] == "f0ff0000"      # eip (register 8) at reset
+        assert stub.handle(b"P20=00000080") == "E01"              # CR0 with PG but not PE: refused
+        assert stub.handle(b"P23=10000000") == "OK" and machine.cpu.cr[4] == 0x10    # CR4.PSE
+        assert stub.handle(b"p23") == "10000000"
     finally:
         stub.listener.close()
 
