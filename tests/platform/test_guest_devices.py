@@ -135,25 +135,16 @@ def test_a_timer_interrupt_arrives_between_rep_iterations():
 # the guest programs the PIT and busy-waits (no hlt) for the first tick: the
 # run notices the new schedule at once, so the tick comes one period later
 BUSY_WAIT_FIRST_TICK = REAL_MODE_SETUP + """
-    movw $first_tick, 0x20
-    movw $0, 0x22
     movw $0, 0x500
-    mov $0x34, %al
-    outb %al, $0x43
-    mov $""" + str(DIVISOR & 0xFF) + """, %al
-    outb %al, $0x40
-    mov $""" + str(DIVISOR >> 8) + """, %al
-    outb %al, $0x40
+""" + start_timer(DIVISOR) + """
     rdtsc
     mov %eax, 0x600
-    mov $0xfe, %al
-    outb %al, $0x21
     sti
 1:  cmpw $0, 0x500
     je 1b
     cli
     jmp poweroff
-first_tick:
+irq0:
     push %eax
     push %edx
     rdtsc
