@@ -51,3 +51,23 @@ def test_a_broken_store_is_ignored(tmp_path):
     assert outcome(image, cache) == cold
     cache.save()                            # quietly does nothing
     assert cache.store_path is None
+
+
+def test_a_forked_child_does_not_write_its_parents_translations(tmp_path):
+    import os
+    import sqlite3
+
+    def rows():
+        with sqlite3.connect(store) as db:
+            return db.execute("SELECT count(*) FROM blocks").fetchone()[0]
+    store = tmp_path / "blocks.sqlite"
+    cache = CodeCache(store)
+    outcome(program(STAMPS), cache)        # opens the store (nothing found) and keeps what it made
+    pid = os.fork()
+    if pid == 0:                           # the child's save must not write through the parent's connection
+        cache.save()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert rows() == 0
+    cache.save()
+    assert rows() == len(cache.entries) > 0

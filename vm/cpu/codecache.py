@@ -82,6 +82,7 @@ class CodeCache:
         self.pending: list[tuple[tuple, Translation]] = []     # made since the last save
         self.store_path = store
         self._db = None
+        self._pid = os.getpid()      # a connection must not cross a fork
         self.hits = self.misses = 0
 
     # ---- lookup ------------------------------------------------------------------------
@@ -106,7 +107,13 @@ class CodeCache:
             self.pending.append((key, t))
 
     # ---- the on-disk store ------------------------------------------------------------------
+    def _forget_if_forked(self):
+        if self._pid != os.getpid():
+            # a forked child: the parent's connection and unsaved work stay the parent's
+            self._db, self.pending, self._pid = None, [], os.getpid()
+
     def _open(self):
+        self._forget_if_forked()
         if self._db is None and self.store_path is not None:
             try:
                 self.store_path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +140,7 @@ class CodeCache:
 
     def save(self) -> None:
         """Write the translations made since the last save to the store."""
+        self._forget_if_forked()
         if not self.pending:
             return
         made, self.pending = self.pending, []
