@@ -43,6 +43,7 @@ def test_changed_code_at_the_same_address_is_translated_again():
 
 
 def test_a_broken_store_is_ignored(tmp_path):
+    import sqlite3
     image = program(STAMPS)
     cold = outcome(image, CodeCache(None))
     store = tmp_path / "blocks.sqlite"
@@ -51,6 +52,14 @@ def test_a_broken_store_is_ignored(tmp_path):
     assert outcome(image, cache) == cold
     cache.save()                            # quietly does nothing
     assert cache.store_path is None
+    store.unlink()
+    first = CodeCache(store)
+    outcome(image, first)
+    first.save()
+    with sqlite3.connect(store) as db:      # damaged entries: not marshal data, or not a translation
+        db.execute("UPDATE blocks SET blob = CASE WHEN rowid % 2 THEN x'00' ELSE x'e90100000000' END")
+    damaged = CodeCache(store)
+    assert outcome(image, damaged) == cold and damaged.hits == 0
 
 
 def test_a_forked_child_does_not_write_its_parents_translations(tmp_path):

@@ -26,10 +26,11 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from types import CodeType
 
 STORE_LIMIT = 128 << 20      # a store grown past this is started afresh
+STORES_KEPT = 4              # stores of translator versions: the most recently written are kept
 MEMORY_LIMIT = 50_000        # translations kept in the process before it starts afresh
-KINDS = ("single", "cold", "hot")
 
 
 class Translation:
@@ -47,7 +48,14 @@ class Translation:
 
     @classmethod
     def from_blob(cls, blob: bytes) -> "Translation":
-        return cls(**dict(zip(cls.__slots__, marshal.loads(blob))))
+        """The translation a blob holds; ValueError if it is not one."""
+        fields = marshal.loads(blob)
+        if not isinstance(fields, tuple) or len(fields) != len(cls.__slots__):
+            raise ValueError("not a translation")
+        t = cls(**dict(zip(cls.__slots__, fields)))
+        if not (isinstance(t.code, CodeType) and isinstance(t.code_bytes, bytes) and isinstance(t.runs, tuple)):
+            raise ValueError("not a translation")
+        return t
 
     def matches(self, mem) -> bool:
         """Whether memory still holds the bytes this was decoded from."""
@@ -119,6 +127,8 @@ class CodeCache:
                 self.store_path.parent.mkdir(parents=True, exist_ok=True)
                 if self.store_path.exists() and self.store_path.stat().st_size > STORE_LIMIT:
                     self.store_path.unlink()
+                if not self.store_path.exists():
+                    self._drop_old_stores()
                 db = sqlite3.connect(self.store_path, timeout=10)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("CREATE TABLE IF NOT EXISTS blocks (key TEXT, digest BLOB, blob BLOB, "
@@ -128,6 +138,17 @@ class CodeCache:
                 self.store_path = None
         return self._db
 
+    def _drop_old_stores(self):
+        """A new translator version starts a store: keep only the most recently
+        written few of the others (another checkout may still be using them)."""
+        try:
+            others = sorted(self.store_path.parent.glob("vm-blocks-*.sqlite"), key=lambda p: p.stat().st_mtime)
+            for old in others[:max(0, len(others) - (STORES_KEPT - 1))]:
+                for path in (old, old.with_name(old.name + "-wal"), old.with_name(old.name + "-shm")):
+                    path.unlink(missing_ok=True)
+        except OSError:
+            pass                 # left for a later run
+
     def _load(self, key: tuple) -> list[Translation]:
         db = self._open()
         if db is None:
@@ -135,7 +156,7 @@ class CodeCache:
         try:
             rows = db.execute("SELECT blob FROM blocks WHERE key = ?", (repr(key),)).fetchall()
             return [Translation.from_blob(blob) for (blob,) in rows]
-        except (sqlite3.Error, ValueError, EOFError, TypeError):
+        except (sqlite3.Error, ValueError, EOFError, TypeError):    # a damaged store costs only time
             return []
 
     def save(self) -> None:
