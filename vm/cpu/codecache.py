@@ -30,7 +30,7 @@ from types import CodeType
 
 STORE_LIMIT = 128 << 20      # a store grown past this is started afresh
 STORES_KEPT = 4              # stores of translator versions: the most recently written are kept
-MEMORY_LIMIT = 50_000        # translations kept in the process before it starts afresh
+MEMORY_LIMIT = 10_000        # translations kept in a process (about 4 KB each) before it starts afresh
 
 
 class Translation:
