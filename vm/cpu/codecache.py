@@ -31,6 +31,7 @@ from types import CodeType
 STORE_LIMIT = 128 << 20      # a store grown past this is started afresh
 STORES_KEPT = 4              # stores of translator versions: the most recently written are kept
 MEMORY_LIMIT = 10_000        # translations kept in a process (about 4 KB each) before it starts afresh
+SAVE_EVERY = 5_000           # unsaved translations that make a long-lived process save them
 
 
 class Translation:
@@ -113,6 +114,8 @@ class CodeCache:
         self.entries.setdefault(key, []).append(t)
         if self.store_path is not None:
             self.pending.append((key, t))
+            if len(self.pending) >= SAVE_EVERY:
+                self.save()
 
     # ---- the on-disk store ------------------------------------------------------------------
     def _forget_if_forked(self):
