@@ -166,7 +166,9 @@ def reached_the_syscall(cpu):
 def test_io_in_ring3_follows_the_tss_permission_bitmap():
     assert reached_the_syscall(ring3_cpu_with_io_bitmap("inb $0x61, %al\noutb %al, $0x61", [0x61]))
     assert reached_the_syscall(ring3_cpu_with_io_bitmap("movw $0x3f8, %dx\noutl %eax, %dx", range(0x3F8, 0x3FC)))
-    assert reached_the_syscall(ring3_cpu_with_io_bitmap("movw $0x61, %dx\nmovl $0x600, %edi\ninsb", [0x61]))
+    # ins stores through ES, which the iret to ring 3 left null: load the user data segment
+    assert reached_the_syscall(ring3_cpu_with_io_bitmap("movw $0x23, %ax\nmovw %ax, %es\n"
+                                                        "movw $0x61, %dx\nmovl $0x600, %edi\ninsb", [0x61]))
     for code in ("inb $0x60, %al",                   # its bit is set
                  "inw $0x61, %ax",                   # 0x61 is allowed, 0x62 is not
                  "movw $0x3fb, %dx\ninl %dx, %eax",  # crosses into a denied bitmap byte

@@ -110,7 +110,8 @@ class CPU(MMU, Segments, Interrupts, System):
         self.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
-                            FAULT_AT=self._fault_at, HOOK=self._run_hooks, __builtins__=__builtins__)
+                            FAULT_AT=self._fault_at, HOOK=self._run_hooks, LIN=self.checked_linear,
+                            __builtins__=__builtins__)
         mem.listeners.append(self)
         self.reset()
 
@@ -573,7 +574,8 @@ class CPU(MMU, Segments, Interrupts, System):
         flat = bool(self.mode_key >> 34 & 1)
         e, starts, cycles_before, eips, loop = translate_block(
             decode, code32, stack32, flat, self.timing, self.eip,
-            allow_loop=kind == "hot", max_insns=BLOCK_INSNS[kind], hook_at=hook_at if hooks else None)
+            allow_loop=kind == "hot", max_insns=BLOCK_INSNS[kind], hook_at=hook_at if hooks else None,
+            limited=self.mode_key >> 35 & 0x3F)
         source = assemble(e, starts, loop)
         namespace = {}
         exec(compile(source, f"<block {lin:#010x}>", "exec"), self.globals, namespace)

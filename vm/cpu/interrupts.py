@@ -24,11 +24,11 @@ class Interrupts:
     def push_value(self, value, size):
         if self._stack32():
             sp = (self.regs[4] - size) & 0xFFFFFFFF
-            self.write_mem(self.sbase[SS] + sp, size, value)
+            self.write_mem(self.stack_linear(sp, size), size, value)
             self.regs[4] = sp
         else:
             sp = (self.regs[4] - size) & 0xFFFF
-            self.write_mem(self.sbase[SS] + sp, size, value)
+            self.write_mem(self.stack_linear(sp, size), size, value)
             self.regs[4] = (self.regs[4] & 0xFFFF0000) | sp
 
     def stack_read(self, offset, size):
@@ -37,7 +37,7 @@ class Interrupts:
             sp = (self.regs[4] + offset) & 0xFFFFFFFF
         else:
             sp = (self.regs[4] + offset) & 0xFFFF
-        return self.read_mem(self.sbase[SS] + sp, size)
+        return self.read_mem(self.stack_linear(sp, size), size)
 
     def stack_release(self, nbytes):
         if self._stack32():

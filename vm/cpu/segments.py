@@ -18,8 +18,23 @@ REAL_DATA_ATTR = A_PRESENT | A_S | A_RW | A_ACCESSED          # 16-bit data, lim
 REAL_CODE_ATTR = A_PRESENT | A_S | A_CODE | A_RW | A_ACCESSED
 
 
+FULL_RANGE = (0, 0xFFFFFFFF)
+EMPTY_RANGE = (1, 0)         # an unusable (null) segment: no offset is inside
+
+
 def dpl(attr):
     return attr >> 5 & 3
+
+
+def offset_range(limit, attr):
+    """(lowest, highest) offset a byte of an access may have in a segment:
+    [0, limit] expanding up; (limit, 64 KiB or 4 GiB) for an expand-down
+    data segment; none for an unusable one."""
+    if not attr & A_PRESENT:
+        return EMPTY_RANGE
+    if attr & A_S and not attr & A_CODE and attr & A_CONFORMING_OR_EXPANDDOWN:
+        return (limit + 1, 0xFFFFFFFF if attr & F_DB else 0xFFFF)
+    return (0, limit)
 
 
 class Segments:
@@ -31,6 +46,8 @@ class Segments:
         self.sbase[:] = [0] * 6
         self.seg = [0] * 6
         self.slimit = [0xFFFF] * 6
+        self.srange = [(0, 0xFFFF)] * 6    # offsets inside each segment (checked in protected mode)
+        self.limited = 0                   # bit i: segment i has a range short of 4 GiB (protected mode)
         self.sattr = [REAL_DATA_ATTR] * 6
         self.sattr[CS] = REAL_CODE_ATTR
         self.gdtr = [0, 0xFFFF]
@@ -79,6 +96,7 @@ class Segments:
         self.seg[i] = sel & 0xFFFF
         self.sbase[i] = base & 0xFFFFFFFF
         self.slimit[i] = limit
+        self.srange[i] = offset_range(limit, attr)
         self.sattr[i] = attr
         self.update_mode()
 
@@ -159,13 +177,36 @@ class Segments:
             self.flush_fast_tlbs()     # the fast TLBs hold permissions for one CPL
 
     def update_mode(self):
-        """Recompute the bits translated blocks depend on."""
+        """Recompute the bits translated blocks depend on: operand and stack
+        size, flat data segments, which segments have limits to check (in
+        protected mode; real mode wraps offsets at 64 KiB and, as QEMU, is
+        not checked) and the CS base."""
         sb = self.sbase
         code32 = 1 if self.sattr[CS] & F_DB else 0
         stack32 = 2 if self.sattr[SS] & F_DB else 0
         flat = 4 if (sb[0] | sb[2] | sb[3]) == 0 else 0
+        limited = 0
+        if self.cr[0] & 1:
+            for i, full in enumerate(r == FULL_RANGE for r in self.srange):
+                limited |= 0 if full else 1 << i
         self.code32 = bool(code32)
-        self.mode_key = (code32 | stack32 | flat) << 32 | sb[CS] << 35
+        self.limited = limited
+        self.mode_key = (code32 | stack32 | flat | limited << 3) << 32 | sb[CS] << 41
+
+    def checked_linear(self, seg, offset, size):
+        """The linear address of a `size`-byte access at seg:offset, or #GP(0)
+        (#SS(0) for the stack segment) when a byte of it lies outside the
+        segment's limit or the segment is unusable."""
+        lo, hi = self.srange[seg]
+        if offset < lo or offset + size - 1 > hi:
+            raise Fault(SSF if seg == SS else GP, 0)
+        return (self.sbase[seg] + offset) & 0xFFFFFFFF
+
+    def stack_linear(self, offset, size):
+        """The linear address of a stack access at SS:offset (limit checked)."""
+        if self.limited >> SS & 1:
+            return self.checked_linear(SS, offset, size)
+        return (self.sbase[SS] + offset) & 0xFFFFFFFF
 
     # ---- table registers ---------------------------------------------------------------
     def load_table_reg(self, which, base, limit):

@@ -77,7 +77,7 @@ def sem_bswap(e, i):
 def sem_xlat(e, i):
     seg = 3 if i.seg is None else i.seg
     ea = "(R[3] + (R[0] & 0xFF))" + (" & 0xFFFF" if i.asz == 16 else "")
-    e.emit(f"R[0] = R[0] & 0xFFFFFF00 | rd8({e.linear(seg, ea)})")
+    e.emit(f"R[0] = R[0] & 0xFFFFFF00 | rd8({e.linear(seg, ea, 1)})")
 
 
 def sem_cmov(e, i):

@@ -295,7 +295,7 @@ class System:
             bp = saved[5]
             for _ in range(1, level):
                 bp = (bp - size) & (0xFFFFFFFF if stack32 else 0xFFFF)
-                self.push_value(self.read_mem(self.sbase[SS] + bp, size), size)
+                self.push_value(self.read_mem(self.stack_linear(bp, size), size), size)
             if level:
                 self.push_value(frame & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
             if size == 4:
@@ -308,7 +308,7 @@ class System:
                 new_sp = (r[4] & 0xFFFF0000) | ((r[4] - alloc) & 0xFFFF)
             # the new stack top must be writable (a fault here leaves nothing changed)
             if alloc:
-                self.to_physical((self.sbase[SS] + (new_sp if stack32 else new_sp & 0xFFFF)) & 0xFFFFFFFF, True)
+                self.to_physical(self.stack_linear(new_sp if stack32 else new_sp & 0xFFFF, 1), True)
             r[4] = new_sp
         except Fault:
             r[:] = saved
@@ -369,6 +369,8 @@ class System:
         Returns the number of items done."""
         r = self.regs
         done = 0
+        if self.limited & (1 << ES | 1 << seg):
+            return done                # limits to check: the item-by-item loop does it
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         ram = self.mem.ram
         t = self.timing
@@ -479,6 +481,14 @@ class System:
         paddr = self.probe(lin)
         return paddr is not None and self.mem.is_plain_ram(paddr >> 12)
 
+    def _item_address(self, seg, size):
+        """offset -> linear address of a string item in `seg` (limit checked
+        where the segment has one)."""
+        if self.limited >> seg & 1:
+            return lambda offset: self.checked_linear(seg, offset, size)
+        base = self.sbase[seg]
+        return lambda offset: (base + offset) & 0xFFFFFFFF
+
     def _string_loop(self, op, size, asz, seg, rep, limit=None):
         """Item by item; with `limit`, stop after that many items and return
         True if the rep would go on."""
@@ -486,7 +496,7 @@ class System:
         done = 0
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         step = -size if self.fl & DF else size
-        sbase, dbase = self.sbase[seg], self.sbase[ES]
+        src_at, dst_at = self._item_address(seg, size), self._item_address(ES, size)
         rd, wr = self.rd[size], self.wr[size]
         t = self.timing
         iter_cost = t.string_iter
@@ -506,24 +516,24 @@ class System:
                 return False
             si, di = r[6] & amask, r[7] & amask
             if op == "movs":
-                wr((dbase + di) & 0xFFFFFFFF, rd((sbase + si) & 0xFFFFFFFF))
+                wr(dst_at(di), rd(src_at(si)))
                 advance(6)
                 advance(7)
             elif op == "stos":
-                wr((dbase + di) & 0xFFFFFFFF, r[0] & vmask)
+                wr(dst_at(di), r[0] & vmask)
                 advance(7)
             elif op == "lods":
-                v = rd((sbase + si) & 0xFFFFFFFF)
+                v = rd(src_at(si))
                 r[0] = (r[0] & ~vmask) | v
                 advance(6)
             elif op in ("cmps", "scas"):
                 if op == "cmps":
-                    a = rd((sbase + si) & 0xFFFFFFFF)
-                    b = rd((dbase + di) & 0xFFFFFFFF)
+                    a = rd(src_at(si))
+                    b = rd(dst_at(di))
                     advance(6)
                 else:
                     a = r[0] & vmask
-                    b = rd((dbase + di) & 0xFFFFFFFF)
+                    b = rd(dst_at(di))
                 advance(7)
                 self.lf = (2, 8 * size, a - b, a, b)
             elif op == "ins":
@@ -534,12 +544,12 @@ class System:
                     v = self.ports.read(r[2] & 0xFFFF, size)
                 finally:
                     self.cycles -= into
-                wr((dbase + di) & 0xFFFFFFFF, v)
+                wr(dst_at(di), v)
                 self.cycles += self.timing.io
                 advance(7)
             elif op == "outs":
                 self._io_allowed(r[2] & 0xFFFF, size)
-                v = rd((sbase + si) & 0xFFFFFFFF)
+                v = rd(src_at(si))
                 into = self._into_block_for(r[2])
                 self.cycles += into
                 try:

@@ -33,8 +33,9 @@ class AddrOp:
 
 
 class Emitter:
-    def __init__(self, code32: bool, stack32: bool, flat: bool):
-        self.code32, self.stack32, self.flat = code32, stack32, flat
+    def __init__(self, code32: bool, stack32: bool, flat: bool, limited: int = 0):
+        """`limited`: bit i set when segment i's limit is checked (segments.py)."""
+        self.code32, self.stack32, self.flat, self.limited = code32, stack32, flat, limited
         self.lines: list[str] = []
         self.depth = 2
         self.n = 0
@@ -92,27 +93,36 @@ class Emitter:
             return expr
         return f"(({expr}) & {M[mem.asz]})"
 
-    def linear(self, seg: int, ea: str) -> str:
+    def linear(self, seg: int, ea: str, size: int = 0) -> str:
+        """The linear address of seg:ea; for an access of `size` bytes through a
+        segment with a limit, checked by LIN (#GP/#SS)."""
+        if size and self.limited >> seg & 1:
+            return f"LIN({seg}, {ea}, {size})"
         if self.flat and seg in (0, 2, 3):
             return ea
         return f"((SB[{seg}] + ({ea})) & 0xFFFFFFFF)"
 
-    def linear_of(self, mem: Mem) -> str:
-        return self.linear(mem.seg, self.ea(mem))
+    def linear_of(self, mem: Mem, size: int = 0) -> str:
+        return self.linear(mem.seg, self.ea(mem), size)
 
     def addr(self, mem) -> str:
         if isinstance(mem, AddrOp):
             return mem.name
-        key = (mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz)
+        size = max(1, mem.bits // 8) if self.limited >> mem.seg & 1 else 0
+        key = (mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz, size)
         name = self._addr_cache.get(key)
         if name is None:
             name = self._addr_cache[key] = self.tmp("a")
-            self.emit(f"{name} = {self.linear_of(mem)}")
+            self.emit(f"{name} = {self.linear_of(mem, size)}")
         return name
 
     def displaced(self, mem: Mem, delta: str) -> AddrOp:
         name = self.tmp("a")
-        self.emit(f"{name} = ({self.addr(mem)} + {delta}) & 0xFFFFFFFF")
+        if self.limited >> mem.seg & 1:
+            offset = f"({self.ea(mem)} + {delta}) & {M[mem.asz]}"
+            self.emit(f"{name} = {self.linear(mem.seg, offset, max(1, mem.bits // 8))}")
+        else:
+            self.emit(f"{name} = ({self.addr(mem)} + {delta}) & 0xFFFFFFFF")
         return AddrOp(mem.bits, name)
 
     # ---- operands -----------------------------------------------------------------
@@ -162,7 +172,9 @@ class Emitter:
             raise AssertionError(f"cannot store to {op}")
 
     # ---- stack ------------------------------------------------------------------
-    def _sp_linear(self, sp: str) -> str:
+    def _sp_linear(self, sp: str, size: int) -> str:
+        if self.limited >> 2 & 1:
+            return f"LIN(2, {sp}, {size})"
         return sp if self.flat else f"((SB[2] + {sp}) & 0xFFFFFFFF)"
 
     def push(self, expr: str, bits: int) -> None:
@@ -171,7 +183,7 @@ class Emitter:
         smask = 0xFFFFFFFF if self.stack32 else 0xFFFF
         self.emit(f"{sp} = (R[4] - {size}) & {smask}")
         self.writes += 1
-        self.emit(f"if wr{bits}({self._sp_linear(sp)}, {expr}): _w = 1")
+        self.emit(f"if wr{bits}({self._sp_linear(sp, size)}, {expr}): _w = 1")
         self._set_sp(sp)
 
     def peek(self, bits: int, offset: int = 0) -> str:
@@ -180,14 +192,14 @@ class Emitter:
         if offset:
             sp = f"(({sp} + {offset}) & {0xFFFFFFFF if self.stack32 else 0xFFFF})"
         self.reads += 1
-        self.emit(f"{name} = rd{bits}({self._sp_linear(sp)})")
+        self.emit(f"{name} = rd{bits}({self._sp_linear(sp, bits // 8)})")
         return name
 
     def ld_stack(self, offset: str, bits: int) -> str:
         """Load from SS:offset (an expression) into a local."""
         name = self.tmp("v")
         self.reads += 1
-        self.emit(f"{name} = rd{bits}({self._sp_linear(offset)})")
+        self.emit(f"{name} = rd{bits}({self._sp_linear(offset, bits // 8)})")
         return name
 
     def pop(self, bits: int) -> str:
@@ -399,13 +411,13 @@ def has_memory_operand(insn) -> bool:
 
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
-               "CFSRC", "ALU", "HOOK")
+               "CFSRC", "ALU", "HOOK", "LIN")
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
 
 def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loop=True,
-                    max_insns=MAX_BLOCK_INSNS, hook_at=None):
+                    max_insns=MAX_BLOCK_INSNS, hook_at=None, limited=0):
     """Emit the body of one block starting at `start_eip`.
 
     `decode(eip, first)` returns the instruction there, or None where the
@@ -422,21 +434,23 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
 
     `hook_at(eip)`: the physical address of an exec hook at that
     instruction, or None; the block calls the hooks before it (HOOK).
+    `limited`: the segments whose limits accesses check (LIN).
 
     Returns (emitter, starts, cycles_before, eips, looping) for `assemble`."""
     if not allow_loop:
         insns = []
         e, starts, cycles_before, count = _emit(_straight(decode, code32, start_eip, max_insns, insns), None,
                                                 code32, stack32, flat, profile, start_eip, False,
-                                                hook_at=hook_at)
+                                                hook_at=hook_at, limited=limited)
         e.arrivals = [False] * count
         return e, starts, cycles_before, [i.eip for i in insns[:count]], False
     insns, follow = _collect(decode, code32, stack32, flat, start_eip, allow_loop, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
-    first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, hook_at=hook_at)[0]
+    first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, hook_at=hook_at,
+                  limited=limited)[0]
     dead = frozenset(first.producers - first.used)
     e, starts, cycles_before, count = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop,
-                                            dead, hook_at)
+                                            dead, hook_at, limited)
     if count < len(insns):
         del insns[count:]
     # which instructions execution reaches by a control transfer inside the trace
@@ -516,10 +530,11 @@ def _jumps_back(insn, start_eip, code32):
     return (insn.next_eip + insn.ops[0].value) & mask == start_eip
 
 
-def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=frozenset(), hook_at=None):
+def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=frozenset(), hook_at=None,
+          limited=0):
     """Emit `insns` (a list, or for a straight block an iterator, with
     `follow` None); returns (emitter, starts, cycles_before, count emitted)."""
-    e = Emitter(code32, stack32, flat)
+    e = Emitter(code32, stack32, flat, limited)
     e.dead = dead
     e.loop_start = start_eip if loop else None
     if loop:
