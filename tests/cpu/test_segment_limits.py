@@ -88,3 +88,13 @@ def test_rep_stos_faults_at_the_first_item_outside():
     assert faulted(cpu, 13)
     assert cpu.ebp == 0x10 and cpu.regs[7] == 0x1000          # ECX and EDI of the items done
     assert cpu.mem.read(0x20FF0, 0x11) == b"\xab" * 0x10 + b"\x00"
+
+
+def test_running_past_the_code_segment_limit_gives_gp_at_the_first_instruction_outside():
+    code = f"ljmpl ${SMALL}, $in_small\nin_small: nop\nnop\nedge: nop"
+    edge = 0x7C00 + labels_of(code)["edge"]
+    cpu = protected("lidtl idtr_ptr\n" + code + "\nhlt\n" + IDTR + HANDLERS)
+    cpu.mem.write(0x500 + SMALL, gdt_entry(0, edge - 1, 0x9A, flags=0x4))    # code: base 0, ends before `edge`
+    with_idt(cpu, 13, 0x7C00 + 0x300)
+    assert cpu.run(max_insns=10_000) == "hlt"
+    assert faulted(cpu, 13) and cpu.edx == edge

@@ -23,7 +23,7 @@ from .flags import FIXED, IF, TF
 from .flags import carry, cf_source, condition, materialize
 from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
-from .segments import CS, Segments
+from .segments import CS, GP, Segments
 from .system import System
 from .translate import BODY_FIRST_LINE, LOOP_ITERATIONS, MAX_BLOCK_INSNS, assemble, translate_block
 from ..timing import COST_NAMES, load_profile
@@ -552,12 +552,18 @@ class CPU(MMU, Segments, Interrupts, System):
         decoder = Decoder(fetch)
         hooks = self.exec_hooks     # checked inline before the instructions they are at
 
+        cs_end = self.srange[CS][1] if self.limited >> CS & 1 else 0xFFFFFFFF
+
         def decode(eip, first):
             if not first and ((cs_base + eip) & 0xFFFFFFFF) >> 12 != page_lin:
                 return None
             mark = len(fetched)
             try:
+                if eip > cs_end:
+                    raise Fault(GP, 0)           # fetching past CS's limit
                 insn = decoder.decode(eip, code32)
+                if eip + insn.length - 1 > cs_end:
+                    raise Fault(GP, 0)
                 first_byte[eip] = fetched[mark]
                 return insn
             except Fault:

@@ -180,7 +180,7 @@ class Segments:
         """Recompute the bits translated blocks depend on: operand and stack
         size, flat data segments, which segments have limits to check (in
         protected mode; real mode wraps offsets at 64 KiB and, as QEMU, is
-        not checked) and the CS base."""
+        not checked), the CS base, and CS's limit when it has one."""
         sb = self.sbase
         code32 = 1 if self.sattr[CS] & F_DB else 0
         stack32 = 2 if self.sattr[SS] & F_DB else 0
@@ -191,7 +191,9 @@ class Segments:
                 limited |= 0 if full else 1 << i
         self.code32 = bool(code32)
         self.limited = limited
-        self.mode_key = (code32 | stack32 | flat | limited << 3) << 32 | sb[CS] << 41
+        # blocks stop before an instruction past CS's limit: a limited CS's limit is part of the key
+        cs_limit = self.slimit[CS] << 73 if limited >> CS & 1 else 0
+        self.mode_key = (code32 | stack32 | flat | limited << 3) << 32 | sb[CS] << 41 | cs_limit
 
     def checked_linear(self, seg, offset, size):
         """The linear address of a `size`-byte access at seg:offset, or #GP(0)
