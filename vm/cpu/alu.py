@@ -181,32 +181,17 @@ def bit_test(op: str, v: int, bit: int, lf):
     return v, _fixed((materialize(lf) & ~CF) | cf)
 
 
-def daa(al: int, lf):
+def daa_das(add: bool, al: int, lf):
+    """Decimal adjust AL after an addition (daa) or a subtraction (das)."""
     f = materialize(lf)
     old_al, old_cf = al, f & CF
-    cf = 0
-    af = 0
+    cf = af = 0
     if (al & 0xF) > 9 or f & AF:
-        al = (al + 6) & 0xFF
-        cf = old_cf or (old_al + 6 > 0xFF)
+        cf = old_cf or (al + 6 > 0xFF if add else al < 6)
+        al = (al + 6 if add else al - 6) & 0xFF
         af = AF
     if old_al > 0x99 or old_cf:
-        al = (al + 0x60) & 0xFF
-        cf = 1
-    return al, _fixed(_szp(al, 8) | af | (CF if cf else 0))
-
-
-def das(al: int, lf):
-    f = materialize(lf)
-    old_al, old_cf = al, f & CF
-    cf = 0
-    af = 0
-    if (al & 0xF) > 9 or f & AF:
-        cf = old_cf or (al < 6)
-        al = (al - 6) & 0xFF
-        af = AF
-    if old_al > 0x99 or old_cf:
-        al = (al - 0x60) & 0xFF
+        al = (al + 0x60 if add else al - 0x60) & 0xFF
         cf = 1
     return al, _fixed(_szp(al, 8) | af | (CF if cf else 0))
 

@@ -364,7 +364,7 @@ def _bcd(e, i, fn):
     e.flush_flags()
     n = e.n
     if fn in ("daa", "das"):
-        e.emit(f"_r{n}, s.lf = ALU.{fn}(R[0] & 0xFF, s.lf)")
+        e.emit(f"_r{n}, s.lf = ALU.daa_das({fn == 'daa'}, R[0] & 0xFF, s.lf)")
         e.emit(f"R[0] = R[0] & 0xFFFFFF00 | _r{n}")
     else:
         e.emit(f"_r{n}, s.lf = ALU.aaa_aas({fn == 'aaa'}, R[0] & 0xFFFF, s.lf)")

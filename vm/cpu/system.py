@@ -16,6 +16,15 @@ KNOWN_MSRS = {MSR_APIC_BASE: 0xFEE00900, MSR_SYSENTER_CS: 0, MSR_SYSENTER_ESP: 0
               0x8B: 0, 0x17: 0, 0x2A: 0, 0xFE: 0, 0x277: 0x0007040600070406}
 
 
+def _page_room(op, src, dst):
+    """Bytes from the linear addresses of a string op's next items to the
+    first page end (the source counts for movs and cmps)."""
+    room = 0x1000 - (dst & 0xFFF)
+    if op in ("movs", "cmps"):
+        room = min(room, 0x1000 - (src & 0xFFF))
+    return room
+
+
 class System:
     """Mixin for CPU."""
 
@@ -356,10 +365,17 @@ class System:
         path may take over again on the next pages."""
         r = self.regs
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
-        room = 0x1000 - ((self.sbase[ES] + (r[7] & amask)) & 0xFFF)
-        if op in ("movs", "cmps"):
-            room = min(room, 0x1000 - ((self.sbase[seg] + (r[6] & amask)) & 0xFFF))
-        return max(1, room // size)
+        src, dst = self.sbase[seg] + (r[6] & amask), self.sbase[ES] + (r[7] & amask)
+        return max(1, _page_room(op, src, dst) // size)
+
+    def _item_cost(self, op):
+        """Static cycles of one string item: the iteration and its ordinary
+        loads and stores, the same on the fast and the item-by-item path (which
+        path an item takes must not change the time)."""
+        t = self.timing
+        reads = {"movs": 1, "cmps": 2, "scas": 1}.get(op, 0)
+        writes = 1 if op in ("movs", "stos") else 0
+        return t.string_iter + reads * t.mem_read + writes * t.mem_write
 
     def _rep_fast(self, op, size, asz, seg, rep, into_block=0):
         """Whole runs of a forward rep movs/stos/cmps/scas inside RAM pages the
@@ -373,11 +389,17 @@ class System:
             return done                # limits to check: the item-by-item loop does it
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         ram = self.mem.ram
-        t = self.timing
-        reads = 2 if op == "cmps" else 0 if op == "stos" else 1
-        writes = 1 if op in ("movs", "stos") else 0
-        per_item = t.string_iter + reads * t.mem_read + writes * t.mem_write
+        per_item = self._item_cost(op)
         sbase, dbase = self.sbase[seg], self.sbase[ES]
+
+        def items_done(k, n, si, di, count, extra_cost):
+            """k items (n bytes) done: the registers move past them; charge them."""
+            if op in ("movs", "cmps"):
+                r[6] = (r[6] & ~amask) | ((si + n) & amask)
+            r[7] = (r[7] & ~amask) | ((di + n) & amask)
+            r[1] = (r[1] & ~amask) | ((count - k) & amask)
+            self.cycles += k * (per_item + extra_cost)
+
         while r[1] & amask:
             if done and self.cycles + into_block >= self.device_event:
                 return done                        # an event is due: string_op stops here
@@ -386,9 +408,7 @@ class System:
             src = (sbase + si) & 0xFFFFFFFF
             dst = (dbase + di) & 0xFFFFFFFF
             # items before the first page end on either side, and before 16-bit wrap
-            room = 0x1000 - (dst & 0xFFF)
-            if op in ("movs", "cmps"):
-                room = min(room, 0x1000 - (src & 0xFFF))
+            room = _page_room(op, src, dst)
             if asz == 16:
                 room = min(room, 0x10000 - di, 0x10000 - si if op in ("movs", "cmps") else 0x10000)
             k = min(count, room // size)
@@ -412,11 +432,7 @@ class System:
                         return done
                     k, n = first, first * size
                 self.lf = (2, 8 * size, 0, 0, 0)   # equal items: ZF=1, CF=0, like a - a
-                if op == "cmps":
-                    r[6] = (r[6] & ~amask) | ((si + n) & amask)
-                r[7] = (r[7] & ~amask) | ((di + n) & amask)
-                r[1] = (r[1] & ~amask) | ((count - k) & amask)
-                self.cycles += k * (per_item + acost + bcost)
+                items_done(k, n, si, di, count, acost + bcost)
                 done += k
                 if n < len(b):
                     return done
@@ -434,11 +450,7 @@ class System:
                 dbuf[d:d + n] = sbuf[sp:sp + n]
             else:
                 dbuf[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
-            if op == "movs":
-                r[6] = (r[6] & ~amask) | ((si + n) & amask)
-            r[7] = (r[7] & ~amask) | ((di + n) & amask)
-            r[1] = (r[1] & ~amask) | ((count - k) & amask)
-            self.cycles += k * (per_item + scost + dcost)
+            items_done(k, n, si, di, count, scost + dcost)
             done += k
         return done
 
@@ -498,14 +510,7 @@ class System:
         step = -size if self.fl & DF else size
         src_at, dst_at = self._item_address(seg, size), self._item_address(ES, size)
         rd, wr = self.rd[size], self.wr[size]
-        t = self.timing
-        iter_cost = t.string_iter
-        if op in ("movs", "stos", "cmps", "scas"):
-            # an item costs what _rep_fast charges for it: which path does an
-            # item (a watched page, a page end, DF=1) must not change the time
-            reads = 2 if op == "cmps" else 0 if op == "stos" else 1
-            writes = 1 if op in ("movs", "stos") else 0
-            iter_cost += reads * t.mem_read + writes * t.mem_write
+        iter_cost = self._item_cost(op)
         vmask = (1 << (8 * size)) - 1
 
         def advance(idx):

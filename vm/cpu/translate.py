@@ -444,7 +444,7 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
                                                 hook_at=hook_at, limited=limited)
         e.arrivals = [False] * count
         return e, starts, cycles_before, [i.eip for i in insns[:count]], False
-    insns, follow = _collect(decode, code32, stack32, flat, start_eip, allow_loop, max_insns)
+    insns, follow = _collect(decode, code32, stack32, flat, start_eip, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
     first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, hook_at=hook_at,
                   limited=limited)[0]
@@ -458,58 +458,60 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     return e, starts, cycles_before, [i.eip for i in insns], loop
 
 
-def _straight(decode, code32, start_eip, max_insns, out):
-    """Decode instructions one after the other (appending them to `out`)
-    until the block may not go on; the emitter stops at one that ends it."""
+def _decoded(decode, start_eip, max_insns, out, next_eip):
+    """Decode instructions from `start_eip` (appending them to `out`) while
+    the block may go on: `decode` gives None where it may not, and
+    `next_eip(insn)` the EIP of the instruction after `insn` (None: the
+    block ends with it)."""
     eip, first = start_eip, True
-    while len(out) < max_insns:
+    while eip is not None and len(out) < max_insns:
         insn = decode(eip, first)
         first = False
         if insn is None:
             return
         out.append(insn)
         yield insn
-        eip = insn.next_eip & (0xFFFFFFFF if code32 else 0xFFFF)
+        eip = next_eip(insn)
 
 
-def _collect(decode, code32, stack32, flat, start_eip, trace, max_insns):
+def _straight(decode, code32, start_eip, max_insns, out):
+    """One instruction after the other; the emitter stops at one that ends the block."""
+    mask = 0xFFFFFFFF if code32 else 0xFFFF
+    return _decoded(decode, start_eip, max_insns, out, lambda insn: insn.next_eip & mask)
+
+
+def _collect(decode, code32, stack32, flat, start_eip, max_insns):
     """The instructions of the trace and, for each, how execution goes on."""
     insns, follow, visited, returns = [], [], set(), []
-    eip, first = start_eip, True
-    while len(insns) < max_insns:
-        insn = decode(eip, first)
-        first = False
-        if insn is None:
-            break
-        insns.append(insn)
+
+    def next_eip(insn):
         visited.add(insn.eip)
         mask = 0xFFFFFFFF if insn.osz == 32 else 0xFFFF
         mode, nxt = None, None
         m = insn.mnem
-        if trace and max_insns > 1:
-            if m in ("jmp", "call"):
-                target = (insn.next_eip + insn.ops[0].value) & mask
-                if target not in visited and target != start_eip:
-                    mode, nxt = ("jump",), target
-                    if m == "call":
-                        returns.append(insn.next_eip & mask)
-            elif m in ("jcc", "loop", "loope", "loopne", "jcxz"):
-                taken = (insn.next_eip + insn.ops[0].value) & mask
-                fall = insn.next_eip & mask
-                if taken != start_eip and fall not in visited:
-                    mode, nxt = ("fall",), fall
-            elif m == "ret" and returns:
-                predicted = returns.pop()
-                if predicted not in visited:
-                    mode, nxt = ("ret", predicted), predicted
+        if m in ("jmp", "call"):
+            target = (insn.next_eip + insn.ops[0].value) & mask
+            if target not in visited and target != start_eip:
+                mode, nxt = ("jump",), target
+                if m == "call":
+                    returns.append(insn.next_eip & mask)
+        elif m in ("jcc", "loop", "loope", "loopne", "jcxz"):
+            taken = (insn.next_eip + insn.ops[0].value) & mask
+            fall = insn.next_eip & mask
+            if taken != start_eip and fall not in visited:
+                mode, nxt = ("fall",), fall
+        elif m == "ret" and returns:
+            predicted = returns.pop()
+            if predicted not in visited:
+                mode, nxt = ("ret", predicted), predicted
+        follow.append(mode)
         if mode is None:
-            follow.append(None)
-            if _ends_block(insn, code32, stack32, flat):
-                break
-            nxt = insn.next_eip & (0xFFFFFFFF if code32 else 0xFFFF)
-        else:
-            follow.append(mode)
-        eip = nxt
+            return None if _ends_block(insn, code32, stack32, flat) else insn.next_eip & (
+                0xFFFFFFFF if code32 else 0xFFFF)
+        return nxt
+
+    for _ in _decoded(decode, start_eip, max_insns, insns, next_eip):
+        pass
     return insns, follow
 
 
