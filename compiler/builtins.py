@@ -152,20 +152,24 @@ def check_va_arg(ck, e: A.Call, expected):
     return e
 
 
-def check_volatile_load(ck, e: A.Call, expected):
-    _nargs(ck, e, 1, "volatile_load(p)")
+def _scalar_pointer(ck, e: A.Call, name: str):
+    """The first argument of volatile_load/store: a pointer to an integer or pointer."""
     p = ck.decay(ck.check_expr(e.args[0], None))
     if not isinstance(p.ty, T.PtrType) or not p.ty.target.is_scalar:
-        ck.error(p.loc, f"volatile_load needs a pointer to an integer or pointer, got {p.ty}")
+        ck.error(p.loc, f"{name} needs a pointer to an integer or pointer, got {p.ty}")
+    return p
+
+
+def check_volatile_load(ck, e: A.Call, expected):
+    _nargs(ck, e, 1, "volatile_load(p)")
+    p = _scalar_pointer(ck, e, "volatile_load")
     e.args, e.ty = [p], p.ty.target
     return e
 
 
 def check_volatile_store(ck, e: A.Call, expected):
     _nargs(ck, e, 2, "volatile_store(p, value)")
-    p = ck.decay(ck.check_expr(e.args[0], None))
-    if not isinstance(p.ty, T.PtrType) or not p.ty.target.is_scalar:
-        ck.error(p.loc, f"volatile_store needs a pointer to an integer or pointer, got {p.ty}")
+    p = _scalar_pointer(ck, e, "volatile_store")
     v = ck.coerce(ck.check_expr(e.args[1], p.ty.target), p.ty.target, "volatile_store value")
     e.args, e.ty = [p, v], T.VOID
     return e

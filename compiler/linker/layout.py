@@ -89,13 +89,18 @@ def _str_list(where, key, value):
     return value
 
 
-def _parse_target(name: str, table: dict) -> TargetLayout:
-    where = f"[targets.{name}]"
+def _check_keys(where: str, table, known: set) -> None:
+    """`table` is a TOML table holding only `known` keys."""
     if not isinstance(table, dict):
         _fail(where, "must be a table")
-    unknown = set(table) - _TARGET_KEYS
+    unknown = set(table) - known
     if unknown:
-        _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_TARGET_KEYS))}")
+        _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+
+
+def _parse_target(name: str, table: dict) -> TargetLayout:
+    where = f"[targets.{name}]"
+    _check_keys(where, table, _TARGET_KEYS)
     fmt = table.get("format")
     if fmt not in FORMATS:
         _fail(where, f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -127,11 +132,7 @@ def _parse_target(name: str, table: dict) -> TargetLayout:
 
 
 def _parse_section(where: str, table: dict) -> OutputSectionSpec:
-    if not isinstance(table, dict):
-        _fail(where, "must be a table")
-    unknown = set(table) - _SECTION_KEYS
-    if unknown:
-        _fail(where, f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SECTION_KEYS))}")
+    _check_keys(where, table, _SECTION_KEYS)
     name = table.get("name")
     if not isinstance(name, str) or not name:
         _fail(where, "needs a 'name'")
