@@ -92,8 +92,16 @@ def entry_of(elf_bytes: bytes) -> int:
     return ELFFile(io.BytesIO(elf_bytes)).header["e_entry"]
 
 
-def link_both(program, workdir: Path):
-    objects = compile_program(program)
-    ours = link(objects, program.layout)
-    theirs = lld_link(objects, program.layout, workdir)
-    return objects, ours, theirs
+def assert_links_like_lld(objects, layout, workdir: Path):
+    """Link `objects` with ours and with ld.lld; the outputs must agree in
+    loadable bytes, symbols, entry and DWARF.  Returns (ours, lld's ELF)."""
+    ours = link(objects, layout)
+    theirs = lld_link(objects, layout, workdir)
+    assert loadable_sections(ours.elf) == loadable_sections(theirs)
+    our_globals, our_locals = symbol_values(ours.elf)
+    lld_globals, lld_locals = symbol_values(theirs)
+    assert our_globals == lld_globals
+    assert our_locals == lld_locals
+    assert entry_of(ours.elf) == entry_of(theirs)
+    assert debug_sections(ours.elf) == debug_sections(theirs)
+    return ours, theirs

@@ -3,8 +3,7 @@ import shutil
 
 import pytest
 
-from lk_diff import (compile_program, objcopy_binary, debug_sections, entry_of, link_both, lld_link, loadable_sections,
-                     symbol_values)
+from lk_diff import assert_links_like_lld, compile_program, lld_link, objcopy_binary
 from lk_programs import programs
 from lk_runner import Loaded
 
@@ -17,14 +16,8 @@ PROGRAMS = programs()
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
 def test_same_as_lld(program, tmp_path):
-    objects, ours, theirs = link_both(program, tmp_path)
-    assert loadable_sections(ours.elf) == loadable_sections(theirs)
-    our_globals, our_locals = symbol_values(ours.elf)
-    lld_globals, lld_locals = symbol_values(theirs)
-    assert our_globals == lld_globals
-    assert our_locals == lld_locals
-    assert entry_of(ours.elf) == entry_of(theirs)
-    assert debug_sections(ours.elf) == debug_sections(theirs)
+    objects = compile_program(program)
+    ours, theirs = assert_links_like_lld(objects, program.layout, tmp_path)
     if program.layout.format != "elf":
         flat = objcopy_binary(theirs, tmp_path / "bin")
         assert ours.flat[:len(flat)] == flat
@@ -35,7 +28,7 @@ def test_same_as_lld(program, tmp_path):
 
 @pytest.mark.parametrize("program", [p for p in PROGRAMS if p.calls], ids=lambda p: p.name)
 def test_linked_program_runs(program, tmp_path):
-    objects, ours, _ = link_both(program, tmp_path)
+    ours = link(compile_program(program), program.layout)
     machine = Loaded(ours.elf)
     for name, args, expected in program.calls:
         assert machine.call(name, *args) == expected, name

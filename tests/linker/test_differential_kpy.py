@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from compiler.build import TargetSpec, _ObjectCache, target_objects
-from compiler.linker import link
-
-from lk_diff import debug_sections, entry_of, lld_link, loadable_sections, symbol_values
+from lk_diff import assert_links_like_lld
 from lk_programs import kernel_layout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,9 +50,4 @@ def test_kpyc_program_links_as_lld_links_it(program, gc, cache, tmp_path):
     spec = TargetSpec("kernel", layout, [program.stem], True, ["runtime/*.kpy", "runtime/lib/*.kpy"], [])
     cache.prefetch([program])
     objects = target_objects(spec, ROOT, ROOTS, cache)
-    ours = link(objects, layout)
-    theirs = lld_link(objects, layout, tmp_path)
-    assert loadable_sections(ours.elf) == loadable_sections(theirs)
-    assert symbol_values(ours.elf) == symbol_values(theirs)
-    assert entry_of(ours.elf) == entry_of(theirs)
-    assert debug_sections(ours.elf) == debug_sections(theirs)
+    assert_links_like_lld(objects, layout, tmp_path)

@@ -9,7 +9,7 @@ import pytest
 from compiler.build import BuildError, _ObjectCache, load_description, target_objects
 from compiler.linker import link
 
-from lk_diff import debug_sections, entry_of, lld_link, loadable_sections, symbol_values
+from lk_diff import assert_links_like_lld, lld_link
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,12 +39,7 @@ def test_kernel_target_matches_lld(target, gc, compiled, tmp_path):
         pytest.fail(f"target {target} does not compile with -g: {exc}")
     layout = copy.deepcopy(spec.layout)
     layout.gc_sections = gc
-    ours = link(objects, layout)
-    theirs = lld_link(objects, layout, tmp_path)
-    assert loadable_sections(ours.elf) == loadable_sections(theirs)
-    assert symbol_values(ours.elf) == symbol_values(theirs)
-    assert entry_of(ours.elf) == entry_of(theirs)
-    assert debug_sections(ours.elf) == debug_sections(theirs)
+    ours, _ = assert_links_like_lld(objects, layout, tmp_path)
     if layout.format != "elf":
         flat = lld_link(objects, layout, tmp_path / "bin", binary=True)
         assert ours.flat[:len(flat)] == flat
