@@ -97,6 +97,20 @@ def program(body: str, extra: bytes = b"") -> bytes:
     """A boot sector: `body` then the 16-bit helper routines."""
     return boot_sector(body + LIB16, extra)
 
+# 32-bit: a page directory at 0x1000 whose entry 0 maps the first 4 MiB
+# one to one through the page table at 0x2000 (paging not yet on)
+IDENTITY_MAP_4M = """
+    mov $0x2003, %eax
+    mov %eax, 0x1000               # page directory entry 0 -> page table at 0x2000
+    mov $0x2000, %edi
+    mov $3, %eax
+1:  mov %eax, (%edi)               # identity-map the first 4 MiB
+    add $0x1000, %eax
+    add $4, %edi
+    cmp $0x3000, %edi
+    jb 1b
+"""
+
 PROTECTED_MODE = """
     cli
     xor %ax, %ax

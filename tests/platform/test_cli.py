@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from guest_asm import program
+from guest_asm import IDENTITY_MAP_4M, program
 
 from vm.cli import main, parse_size
 
@@ -153,16 +153,7 @@ def test_timeout_and_serial_input(tmp_path, capsys):
     assert out.read_bytes() == b"typed"
 
 
-PAGING = """
-    mov $0x2003, %eax
-    mov %eax, 0x1000               # page directory entry 0 -> page table at 0x2000
-    mov $0x2000, %edi
-    mov $3, %eax
-1:  mov %eax, (%edi)               # identity-map the first 4 MiB
-    add $0x1000, %eax
-    add $4, %edi
-    cmp $0x3000, %edi
-    jb 1b
+PAGING = IDENTITY_MAP_4M + """
     mov $0x1000, %eax
     mov %eax, %cr3
     mov %cr0, %eax

@@ -7,7 +7,7 @@ import subprocess
 import threading
 
 import pytest
-from guest_asm import program
+from guest_asm import IDENTITY_MAP_4M, program
 
 from vm.gdbstub import GdbStub, target_xml
 from vm.machine import Machine
@@ -64,16 +64,7 @@ def test_target_description_names_the_i386_core():
     assert xml.count("<reg ") == 36 and '<reg name="cr3"' in xml
 
 
-HIGHER_HALF = """
-    mov $0x2003, %eax
-    mov %eax, 0x1000               # PDE 0 -> page table at 0x2000
-    mov $0x2000, %edi
-    mov $3, %eax
-1:  mov %eax, (%edi)               # identity-map the first 4 MiB
-    add $0x1000, %eax
-    add $4, %edi
-    cmp $0x3000, %edi
-    jb 1b
+HIGHER_HALF = IDENTITY_MAP_4M + """
     movl $0x3003, 0x1004           # PDE 1 (0x400000) -> page table at 0x3000
     movl $0x7003, 0x3000           # virtual 0x400000 -> physical 0x7000
     mov $0x1000, %eax
