@@ -307,8 +307,8 @@ class Machine:
             return self.request_exit("cycle-limit", None, f"stopped after {max_cycles} cycles")
         if deadline is not None and time.monotonic() >= deadline:
             return self.request_exit("timeout", None, "wall-clock timeout (--timeout)")
-        until = self._run_until(max_cycles, deadline)
         cpu.device_event = self._device_event()     # a long rep yields to it
+        until = self._run_until(cpu.device_event, max_cycles, deadline)
         limits = [n - self.insns() for n in (max_insns, pause_insns) if n is not None]
         reason = cpu.run(max_insns=min(limits) if limits else None, until_cycle=until)
         if self._live():
@@ -322,11 +322,13 @@ class Machine:
         elif reason == "triple-fault":
             self._triple_fault()
 
-    def _run_until(self, max_cycles, deadline):
-        candidates = [c for c in (self._next_event(), max_cycles) if c is not None]
+    def _run_until(self, event, max_cycles, deadline):
+        """The cycle the CPU runs to: the next device event, the cycle limit
+        or the end of a time slice (to look at the clock or live input)."""
+        until = event if max_cycles is None else min(event, max_cycles)
         if deadline is not None or self._live():
-            candidates.append(self.cpu.cycles + TIMEOUT_SLICE)
-        return min(candidates) if candidates else None
+            until = min(until, self.cpu.cycles + TIMEOUT_SLICE)
+        return until
 
     def _next_event(self):
         events = [e for e in (d.next_event_cycle() for d in self.timed_devices) if e is not None]
