@@ -185,10 +185,7 @@ class Segments:
         code32 = 1 if self.sattr[CS] & F_DB else 0
         stack32 = 2 if self.sattr[SS] & F_DB else 0
         flat = 4 if (sb[0] | sb[2] | sb[3]) == 0 else 0
-        limited = 0
-        if self.cr[0] & 1:
-            for i, full in enumerate(r == FULL_RANGE for r in self.srange):
-                limited |= 0 if full else 1 << i
+        limited = sum(1 << i for i, r in enumerate(self.srange) if r != FULL_RANGE) if self.cr[0] & 1 else 0
         self.code32 = bool(code32)
         self.limited = limited
         # blocks stop before an instruction past CS's limit: a limited CS's limit is part of the key
