@@ -141,25 +141,33 @@ def test_acpi_refuses_a_dsdt_with_a_bad_checksum(kernel_build, vm):
     assert any(l.startswith("acpi: bad DSDT at 0x") for l in lines_of(out)), out
 
 
-def s5_package_at_boot(elements: bytes):
-    """A `prepare` hook: rewrite the first elements of the DSDT's \\_S5_
-    package (same length) and fix the table's checksum, as another firmware
-    would have written it."""
+def edit_table_at_boot(signature: bytes, edit):
+    """A `prepare` hook: when the BIOS jumps to the MBR, `edit(table)` the
+    ACPI table with `signature` (a bytearray, same length) and fix its
+    checksum, as another firmware would have written it."""
     def prepare(machine):
         def patch(cpu):
-            top = machine.ram_size - 0x20000
-            tables = bytearray(machine.memory.read(top, 0x20000))
-            dsdt = tables.find(b"DSDT")
-            s5 = tables.find(b"_S5_", dsdt)
-            assert dsdt >= 0 and s5 > dsdt and tables[s5 + 4] == 0x12   # PackageOp
-            first = s5 + 4 + 1 + 1 + 1          # PackageOp, 1-byte PkgLength, NumElements
-            tables[first:first + len(elements)] = elements
-            length = int.from_bytes(tables[dsdt + 4:dsdt + 8], "little")
-            tables[dsdt + 9] = 0
-            tables[dsdt + 9] = (-sum(tables[dsdt:dsdt + length])) & 0xFF
-            machine.memory.write(top + dsdt, bytes(tables[dsdt:dsdt + length]))
+            top = machine.ram_size - 0x20000         # where the BIOS keeps its tables
+            tables = machine.memory.read(top, 0x20000)
+            at = tables.find(signature)
+            assert at >= 0, signature
+            table = bytearray(tables[at:at + int.from_bytes(tables[at + 4:at + 8], "little")])
+            edit(table)
+            table[9] = 0
+            table[9] = (-sum(table)) & 0xFF
+            machine.memory.write(top + at, bytes(table))
         machine.cpu.add_exec_hook(0x7C00, patch)
     return prepare
+
+
+def s5_package_at_boot(elements: bytes):
+    """A `prepare` hook: rewrite the first elements of the DSDT's \\_S5_ package."""
+    def edit(dsdt):
+        s5 = dsdt.find(b"_S5_")
+        assert s5 > 0 and dsdt[s5 + 4] == 0x12           # PackageOp
+        first = s5 + 4 + 1 + 1 + 1          # PackageOp, 1-byte PkgLength, NumElements
+        dsdt[first:first + len(elements)] = elements
+    return edit_table_at_boot(b"DSDT", edit)
 
 
 def test_acpi_reads_a_byte_prefixed_s5_sleep_type(kernel_build, vm):
@@ -182,20 +190,10 @@ def test_acpi_refuses_an_rsdt_with_a_bad_checksum(kernel_build, vm):
 
 
 def fadt_pm1a_at_boot(port: int):
-    """A `prepare` hook: the FADT's PM1a_CNT_BLK (offset 64) set to `port`,
-    checksum fixed."""
-    def prepare(machine):
-        def patch(cpu):
-            top = machine.ram_size - 0x20000
-            tables = bytearray(machine.memory.read(top, 0x20000))
-            fadt = tables.find(b"FACP")
-            length = int.from_bytes(tables[fadt + 4:fadt + 8], "little")
-            tables[fadt + 64:fadt + 68] = port.to_bytes(4, "little")
-            tables[fadt + 9] = 0
-            tables[fadt + 9] = (-sum(tables[fadt:fadt + length])) & 0xFF
-            machine.memory.write(top + fadt, bytes(tables[fadt:fadt + length]))
-        machine.cpu.add_exec_hook(0x7C00, patch)
-    return prepare
+    """A `prepare` hook: the FADT's PM1a_CNT_BLK (offset 64) set to `port`."""
+    def edit(fadt):
+        fadt[64:68] = port.to_bytes(4, "little")
+    return edit_table_at_boot(b"FACP", edit)
 
 
 def test_acpi_writes_the_pm1a_port_the_fadt_names(kernel_build, vm):
