@@ -37,19 +37,21 @@ def link_or_error(data: bytes) -> None:
 @settings(max_examples=300)
 @given(st.lists(st.tuples(st.integers(0, len(MAIN) - 1), st.integers(0, 255)), min_size=1, max_size=8))
 def test_byte_corruption(edits):
-    data = bytearray(MAIN)
-    for offset, value in edits:
-        data[offset] = value
-    link_or_error(bytes(data))
+    link_or_error(edited(edits))
 
 
 @settings(max_examples=400)
 @given(st.lists(st.tuples(st.sampled_from(METADATA), st.integers(0, 255)), min_size=1, max_size=4))
 def test_metadata_corruption(edits):
+    link_or_error(edited(edits))
+
+
+def edited(edits) -> bytes:
+    """MAIN with the byte at each offset replaced."""
     data = bytearray(MAIN)
     for offset, value in edits:
         data[offset] = value
-    link_or_error(bytes(data))
+    return bytes(data)
 
 
 @settings(max_examples=100)
