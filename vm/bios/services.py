@@ -2,6 +2,7 @@
 size, 15h system (E820, E801, 88h, A20), 16h keyboard (no key is ever
 pressed), 1Ah time of day."""
 
+from ..devices import write_to_host
 from .call import BiosCall, BiosFault
 from .e820 import encode_entry, high_tables_base, memory_map
 
@@ -22,11 +23,7 @@ class VideoServices:
 
     def _teletype(self, char: int, attribute: int = None):
         self.vga.teletype(char, attribute)
-        if self.echo is not None:
-            try:
-                self.echo.write(bytes((char,)))
-            except (OSError, ValueError):
-                self.echo = None
+        self.echo = write_to_host(self.echo, char)
 
     def handle(self, call: BiosCall):
         function = call.ah

@@ -4,3 +4,15 @@ Every device talks to the rest of the machine through a small `board`
 object (the Machine) for the few things that cross devices: raising an
 interrupt line, power and reset requests, the A20 gate, and logging.
 """
+
+
+def write_to_host(stream, byte: int):
+    """Write one guest byte to a host stream (None: nowhere); returns the
+    stream, or None once it is closed: a closed pipe or file must not stop
+    the guest."""
+    if stream is not None:
+        try:
+            stream.write(bytes((byte,)))
+        except (OSError, ValueError):
+            return None
+    return stream

@@ -2,6 +2,9 @@
 stream; reading returns 0xE9, the value guests use to detect the port."""
 
 
+from . import write_to_host
+
+
 class DebugConsole:
     timed = False      # its ports do not depend on when they are accessed (no clock reads)
 
@@ -15,11 +18,7 @@ class DebugConsole:
     def port_write(self, port: int, size: int, value: int):
         byte = value & 0xFF
         self.written.append(byte)
-        if self.output is not None:
-            try:
-                self.output.write(bytes((byte,)))
-            except (OSError, ValueError):     # closed pipe or file: the guest goes on
-                self.output = None
+        self.output = write_to_host(self.output, byte)
 
     def register(self, ports):
         ports.register(0xE9, 1, self)

@@ -12,6 +12,8 @@ arrived after the previous one was read. The IRQ line follows IIR, as in QEMU (O
 
 from collections import deque
 
+from . import write_to_host
+
 # line status register bits
 LSR_DR, LSR_OE, LSR_THRE, LSR_TEMT = 0x01, 0x02, 0x20, 0x40
 # interrupt enable register bits
@@ -64,11 +66,7 @@ class UART16550:
             self.rx.append(value)
         else:
             self.transmitted.append(value)
-            if self.output is not None:
-                try:
-                    self.output.write(bytes((value,)))
-                except (OSError, ValueError):  # closed pipe or file: the guest goes on
-                    self.output = None
+            self.output = write_to_host(self.output, value)
         self.thr_interrupt = True
 
     def _receive(self) -> int:
