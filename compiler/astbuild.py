@@ -16,7 +16,7 @@ _UNSUPPORTED_STMTS = {
     "del_stmt": "'del'", "raise_stmt": "'raise'", "yield_stmt": "'yield'",
     "global_stmt": "'global' (module globals are visible in functions)", "nonlocal_stmt": "'nonlocal'",
     "assert_stmt": "'assert'", "try_stmt": "'try'", "try_finally": "'try'", "with_stmt": "'with'",
-    "match_stmt": "'match'", "async_stmt": "'async'", "async_funcdef": "'async'",
+    "async_stmt": "'async'", "async_funcdef": "'async'",
 }
 _UNSUPPORTED_EXPRS = {
     "lambdef": "lambda", "lambdef_nocond": "lambda", "assign_expr": "':='",
@@ -144,6 +144,8 @@ class AstBuilder:
             return A.While(loc, self.expr(test), self.suite(body))
         if d == "for_stmt":
             return self.for_stmt(n)
+        if d == "match_stmt":
+            return self.match_stmt(n)
         if d == "funcdef":
             return self.funcdef(n, [])
         if d == "classdef":
@@ -193,6 +195,40 @@ class AstBuilder:
             etest, ebody = elif_.children
             tail = [A.If(self.loc(elif_), self.expr(etest), self.suite(ebody), tail)]
         return A.If(self.loc(n), self.expr(test), self.suite(body), tail)
+
+    def match_stmt(self, n: Tree) -> A.Match:
+        subject, *cases = n.children
+        out = []
+        for c in cases:
+            pattern, guard, body = c.children
+            if guard is not None:
+                self.fail(guard, "a 'case' guard ('if ...') is not supported in kpy; test inside the case")
+            out.append(A.MatchCase(self.loc(c), self.case_patterns(pattern, c), self.suite(body)))
+        return A.Match(self.loc(n), self.expr(subject), out)
+
+    def case_patterns(self, p: Tree, case: Tree) -> list[A.Expr] | None:
+        """The values of `case 1 | K | m.K:`; None for `case _:`."""
+        if p.data == "any_pattern":
+            return None
+        alts = p.children if p.data == "or_pattern" else [p]
+        out = []
+        for a in alts:
+            if isinstance(a, Tree) and a.data == "literal_pattern":
+                out.append(self.expr(a.children[0]))
+            elif isinstance(a, Tree) and a.data == "capture_pattern":
+                # Python would bind the name; kpy compares with a Final constant of that name.
+                out.append(A.Name(self.loc(a.children[0]), str(a.children[0])))
+            elif isinstance(a, Tree) and a.data == "value":
+                e: A.Expr = A.Name(self.loc(a.children[0]), str(a.children[0]))
+                for part in a.children[1:]:
+                    e = A.Attribute(self.loc(part), e, str(part), self.loc(part))
+                out.append(e)
+            elif isinstance(a, Tree) and a.data == "any_pattern":
+                self.fail(case, "'_' must be a case of its own ('case _:')")
+            else:
+                self.fail(a if isinstance(a, Tree) and not a.meta.empty else case,
+                          "a kpy 'case' matches integer constants only (`case 1 | 2 | NAME:` or `case _:`)")
+        return out
 
     def for_stmt(self, n: Tree) -> A.For:
         target, iterable, body, orelse = n.children

