@@ -6,6 +6,7 @@ comprehensions, try, with, floats, ...) is reported here with its location.
 from __future__ import annotations
 
 import ast as pyast
+import re
 
 from lark import Token, Tree
 
@@ -25,6 +26,30 @@ _UNSUPPORTED_EXPRS = {
     "dict_comprehension": "comprehensions", "set_comprehension": "comprehensions",
     "await_expr": "'await'", "slice": "slices",
 }
+
+
+_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|.)", re.S)
+
+
+def _hex_bytes(b: bytes) -> str:
+    return "".join(f"\\x{x:02x}" for x in b)
+
+
+def _literal_bytes(text: str, prefix: str) -> bytes:
+    """The bytes of a string literal, as C means them: each `\\xNN` escape
+    is one byte; a non-ASCII character (written as itself or as `\\u`,
+    `\\U`, `\\N{}`) is its UTF-8 encoding. Done by rewriting the literal
+    as a bytes literal, whose `\\x` escapes are bytes already."""
+    if "b" in prefix or "r" in prefix:
+        v = pyast.literal_eval(text)
+        return v if isinstance(v, bytes) else v.encode("utf-8")
+
+    def unicode_escape(m):
+        esc = m.group(0)
+        return _hex_bytes(pyast.literal_eval('"' + esc + '"').encode("utf-8")) if esc[1] in "uUN" else esc
+    body = _ESCAPE.sub(unicode_escape, text[len(prefix):])
+    body = "".join(c if ord(c) < 128 else _hex_bytes(c.encode("utf-8")) for c in body)
+    return pyast.literal_eval("b" + body)
 
 
 class AstBuilder:
@@ -439,10 +464,9 @@ class AstBuilder:
             if "f" in prefix:
                 self.fail(t, "f-strings are not supported in kpy")
             try:
-                v = pyast.literal_eval(text)
+                parts.append(_literal_bytes(text, prefix))
             except (ValueError, SyntaxError) as e:
                 self.fail(t, f"bad string literal: {e}")
-            parts.append(v if isinstance(v, bytes) else v.encode("utf-8"))
         return A.StrLit(self.loc(n), b"".join(parts))
 
 

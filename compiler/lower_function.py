@@ -16,6 +16,12 @@ VOIDT = ir.VoidType()
 _ICMP = {"<": "<", ">": ">", "==": "==", "!=": "!=", "<=": "<=", ">=": ">="}
 
 
+def _aggregate_init(v, t: T.Type) -> bool:
+    """A list, or a string literal filling an array of bytes in place; a
+    string literal for a ptr[u8] is an ordinary value (its address)."""
+    return isinstance(t, T.ArrayType) and isinstance(v, (A.ListLit, A.StrLit))
+
+
 class FunctionLowering:
     def __init__(self, ml, sym: FuncSym):
         self.ml = ml
@@ -118,13 +124,13 @@ class FunctionLowering:
         """Evaluate the field values first (they may read the target), then
         zero the struct and store them."""
         t: T.StructType = lit.ty
-        values = [(f, v if isinstance(v, (A.ListLit, A.StrLit)) or isinstance(f.type, T.StructType) else self.expr(v))
+        values = [(f, v if _aggregate_init(v, f.type) or isinstance(f.type, T.StructType) else self.expr(v))
                   for f, v in lit.info]
         self.zero(addr, t.size)
         for f, v in values:
             faddr = self.b.gep(addr, [ir.Constant(I32, 0), ir.Constant(I32, f.index)], source_etype=self.types.mem(t))
             align = 1 if t.packed else None
-            if isinstance(v, (A.ListLit, A.StrLit)):
+            if _aggregate_init(v, f.type):
                 self.init_array(faddr, v, f.type)
             elif isinstance(f.type, T.StructType):
                 self.assign_to((faddr, align, False), v, f.type)
@@ -138,7 +144,7 @@ class FunctionLowering:
             addr = self.b.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, i)], source_etype=self.types.mem(t))
             if isinstance(x, int):
                 self.store(ir.Constant(I8, x), addr, t.elem)
-            elif isinstance(x, (A.ListLit, A.StrLit)):
+            elif _aggregate_init(x, t.elem):
                 self.init_array(addr, x, t.elem)
             elif isinstance(t.elem, T.StructType):
                 self.assign_to((addr, None, False), x, t.elem)
