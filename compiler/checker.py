@@ -618,6 +618,9 @@ class Checker:
             if e.op in ("//", "%") and e.right.const == 0:
                 self.error(e.right.loc, "division by zero")
             return e
+        t = e.ty
+        if e.op in ("//", "%") and isinstance(t, T.IntType) and t.signed and b == -1 and a == t.min:
+            self.error(e.right.loc, f"{a} {e.op} -1 overflows {t} (the CPU raises #DE)")
         v = fold_binop(e.op, a, b)
         if v is None:
             self.error(e.right.loc, "division by zero" if e.op in ("//", "%") else "negative shift count")

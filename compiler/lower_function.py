@@ -22,6 +22,15 @@ def _aggregate_init(v, t: T.Type) -> bool:
     return isinstance(t, T.ArrayType) and isinstance(v, (A.ListLit, A.StrLit))
 
 
+def _safe_divisor(b: ir.Value, signed: bool) -> bool:
+    """A constant divisor that can never fault: ordinary division by it
+    stays visible to the optimiser (a multiply by the reciprocal, a shift)."""
+    if not isinstance(b, ir.Constant) or not isinstance(b.constant, int):
+        return False
+    v = b.constant & ((1 << b.type.width) - 1)
+    return v != 0 and not (signed and v == (1 << b.type.width) - 1)
+
+
 class FunctionLowering:
     def __init__(self, ml, sym: FuncSym):
         self.ml = ml
@@ -496,12 +505,27 @@ class FunctionLowering:
                 return self.b.shl(a, b)
             return self.b.ashr(a, b) if t.signed else self.b.lshr(a, b)
         signed = t.signed
+        if op in ("//", "%") and not _safe_divisor(b, signed):
+            b = self.opaque(b)
         return {
             "+": lambda: self.b.add(a, b), "-": lambda: self.b.sub(a, b), "*": lambda: self.b.mul(a, b),
             "//": lambda: self.b.sdiv(a, b) if signed else self.b.udiv(a, b),
             "%": lambda: self.b.srem(a, b) if signed else self.b.urem(a, b),
             "&": lambda: self.b.and_(a, b), "|": lambda: self.b.or_(a, b), "^": lambda: self.b.xor(a, b),
         }[op]()
+
+    def opaque(self, v: ir.Value) -> ir.Value:
+        """`v`, hidden from the optimiser by an empty asm (no instruction).
+        A divisor it could prove zero (or -1 with INT_MIN) would make the
+        division poison and be folded away; hidden, the div instruction
+        stays and raises #DE as the CPU does. A 64-bit value goes as two
+        halves (one 32-bit register each)."""
+        if v.type.width > 32:
+            lo = self.opaque(self.b.trunc(v, I32))
+            hi = self.opaque(self.b.trunc(self.b.lshr(v, ir.Constant(v.type, 32)), I32))
+            wide = self.b.shl(self.b.zext(hi, v.type), ir.Constant(v.type, 32))
+            return self.b.or_(wide, self.b.zext(lo, v.type))
+        return self.b.asm(ir.FunctionType(v.type, [v.type]), "", "=r,0", [v], side_effect=False)
 
     def ptr_offset(self, p: ir.Value, pt: T.PtrType, n: ir.Value, nt: T.Type, negate: bool) -> ir.Value:
         if isinstance(nt, T.IntType) and nt.bits != 32:

@@ -6,6 +6,7 @@ import pytest
 
 import harness
 from compiler.driver import compile_source
+from vm.flat import GuestFault
 
 ARMS = 330
 
@@ -40,3 +41,46 @@ def test_a_330_arm_dispatch_compiles_and_runs(shape, opt):
     for i in (0, 1, 150, ARMS - 1):
         assert m.call("f", i * step) == i * 3 + 1
     assert m.call("f", ARMS * step) == 7
+
+
+DIVISIONS = '''
+zero: u32 = 0
+def div_local(a: u32) -> u32:
+    d: u32 = 0
+    return a // d
+def mod_local(a: i32) -> i32:
+    d = i32(0)
+    return a % d
+def div64(a: u64) -> u64:
+    d: u64 = 0
+    return a // d
+def mod64(a: i64) -> i64:
+    d: i64 = 0
+    return a % d
+def min_by_minus1() -> i32:
+    a: i32 = -2147483648
+    m: i32 = -1
+    return a // m
+def helper(a: u32, d: u32) -> u32:
+    return a // d
+def inlined(a: u32) -> u32:
+    return helper(a, 0)
+def by_const(a: u32) -> u32:
+    return a // 10 + a % 7
+'''
+
+
+@pytest.mark.parametrize("opt", [0, 1, 2])
+def test_division_by_zero_raises_DE_at_every_level(opt):
+    m = harness.build(DIVISIONS, opt)
+    for fn in ("div_local", "mod_local", "div64", "mod64", "min_by_minus1", "inlined"):
+        with pytest.raises(GuestFault) as ei:
+            m.call(fn, ("u64", 5) if fn in ("div64", "mod64") else 5)
+        assert ei.value.vector == 0, (fn, ei.value)
+    assert m.call("by_const", 100) == 10 + 2
+
+
+def test_division_by_a_nonzero_constant_stays_a_multiply():
+    text = compile_source(DIVISIONS, filename="t.kpy", module="t", roots=[], opt=2, emit="asm")
+    body = re.search(r"^by_const:\n(.*?)^\.Lfunc_end", text, re.S | re.M).group(1)
+    assert "div" not in body and "mul" in body, body
