@@ -331,6 +331,12 @@ class Checker:
                 want = T.U32 if lo >= 0 and hi <= T.U32.max else (T.I32 if T.fits(lo, T.I32) and T.fits(hi, T.I32) else T.I64)
         if not isinstance(want, T.IntType):
             self.error(s.loc, f"range() needs integers, not {want}")
+        for bound, what in ((start, "start"), (stop, "stop")):
+            if not want.signed and bound.const is not None and bound.const < 0:
+                # -1 would wrap to the type's maximum: `range(n, -1, -1)` would run zero times.
+                self.sink.error(bound.loc, f"the range {what} {bound.const} is negative, but the loop counts in {want} "
+                                f"(it would be {want.wrap(bound.const)}); count in a signed type, e.g. "
+                                f"`for i in range(i32(n), -1, -1)`")
         s.start = self.coerce(start, want, "range start")
         s.stop = self.coerce(stop, want, "range stop")
         if s.step is not None:
@@ -730,10 +736,41 @@ class Checker:
                 return T.PtrType(T.VOID)
             self.error(loc, f"cannot compare {at} with {bt}")
         if isinstance(at, (T.IntType, T.LiteralIntType)) and isinstance(bt, (T.IntType, T.LiteralIntType)):
+            wide = self.out_of_range_compare(a, b, op)
+            if wide is not None:
+                return wide
+            for x in (a, b):
+                self.warn_if_wrapped(x, "this comparison")
             if isinstance(at, T.IntType) and isinstance(bt, T.IntType) and at.signed != bt.signed and at.bits == bt.bits:
                 self.error(loc, f"comparison of {at} with {bt} mixes signed and unsigned; cast one side")
             return self.unify_ints(a, b, loc, f"'{op}'")
         self.error(loc, f"cannot compare {at} with {bt}")
+
+    def out_of_range_compare(self, a: A.Expr, b: A.Expr, op: str) -> T.Type | None:
+        """`x < 256` with x: u8 has one result for every x: a warning with
+        the reason, and the comparison done in i64 so the result is right."""
+        for var, lit, left in ((a, b, True), (b, a, False)):
+            t = var.ty
+            if (isinstance(t, T.IntType) and isinstance(lit.ty, T.LiteralIntType) and t.bits < 64
+                    and not self._literal_fits(lit.const, t)):
+                always = _compare(op, t.min, lit.const, T.I64) if left else _compare(op, lit.const, t.min, T.I64)
+                self.sink.warning(lit.loc, f"comparison is always {always}: {lit.const} is outside the range "
+                                  f"of {t} ({t.min}..{t.max})")
+                return T.I64
+        return None
+
+    def warn_if_wrapped(self, v: A.Expr, where: str) -> None:
+        """kpy computes u8/u16 arithmetic in 8/16 bits (C would promote to
+        int): a narrow sum, difference, product or left shift that is then
+        compared or widened may have wrapped where C's would not."""
+        while isinstance(v, A.Convert) and v.how in ("retype",):
+            v = v.value
+        t = v.ty
+        if (isinstance(v, A.BinOp) and v.op in ("+", "-", "*", "<<") and v.const is None
+                and isinstance(t, T.IntType) and t.bits < 32 and not getattr(v, "warned", False)):
+            v.warned = True     # once per expression (a comparison also coerces its operands)
+            self.sink.warning(v.loc, f"'{v.op}' is computed in {t} and may wrap before {where} (kpy does not "
+                              f"promote {t} to int as C does); widen an operand first, e.g. u32(a) {v.op} b")
 
     def expr_BoolOp(self, e: A.BoolOp, expected) -> A.Expr:
         e.values = [self.check_cond(v) for v in e.values]
@@ -798,6 +835,7 @@ class Checker:
                        + ("; write None for a null pointer or cast(...) an address" if isinstance(to, (T.PtrType, T.FnType)) else ""))
         if isinstance(frm, T.IntType) and isinstance(to, T.IntType):
             if self.widens(frm, to):
+                self.warn_if_wrapped(v, f"it is widened to {to}")
                 return self._convert(v, to, "int")
             if v.const is not None and T.fits(v.const, to):
                 return self._const_as(v, to, v.const)

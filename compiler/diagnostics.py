@@ -53,6 +53,7 @@ class DiagnosticSink:
 
     def __init__(self, sources: dict[str, str] | None = None):
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []     # reported, but do not fail the build
         self.sources = sources if sources is not None else {}
 
     def add_source(self, filename: str, text: str) -> None:
@@ -60,6 +61,11 @@ class DiagnosticSink:
 
     def error(self, loc: Loc, message: str) -> None:
         self.diagnostics.append(Diagnostic(loc, message, "error", self._line(loc)))
+
+    def warning(self, loc: Loc, message: str) -> None:
+        d = Diagnostic(loc, message, "warning", self._line(loc))
+        if all((w.loc, w.message) != (loc, message) for w in self.warnings):
+            self.warnings.append(d)
 
     def _line(self, loc: Loc) -> str | None:
         text = self.sources.get(loc.file)

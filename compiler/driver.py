@@ -62,6 +62,7 @@ def compile_module(src: str, filename: str, module: str | None, roots, opt: int,
             output = emit_output(ir_text, opt, emit)
         except target.EmitFailure as e:
             raise CompileError(asm_diagnostics(e.report, info, resolver, filename))
+        report_warnings(sink)
     except CompileError:
         raise
     except RecursionError:
@@ -72,7 +73,17 @@ def compile_module(src: str, filename: str, module: str | None, roots, opt: int,
             Loc(filename, 1, 1),
             f"internal compiler error: {type(e).__name__}: {e} "
             f"(at {Path(where.filename).name}:{where.lineno}; please report with this source)")])
-    return CompileResult(output, program, info, resolver)
+    result = CompileResult(output, program, info, resolver)
+    result.warnings = list(sink.warnings)
+    return result
+
+
+def report_warnings(sink: DiagnosticSink) -> None:
+    """Warnings go to stderr as the compile finishes (a cached object does
+    not repeat them); they never fail the build."""
+    if sink.warnings:
+        import sys
+        print("\n".join(w.format() for w in sink.warnings), file=sys.stderr)
 
 
 def check_only(src: str, filename: str, module: str, roots) -> CompileResult:

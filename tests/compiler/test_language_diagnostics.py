@@ -31,3 +31,31 @@ def test_error(src, where, text):
     lines = report.splitlines()
     col = int(where.split(":")[1])
     assert lines[2] == " " * (col - 1) + "^", report
+
+
+WARNINGS = [
+    ("def f(a: u8, b: u8) -> bool:\n    return a + b > 250\n", "2:14",
+     "'+' is computed in u8 and may wrap before this comparison"),
+    ("def f(a: u16, b: u16) -> u32:\n    r: u32 = a * b\n    return r\n", "2:16",
+     "'*' is computed in u16 and may wrap before it is widened to u32"),
+    ("def f(x: u8) -> bool:\n    return x < 256\n", "2:16", "comparison is always True: 256 is outside the range of u8"),
+    ("def f(x: i8) -> bool:\n    return -200 == x\n", "2:12", "comparison is always False: -200 is outside the range of i8"),
+]
+
+
+@pytest.mark.parametrize("src,where,text", WARNINGS, ids=[c[2][:30] for c in WARNINGS])
+def test_warning_does_not_fail_the_build(src, where, text):
+    from compiler.driver import compile_module
+    res = compile_module(src, "e.kpy", "e", [], 0, False, "obj")
+    report = "\n".join(w.format() for w in res.warnings)
+    assert f"e.kpy:{where}: warning: " in report, report
+    assert text in report, report
+    assert res.output
+
+
+def test_negative_range_stop_over_unsigned_is_an_error():
+    src = "def f(n: u32) -> u32:\n    t: u32 = 0\n    for i in range(n, -1, -1):\n        t += i\n    return t\n"
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    assert str(ei.value).startswith("e.kpy:3:23: error: the range stop -1 is negative, but the loop counts in u32 "
+                                    "(it would be 4294967295)"), str(ei.value)
