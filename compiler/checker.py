@@ -952,6 +952,8 @@ class Checker:
             if f.name in seen:
                 self.error(kw.loc, f"field '{f.name}' is given twice")
             seen.add(f.name)
+            if t.union and len(seen) > 1:
+                self.error(kw.loc, f"a union literal sets one member; '{t}' already has one given")
             if isinstance(f.type, T.ArrayType) and isinstance(kw.value, (A.ListLit, A.StrLit)):
                 v = self.array_init(kw.value, f.type, f.name)
             else:

@@ -77,7 +77,7 @@ class DebugInfo:
             # Registered before its members, which may point back to it
             # (`next: ptr[Node]`); the member list is filled in afterwards.
             d = m.add_debug_info("DICompositeType", {
-                "tag": ir.DIToken("DW_TAG_structure_type"), "name": t.name, "file": self.file,
+                "tag": ir.DIToken("DW_TAG_union_type" if t.union else "DW_TAG_structure_type"), "name": t.name, "file": self.file,
                 "size": t.size * 8, "elements": m.add_metadata([])}, is_distinct=True)
             d.__class__ = DistinctDIValue
             self._types[key] = d

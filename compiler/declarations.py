@@ -15,7 +15,7 @@ from .symbols import BuiltinSym, ConstSym, FuncAttrs, FuncSym, GlobalVar, LocalV
 
 BUILTIN_FUNCS = ("asm", "global_asm", "cast", "addr", "sizeof", "offsetof", "alignof", "ord",
                  "va_arg", "volatile_load", "volatile_store", "unreachable", "range", "extern")
-TYPE_CONSTRUCTORS = ("ptr", "vptr", "array", "fn", "Final", "Struct")
+TYPE_CONSTRUCTORS = ("ptr", "vptr", "array", "fn", "Final", "Struct", "Union")
 
 
 def _interrupt_frame() -> T.StructType:
@@ -189,11 +189,14 @@ class Resolver:
         sym.state = "busy"
         decl: A.ClassDef = sym.decl
         packed = False
-        ok_base = any(isinstance(b, A.Name) and b.id == "Struct" for b in decl.bases)
+        union = any(isinstance(b, A.Name) and b.id == "Union" for b in decl.bases)
+        ok_base = union or any(isinstance(b, A.Name) and b.id == "Struct" for b in decl.bases)
         if not ok_base or len(decl.bases) != 1:
-            self.sink.error(decl.loc, f"class '{decl.name}' must derive from Struct only: class {decl.name}(Struct):")
+            self.sink.error(decl.loc, f"class '{decl.name}' must derive from Struct or Union only: "
+                            f"class {decl.name}(Struct):")
+        sym.ty.union = union
         for kw in decl.keywords:
-            if kw.name == "packed" and isinstance(kw.value, A.BoolLit):
+            if kw.name == "packed" and isinstance(kw.value, A.BoolLit) and not union:
                 packed = kw.value.value
             else:
                 self.sink.error(kw.loc, "the only struct option is packed=True")

@@ -137,7 +137,7 @@ class FunctionLowering:
                   for f, v in lit.info]
         self.zero(addr, t.size)
         for f, v in values:
-            faddr = self.b.gep(addr, [ir.Constant(I32, 0), ir.Constant(I32, f.index)], source_etype=self.types.mem(t))
+            faddr = self.field_addr(addr, t, f)
             align = 1 if t.packed else None
             if _aggregate_init(v, f.type):
                 self.init_array(faddr, v, f.type)
@@ -145,6 +145,12 @@ class FunctionLowering:
                 self.assign_to((faddr, align, False), v, f.type)
             else:
                 self.store(v, faddr, f.type, align)
+
+    def field_addr(self, base: ir.Value, st: T.StructType, f: T.StructField) -> ir.Value:
+        if st.union:
+            return base         # every member of a union is at offset 0
+        return self.b.gep(base, [ir.Constant(I32, 0), ir.Constant(I32, f.index)], inbounds=True,
+                          source_etype=self.types.mem(st))
 
     def init_array(self, slot: ir.Value, v: A.Expr, t: T.ArrayType) -> None:
         self.zero(slot, t.size)
@@ -631,8 +637,7 @@ class FunctionLowering:
             else:
                 base, _, vol = self.lvalue(e.value)
                 st = e.value.ty
-            addr = self.b.gep(base, [ir.Constant(I32, 0), ir.Constant(I32, f.index)], inbounds=True,
-                              source_etype=self.types.mem(st))
+            addr = self.field_addr(base, st, f)
             align = 1 if st.packed else None
             return addr, align, vol
         if isinstance(e, A.Subscript):

@@ -42,7 +42,12 @@ class TypeMapper:
             return ir.ArrayType(self.mem(t.elem), t.count)
         if isinstance(t, T.StructType):
             key = id(t)
-            if key not in self._structs:
+            if key not in self._structs and t.union:
+                # LLVM has no unions: an integer of the union's alignment
+                # (so containing structs lay out as kpy says), then padding.
+                elems = [ir.IntType(8 * t.align)] + ([ir.ArrayType(I8, t.size - t.align)] if t.size > t.align else [])
+                self._structs[key] = ir.LiteralStructType(elems)
+            elif key not in self._structs:
                 self._structs[key] = ir.LiteralStructType([self.mem(f.type) for f in t.fields], packed=t.packed)
             return self._structs[key]
         if isinstance(t, T.VoidType):
@@ -248,6 +253,8 @@ class ConstLowering:
             return self.ml.string(e.value)
         if isinstance(e, (A.Name, A.Attribute)) and isinstance(getattr(e, "sym", None), FuncSym):
             return self.ml.function(e.sym)
+        if isinstance(e, A.Call) and e.kind == "struct_lit" and ty.union:
+            return self.union_value(e, ty)
         if isinstance(e, A.Call) and e.kind == "struct_lit":
             given = {f.index: v for f, v in e.info}
             return ir.Constant(types.mem(ty), [
@@ -271,6 +278,18 @@ class ConstLowering:
                 return v.ptrtoint(I32)
             return v
         raise NotConstant(e)
+
+    def union_value(self, e: A.Call, ty: T.StructType) -> ir.Constant:
+        """A constant union: its bytes, in the union's LLVM shape (an
+        integer of its alignment, then padding); integer members only."""
+        data = bytearray(ty.size)
+        for f, v in e.info:
+            if not (isinstance(f.type, T.IntType) and v.const is not None):
+                raise NotConstant(v, "a union in a global's initialiser can set an integer member only")
+            data[:f.type.size] = (v.const & ((1 << (8 * f.type.size)) - 1)).to_bytes(f.type.size, "little")
+        head = ir.Constant(ir.IntType(8 * ty.align), int.from_bytes(data[:ty.align], "little"))
+        rest = [ir.Constant(ir.ArrayType(I8, ty.size - ty.align), bytearray(data[ty.align:]))] if ty.size > ty.align else []
+        return ir.Constant(self.ml.types.mem(ty), [head] + rest)
 
     def address(self, e: A.Expr) -> ir.Constant:
         g, offset = self.global_offset(e)

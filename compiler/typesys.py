@@ -159,6 +159,7 @@ class StructType(Type):
     name: str
     module: str
     packed: bool = False
+    union: bool = False         # `class U(Union):` every member at offset 0
     fields: list[StructField] = field(default_factory=list)
     complete: bool = False
     _size: int = 0
@@ -178,8 +179,12 @@ class StructType(Type):
         for i, (name, ty) in enumerate(members):
             a = 1 if self.packed else ty.align
             offset = (offset + a - 1) // a * a
-            self.fields.append(StructField(name, ty, offset, i))
-            offset += ty.size
+            if self.union:
+                self.fields.append(StructField(name, ty, 0, i))
+                offset = max(offset, ty.size)
+            else:
+                self.fields.append(StructField(name, ty, offset, i))
+                offset += ty.size
             align = max(align, a)
         self._align = align
         self._size = (offset + align - 1) // align * align

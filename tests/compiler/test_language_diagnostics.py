@@ -18,6 +18,11 @@ CASES = [
      "case value 256 does not fit in the subject's type u8"),
     ("def f(p: ptr[u8]) -> u32:\n    match p:\n        case 1:\n            pass\n    return 0\n", "2:11",
      "'match' needs an integer subject"),
+    ("class U(Union):\n    a: u32\n    b: u8\ndef f() -> None:\n    u: U = U(a=1, b=2)\n", "5:19",
+     "a union literal sets one member"),
+    ("class U(Union):\n    p: ptr[u8]\ng: U = U(p=\"x\")\n", "3:12",
+     "a union in a global's initialiser can set an integer member only"),
+    ("class U(Union, packed=True):\n    a: u32\n", "1:16", "the only struct option is packed=True"),
 ]
 
 
