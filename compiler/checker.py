@@ -569,6 +569,13 @@ class Checker:
             self.error(e.loc, f"cannot assign to {what}")
         if isinstance(out.ty, T.ArrayType):
             self.error(e.loc, f"cannot assign a whole array ({out.ty}); assign its elements")
+        root = out
+        while (isinstance(root, (A.Attribute, A.Subscript)) and not isinstance(getattr(root, "sym", None), GlobalVar)
+               and not isinstance(root.value.ty, T.PtrType)):
+            root = root.value
+        sym = getattr(root, "sym", None)
+        if isinstance(sym, GlobalVar) and sym.readonly:
+            self.error(e.loc, f"cannot assign to '{sym.name}': it is a Final table (read-only, in .rodata)")
         return out
 
     # ---- operators --------------------------------------------------------
@@ -1008,6 +1015,8 @@ def check_global(ck: Checker, sym: GlobalVar) -> None:
             ck.error(call.loc, "extern() takes no arguments")
         return
     if decl.value is None:
+        if sym.readonly:
+            ck.error(decl.loc, f"Final table '{sym.name}' needs a value")
         return
     ty = sym.ty
     v = decl.value

@@ -32,7 +32,7 @@ def _describe(r: Resolver, sym) -> str:
         return f"const {sym.name}: {_type(sym.ty)} = {sym.value}"
     if isinstance(sym, GlobalVar):
         r.resolve_global(sym)
-        return f"global {sym.name} -> {sym.link_name}: {_type(sym.ty)} extern={sym.is_extern}"
+        return f"global {sym.name} -> {sym.link_name}: {_type(sym.ty)} extern={sym.is_extern}" + (" readonly" if sym.readonly else "")
     if isinstance(sym, FuncSym):
         r.resolve_function(sym)
         a = sym.attrs

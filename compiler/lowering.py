@@ -185,6 +185,8 @@ class ModuleLowering:
             return
         if sym.is_static:
             g.linkage = "internal"
+        if sym.readonly:
+            g.global_constant = True        # .rodata (a Final table)
         if sym.init is None:
             g.initializer = ir.Constant(g.value_type, None)
         else:

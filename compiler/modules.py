@@ -117,7 +117,12 @@ class Program:
             if not isinstance(s.target, A.Name):
                 self.sink.error(s.loc, "a module-level declaration must name a single variable")
                 return
-            if _is_final(s.annotation):
+            table = _final_table_type(s.annotation)
+            if table is not None:
+                # Final[array[...]] / Final[Struct]: a read-only global in .rodata.
+                decl = A.AnnAssign(s.loc, s.target, table, s.value)
+                self._define(info, GlobalVar(s.target.id, s.target.loc, info, decl, readonly=True))
+            elif _is_final(s.annotation):
                 self._define(info, ConstSym(s.target.id, s.target.loc, info, s))
             else:
                 self._define(info, GlobalVar(s.target.id, s.target.loc, info, s))
@@ -214,6 +219,21 @@ def _is_final(ann: A.Expr) -> bool:
     if isinstance(ann, A.Name):
         return ann.id == "Final"
     return isinstance(ann, A.Subscript) and isinstance(ann.value, A.Name) and ann.value.id == "Final"
+
+
+_SCALAR_NAMES = ("u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "usize", "isize", "bool")
+
+
+def _final_table_type(ann: A.Expr) -> A.Expr | None:
+    """T of `Final[T]` when T is not an integer or bool (those are folded
+    constants without storage): an array, a struct, a pointer."""
+    if not (isinstance(ann, A.Subscript) and isinstance(ann.value, A.Name) and ann.value.id == "Final"
+            and len(ann.index) == 1):
+        return None
+    inner = ann.index[0]
+    if isinstance(inner, A.Name) and inner.id in _SCALAR_NAMES:
+        return None
+    return inner if isinstance(inner, (A.Name, A.Attribute, A.Subscript)) else None
 
 
 def _is_call_to(e: A.Expr, name: str) -> bool:

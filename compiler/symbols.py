@@ -28,6 +28,7 @@ class GlobalVar(Symbol):
     link_name: str = ""
     is_extern: bool = False
     is_static: bool = False
+    readonly: bool = False         # a Final table: .rodata, stores are errors
     init: Any = None               # checked initialiser expression (or None: zero)
 
 

@@ -84,3 +84,16 @@ def test_division_by_a_nonzero_constant_stays_a_multiply():
     text = compile_source(DIVISIONS, filename="t.kpy", module="t", roots=[], opt=2, emit="asm")
     body = re.search(r"^by_const:\n(.*?)^\.Lfunc_end", text, re.S | re.M).group(1)
     assert "div" not in body and "mul" in body, body
+
+
+def test_final_tables_are_in_rodata():
+    import io
+    from elftools.elf.elffile import ELFFile
+    src = ("class C(Struct):\n    name: ptr[u8]\n    f: fn[[], None]\n"
+           "def g() -> None:\n    pass\n"
+           "T: Final[array[u32, 3]] = [1, 2, 3]\nCS: Final[array[C, 1]] = [C(name=\"x\", f=g)]\n"
+           "ONE: Final[C] = C(f=g)\nplain: array[u32, 3] = [1, 2, 3]\n")
+    elf = ELFFile(io.BytesIO(compile_source(src, filename="t.kpy", module="t", roots=[], opt=2)))
+    symtab = elf.get_section_by_name(".symtab")
+    where = {s.name: elf.get_section(s["st_shndx"]).name for s in symtab.iter_symbols() if s.name in ("T", "CS", "ONE", "plain")}
+    assert where == {"T": ".rodata", "CS": ".rodata", "ONE": ".rodata", "plain": ".data"}, where

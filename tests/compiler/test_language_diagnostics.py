@@ -23,6 +23,13 @@ CASES = [
     ("class U(Union):\n    p: ptr[u8]\ng: U = U(p=\"x\")\n", "3:12",
      "a union in a global's initialiser can set an integer member only"),
     ("class U(Union, packed=True):\n    a: u32\n", "1:16", "the only struct option is packed=True"),
+    ("T: Final[array[u32, 2]] = [1, 2]\ndef f() -> None:\n    T[0] = 5\n", "3:5",
+     "cannot assign to 'T': it is a Final table (read-only, in .rodata)"),
+    ("class P(Struct):\n    x: array[u8, 2]\nT: Final[array[P, 2]] = []\ndef f() -> None:\n    T[1].x[0] += 1\n", "5:5",
+     "cannot assign to 'T': it is a Final table"),
+    ("class P(Struct):\n    x: u32\nONE: Final[P] = P(x=1)\ndef f() -> None:\n    ONE.x = 2\n", "5:5",
+     "cannot assign to 'ONE': it is a Final table"),
+    ("T: Final[array[u32, 2]]\n", "1:1", "Final table 'T' needs a value"),
 ]
 
 
