@@ -89,7 +89,17 @@ def check_addr(ck, e: A.Call, expected):
 
 def _size_query(ck, e: A.Call, what: str):
     _nargs(ck, e, 1, f"{what}(T)")
-    t = _type_arg(ck, e.args[0])
+    t = ck.try_type(e.args[0])
+    if t is None and isinstance(e.args[0], A.NoneLit):
+        t = T.VOID
+    if t is None:
+        # sizeof(expr), as C: the type of the expression, which is not evaluated.
+        v = ck.check_expr(e.args[0], None)
+        t = v.ty
+        if isinstance(t, T.LiteralIntType):
+            ck.error(e.args[0].loc, f"{what} of an untyped integer constant; give a type: {what}(u32)")
+        if isinstance(t, T.FnType) and isinstance(getattr(v, "sym", None), FuncSym):
+            ck.error(e.args[0].loc, f"{what} of a function; a function pointer is {what}(fn[[...], ...])")
     if isinstance(t, T.VoidType):
         ck.error(e.args[0].loc, f"{what}(None) is meaningless")
     e.ty = T.USIZE
@@ -107,19 +117,43 @@ def check_alignof(ck, e, expected):
 
 
 def check_offsetof(ck, e: A.Call, expected):
+    """offsetof(S, f), offsetof(S, a.b), offsetof(S, arr[3]): C's member designators."""
     _nargs(ck, e, 2, "offsetof(Struct, field)")
     t = _type_arg(ck, e.args[0])
     if not isinstance(t, T.StructType):
         ck.error(e.args[0].loc, f"offsetof needs a struct type, not {t}")
-    if not isinstance(e.args[1], A.Name):
-        ck.error(e.args[1].loc, "offsetof's second argument is a field name")
-    f = t.field(e.args[1].id)
+    off, _ = _designator(ck, t, e.args[1])
+    e.ty, e.const, e.kind = T.USIZE, off, "const"
+    return e
+
+
+def _designator(ck, t: T.StructType, d: A.Expr) -> tuple[int, T.Type]:
+    """(byte offset, type) of a member designator inside struct t."""
+    if isinstance(d, A.Name):
+        return _member(ck, t, d.id, d.loc, 0)
+    if isinstance(d, A.Attribute):
+        off, inner = _designator(ck, t, d.value)
+        if not isinstance(inner, T.StructType):
+            ck.error(d.attr_loc, f"'{d.attr}': {inner} is not a struct")
+        return _member(ck, inner, d.attr, d.attr_loc, off)
+    if isinstance(d, A.Subscript) and len(d.index) == 1:
+        off, inner = _designator(ck, t, d.value)
+        if not isinstance(inner, T.ArrayType):
+            ck.error(d.loc, f"cannot index {inner} in offsetof")
+        i = ck.check_expr(d.index[0], None)
+        if i.const is None or not 0 <= i.const < inner.count:
+            ck.error(d.index[0].loc, f"offsetof needs a constant index in 0..{inner.count - 1}")
+        return off + i.const * inner.elem.size, inner.elem
+    ck.error(d.loc, "offsetof's second argument is a field name (or a.b, arr[3])")
+
+
+def _member(ck, t: T.StructType, name: str, loc, base: int) -> tuple[int, T.Type]:
+    f = t.field(name)
     if f is None:
         from .suggest import nearest
-        hint = nearest(e.args[1].id, [x.name for x in t.fields])
-        ck.error(e.args[1].loc, f"struct '{t}' has no field '{e.args[1].id}'" + (f"; did you mean '{hint}'?" if hint else ""))
-    e.ty, e.const, e.kind = T.USIZE, f.offset, "const"
-    return e
+        hint = nearest(name, [x.name for x in t.fields])
+        ck.error(loc, f"struct '{t}' has no field '{name}'" + (f"; did you mean '{hint}'?" if hint else ""))
+    return base + f.offset, f.type
 
 
 def check_ord(ck, e: A.Call, expected):

@@ -30,6 +30,12 @@ CASES = [
     ("class P(Struct):\n    x: u32\nONE: Final[P] = P(x=1)\ndef f() -> None:\n    ONE.x = 2\n", "5:5",
      "cannot assign to 'ONE': it is a Final table"),
     ("T: Final[array[u32, 2]]\n", "1:1", "Final table 'T' needs a value"),
+    ("def f() -> u32:\n    return sizeof(3)\n", "2:19", "sizeof of an untyped integer constant"),
+    ("class S(Struct):\n    a: array[u8, 4]\ndef f() -> u32:\n    return offsetof(S, a[4])\n", "4:26",
+     "offsetof needs a constant index in 0..3"),
+    ("class I(Struct):\n    b: u8\nclass S(Struct):\n    i: I\ndef f() -> u32:\n    return offsetof(S, i.c)\n",
+     "6:26", "struct 'I' has no field 'c'"),
+    ("class S(Struct):\n    a: u32\ndef f() -> u32:\n    return offsetof(S, a.b)\n", "4:26", "'b': u32 is not a struct"),
 ]
 
 
