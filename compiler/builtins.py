@@ -266,6 +266,49 @@ def _pairs(ck, e: A.Expr, what: str) -> list[tuple[str, A.Expr]]:
     return out
 
 
+_OPERAND_REF = re.compile(r"\$(?:\$|\{(\d+)(?::[a-zA-Z])?\}|(\d+))")
+_GPRS = 6            # eax ebx ecx edx esi edi (ebp is the frame pointer, esp the stack)
+_GPR_CLOBBER = re.compile(r"^e?([abcd]x|[abcd][lh]|si|di)$")
+
+
+def _check_operands(ck, where: A.Expr, template: str, result, outputs, inputs, clobbers) -> None:
+    """What LLVM would reject with no usable location, reported here at the
+    asm(...) call and in the user's numbering ($0 = result, outputs, inputs)."""
+    count = (1 if result else 0) + len(outputs) + len(inputs)
+    for m in _OPERAND_REF.finditer(template):
+        n = m.group(1) or m.group(2)
+        if n is not None and int(n) >= count:
+            have = f"$0..${count - 1}" if count else "none"
+            ck.error(where.loc, f"asm operand ${n} does not exist: this asm has {count} operand"
+                                f"{'s' if count != 1 else ''} ({have}); a literal '$' is written '$$'")
+    first_in = count - len(inputs)
+    for k, op in enumerate(inputs):
+        letters = op.constraint.lstrip("*&")
+        if letters and all(ch in "in" for ch in letters) and op.expr.const is None:
+            ck.error(op.expr.loc, f"asm operand ${first_in + k} has constraint '{op.constraint}' (an immediate), "
+                                  f"but its value is not a compile-time constant")
+    gprs = sum(1 for c in clobbers if _GPR_CLOBBER.match(c))
+    outs = [(result[0], result[1])] if result else []
+    outs += [(o.constraint, o.elem_type) for o in outputs if not o.indirect]
+    ins = [(i.constraint, i.elem_type) for i in inputs if not i.indirect]
+    ins += [(o.constraint, o.elem_type) for o in outputs if not o.indirect and o.constraint.startswith("+")]
+    for group, what in ((outs, "outputs"), (ins, "inputs")):
+        need = sum(_registers(c, t) for c, t in group)
+        if need + gprs > _GPRS:
+            ck.error(where.loc, f"this asm needs {need} registers for its {what}"
+                                + (f" and clobbers {gprs}" if gprs else "")
+                                + f", more than the {_GPRS} general registers available; pass some in memory (\"m\")")
+
+
+def _registers(c: str, t: T.Type) -> int:
+    """General registers an operand occupies (0 for memory, immediates, tied)."""
+    letters = c.lstrip("=+&*")
+    if not letters or letters[0].isdigit() or not any(ch in letters for ch in "rqRlabcdSDA{") \
+            or "m" in letters or "g" in letters:       # LLVM may put those in memory
+        return 0
+    return 2 if "A" in letters or t.size > 4 else 1
+
+
 def check_asm(ck, e: A.Call, expected):
     if len(e.args) != 1:
         ck.error(e.loc, 'asm takes the template as its one positional argument: asm("...", inputs=[...])')
@@ -293,8 +336,6 @@ def check_asm(ck, e: A.Call, expected):
             ck.error(target.loc, f"an output constraint starts with '=' (got '{c}')")
         lv = ck.check_lvalue(target)
         indirect = "m" in c.lstrip("=+*&") and not any(ch in c for ch in "rqabcdSDA") or "*" in c
-        if c.startswith("+") and not indirect:
-            ck.error(target.loc, "'+' (read-write) register outputs are not supported; use an output and a tied input")
         outputs.append(AsmOperand(c, lv, indirect, lv.ty))
     inputs = []
     for c, value in _pairs(ck, kw["inputs"], "inputs") if "inputs" in kw else []:
@@ -327,6 +368,7 @@ def check_asm(ck, e: A.Call, expected):
         if not isinstance(v, A.BoolLit):
             ck.error(v.loc, "volatile is True or False")
         volatile = v.value
+    _check_operands(ck, e.args[0], template, result, outputs, inputs, clobbers)
     e.info = AsmInfo(template, result, outputs, inputs, clobbers, volatile)
     e.ty = result[1] if result else T.VOID
     e.args = []

@@ -187,8 +187,9 @@ def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename:
         loc = Loc(filename, 1, 1)
         for template, where in sites:
             for k, tline in enumerate(template.split("\n")):
-                if text and tline.strip() == text:
+                if text and _template_line_matches(tline.strip(), text):
                     loc = Loc(where.file, where.line + k, where.col if k == 0 else 1)
+                    text = tline.strip()        # the user's line, with $N, not LLVM's registers
                     break
             else:
                 continue
@@ -200,32 +201,46 @@ def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename:
         # locate it by the quoted piece LLVM names, else at the only asm site.
         loc = Loc(filename, 1, 1)
         quoted = re.findall(r"'([^'\s]+)'", report)
-        for template, where in asm_sites(info, with_constraints=True):
-            if any(q in template for q in quoted):
+        for constraints, where in asm_sites(info, only_constraints=True):
+            # A constraint LLVM names ('i') is compared with whole constraints,
+            # not searched in the template text (where 'i' is in "cli").
+            if any(q.lstrip("=+*&") in [c.lstrip("=+*&") for c in constraints.split()] for q in quoted):
                 loc = where
                 break
         else:
-            inline = asm_sites(info)
-            if len(inline) == 1:
-                loc = inline[0][1]
+            inline = asm_sites(info, only_constraints=True)
+            if inline:
+                # No clue in the message: the asm with the most operands.
+                loc = max(inline, key=lambda s: len(s[0].split()))[1]
         first = report.strip().splitlines()[0] if report.strip() else "LLVM stopped"
         out.append(Diagnostic(loc, "asm: " + first.removeprefix("error: "), "error", _source_line(info, loc)))
     return out
 
 
-def asm_sites(info: ModuleInfo, with_constraints: bool = False) -> list[tuple[str, Loc]]:
+def _template_line_matches(tline: str, text: str) -> bool:
+    """Is `text` (LLVM's instruction, operands substituted) this template
+    line? `$N` / `${N:x}` stand for whatever LLVM put there."""
+    if tline == text:
+        return True
+    if "$" not in tline:
+        return False
+    parts = re.split(r"\$(?:\{\d+(?::[a-zA-Z])?\}|\d+)", tline.replace("$$", "\0"))
+    pattern = "(.+?)".join(re.escape(p).replace("\0", r"\$") for p in parts)
+    return re.fullmatch(pattern, text) is not None
+
+
+def asm_sites(info: ModuleInfo, only_constraints: bool = False) -> list[tuple[str, Loc]]:
     """(asm text, location) of every global_asm and asm(...) of the module;
-    with_constraints appends the constraint strings to the text."""
+    only_constraints: (the asm(...) calls' constraints, space-separated, location)."""
     from . import astnodes as A
-    sites = [(text, loc) for text, loc in info.global_asm]
+    sites = [] if only_constraints else [(text, loc) for text, loc in info.global_asm]
 
     def visit(node):
         if isinstance(node, A.Call) and node.kind == "asm" and node.info is not None:
             a = node.info
             text = a.template
-            if with_constraints:
-                cs = ([a.result[0]] if a.result else []) + [o.constraint for o in a.outputs + a.inputs]
-                text += "\n" + " ".join(cs)
+            if only_constraints:
+                text = " ".join(([a.result[0]] if a.result else []) + [o.constraint for o in a.outputs + a.inputs])
             sites.append((text, node.loc))
         for value in getattr(node, "__dict__", {}).values():
             for child in (value if isinstance(value, list) else [value]):

@@ -55,6 +55,7 @@ def lower_asm(fl, info: AsmInfo) -> ir.Value | None:
     stores = []          # (lvalue address, align, volatile, kpy type) for register outputs
     args: list[ir.Value] = []
     prefixes: list[str] = []
+    tied = []            # ("+r" outputs) (output number, current value): inputs after the user's
 
     if info.result is not None:
         c, t = info.result
@@ -67,7 +68,15 @@ def lower_asm(fl, info: AsmInfo) -> ir.Value | None:
             args.append(addr)
             prefixes.append(f"elementtype({types.mem(out.elem_type)}) ")
         else:
-            constraints.append(_llvm_constraint(out.constraint))
+            if out.constraint.startswith("+"):
+                # Read-write register: an output, and an input tied to it
+                # (LLVM has no "+r"); the tied input goes after the user's
+                # inputs so the user's $N numbering is unchanged.
+                v = fl.load(addr, out.elem_type, align, vol)
+                if isinstance(out.elem_type, T.BoolType):
+                    v = b.zext(v, ir.IntType(8))
+                tied.append((len(constraints), v))
+            constraints.append(_llvm_constraint(out.constraint).replace("+", "=", 1))
             ret_types.append(types.mem(out.elem_type))
             stores.append((addr, align, vol, out.elem_type))
     for inp in info.inputs:
@@ -82,6 +91,10 @@ def lower_asm(fl, info: AsmInfo) -> ir.Value | None:
             constraints.append(_llvm_constraint(inp.constraint))
             args.append(v)
             prefixes.append("")
+    for number, v in tied:
+        constraints.append(str(number))
+        args.append(v)
+        prefixes.append("")
     constraints += [_clobber(c) for c in info.clobbers] + ALWAYS_CLOBBERED
 
     if not ret_types:

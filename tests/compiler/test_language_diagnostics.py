@@ -36,6 +36,21 @@ CASES = [
     ("class I(Struct):\n    b: u8\nclass S(Struct):\n    i: I\ndef f() -> u32:\n    return offsetof(S, i.c)\n",
      "6:26", "struct 'I' has no field 'c'"),
     ("class S(Struct):\n    a: u32\ndef f() -> u32:\n    return offsetof(S, a.b)\n", "4:26", "'b': u32 is not a struct"),
+    # inline asm: every error at the asm(...) call, in the user's $N
+    ("def f() -> u32:\n    x: u32 = 0\n    asm(\"cli\")\n    asm(\"movl %rax, $0\", outputs=[(\"=r\", x)])\n    return x\n",
+     "4:5", "asm: register %rax is only available in 64-bit mode in 'movl %rax, $0'"),
+    ("def f(a: u32, b: u32) -> None:\n    asm(\"cli\")\n    asm(\"movl $0, %eax\\n addl $2, %eax\", inputs=[(\"r\", a), (\"r\", b)])\n",
+     "3:9", "asm operand $2 does not exist: this asm has 2 operands ($0..$1)"),
+    ("def f(a: u32, b: u32, c: u32, d: u32, e: u32, g: u32, h: u32) -> None:\n    asm(\"cli\")\n"
+     "    asm(\"nop\", inputs=[(\"r\", a), (\"r\", b), (\"r\", c), (\"r\", d), (\"r\", e), (\"r\", g), (\"r\", h)])\n",
+     "3:9", "this asm needs 7 registers for its inputs, more than the 6 general registers available"),
+    ("def f(a: u32) -> None:\n    asm(\"cli\")\n    asm(\"int $0\", inputs=[(\"i\", a)])\n", "3:33",
+     "asm operand $0 has constraint 'i' (an immediate), but its value is not a compile-time constant"),
+    ("def f(a: u32) -> u32:\n    asm(\"nop\", clobbers=[\"eax\", \"ebx\"])\n"
+     "    asm(\"nop\", result=(\"=r\", u32), outputs=[(\"+r\", a)], inputs=[(\"r\", a), (\"r\", a), (\"r\", a), (\"r\", a)], clobbers=[\"esi\", \"edi\"])\n"
+     "    return a\n", "3:9", "this asm needs 5 registers for its inputs and clobbers 2"),
+    ("def f() -> None:\n    asm(\"nop\")\n    asm(\"movl $$1, %eax\", clobbers=[\"eax\"])\n    asm(\"movl $$1, %eex\")\n", "4:5",
+     "asm: invalid register name in 'movl $$1, %eex'"),
 ]
 
 
