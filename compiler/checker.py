@@ -110,13 +110,17 @@ class Checker:
         return False
 
     def _has_break(self, body: list[A.Stmt]) -> bool:
-        for s in body:
-            if isinstance(s, A.Break):
-                return True
-            if isinstance(s, A.If) and (self._has_break(s.body) or self._has_break(s.orelse)):
-                return True
-            if isinstance(s, A.Match) and any(self._has_break(c.body) for c in s.cases):
-                return True
+        """A `break` of this loop (not of a nested one); a work list, not
+        recursion, so a long elif chain is fine."""
+        todo = [body]
+        while todo:
+            for s in todo.pop():
+                if isinstance(s, A.Break):
+                    return True
+                if isinstance(s, A.If):
+                    todo += [s.body, s.orelse]
+                elif isinstance(s, A.Match):
+                    todo += [c.body for c in s.cases]
         return False
 
     def block(self, stmts: list[A.Stmt]) -> None:

@@ -43,6 +43,12 @@ def test_a_330_arm_dispatch_compiles_and_runs(shape, opt):
     assert m.call("f", ARMS * step) == 7
 
 
+def test_a_1200_arm_elif_chain_inside_a_loop_compiles():
+    arms = "".join(f"        elif x == {i}:\n            return {i}\n" for i in range(1, 1200))
+    src = f"def f(x: u32) -> u32:\n    while True:\n        if x == 0:\n            return 9\n{arms}        else:\n            return 5\n"
+    assert compile_source(src, filename="t.kpy", module="t", roots=[], opt=0)
+
+
 DIVISIONS = '''
 zero: u32 = 0
 def div_local(a: u32) -> u32:
