@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -23,17 +24,22 @@ class UsageError(Exception):
     """A mistake in how kpyc was called (bad path, missing tool)."""
 
 
+def is_project(d: Path) -> bool:
+    """A project of one's own has ROOT/build.toml; this repository has
+    ROOT/kernel_src/build.toml (so kernel_src/ itself is not a project root)."""
+    if (d / "kernel_src" / "build.toml").is_file():
+        return True
+    return (d / "build.toml").is_file() and not (d.name == "kernel_src" and (d.parent / "runtime").is_dir())
+
+
 def find_project_root(start: Path | None = None) -> Path:
-    """The nearest directory (from `start` upwards) holding kernel_src/build.toml,
-    else the checkout this package was installed from."""
+    """The nearest directory, from `start` (the cwd) upwards, that is a project."""
     here = (start or Path.cwd()).resolve()
     for d in (here, *here.parents):
-        if (d / "kernel_src" / "build.toml").is_file():
+        if is_project(d):
             return d
-    installed = Path(__file__).resolve().parent.parent
-    if (installed / "kernel_src" / "build.toml").is_file():
-        return installed
-    raise UsageError("no kernel_src/build.toml here or above; pass --root DIR")
+    raise UsageError(f"not inside a kpy project: no build.toml in {here} or any directory above it; "
+                     "create one with `kpyc init DIR`, or pass --root DIR")
 
 
 # ---------------------------------------------------------------- options
@@ -68,6 +74,10 @@ def make_parser() -> argparse.ArgumentParser:
     else:
         add_run_options(r)
 
+    i = sub.add_parser("init", help="write a new kernel project (build.toml, main.kpy, README) into DIR")
+    i.add_argument("directory", type=Path, metavar="DIR", help="the new project's directory (created; must be empty)")
+    i.add_argument("--template", default="hello", help="which template (default hello; see the kpy README)")
+
     c = sub.add_parser("compile", help="compile one module")
     c.add_argument("source", type=Path)
     c.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=2)
@@ -81,11 +91,16 @@ def make_parser() -> argparse.ArgumentParser:
 
 # ---------------------------------------------------------------- commands
 
-def do_build(args) -> "object":
-    from compiler.build import build
+def do_build(args, for_run: bool = False) -> "object":
+    from compiler.build import build, load_description
     root = args.root.resolve() if args.root else find_project_root()
     out_dir = args.out_dir or root / "build"
-    return build(root, opt=args.opt, debug=args.debug, cmdline=args.cmdline, out_dir=out_dir)
+    cmdline = args.cmdline
+    if for_run:
+        desc = load_description(root)
+        if not (desc.mbr and desc.kernel):
+            cmdline = ""        # an ELF-only build: run_elf passes it as the Multiboot command line
+    return build(root, opt=args.opt, debug=args.debug, cmdline=cmdline, out_dir=out_dir)
 
 
 def cmd_build(args) -> int:
@@ -98,16 +113,28 @@ def cmd_build(args) -> int:
 def cmd_run(args) -> int:
     image = args.image
     if image is None:
-        res = do_build(args)
+        res = do_build(args, for_run=True)
         image = res.disk_image
         if image not in res.outputs:
-            raise UsageError("the build description has no [image] table: nothing to boot")
+            return run_elf(res.kernel_elf, args)
     elif not image.is_file():
         raise UsageError(f"no such image: {image}")
     if args.qemu:
         return run_on_qemu(image, args)
     from vm.cli import run_from_args
     return run_from_args(args, image)
+
+
+def run_elf(elf: Path, args) -> int:
+    """A build with no [image] table: boot its kernel ELF through Multiboot
+    (the VM's --kernel, QEMU's -kernel), the command line as -append."""
+    args.kernel = str(elf)
+    if getattr(args, "append", None) is None:
+        args.append = args.cmdline or ""
+    if args.qemu:
+        return run_on_qemu(None, args)
+    from vm.cli import run_from_args
+    return run_from_args(args, None)
 
 
 def kvm_usable() -> bool:
@@ -148,14 +175,22 @@ def cmd_compile(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "run": cmd_run, "compile": cmd_compile}
+def cmd_init(args) -> int:
+    from compiler.init import init_project
+    for path in init_project(args.directory, args.template):
+        print(f"kpyc: wrote {path}", file=sys.stderr)
+    print(f"kpyc: now: cd {shlex.quote(str(args.directory))} && kpyc run   (or kpyc run --qemu)", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "run": cmd_run, "compile": cmd_compile, "init": cmd_init}
 
 
 def user_error_types() -> tuple[type, ...]:
     """The exceptions that carry a message meant for the user."""
     types: list[type] = [UsageError]
     for mod, name in (("compiler.driver", "CompileError"), ("compiler.build", "BuildError"),
-                      ("compiler.linker", "LinkError")):
+                      ("compiler.linker", "LinkError"), ("compiler.init", "InitError")):
         try:
             types.append(getattr(__import__(mod, fromlist=[name]), name))
         except (ImportError, AttributeError):
