@@ -310,14 +310,21 @@ def _runtime_objects(spec: TargetSpec, project_root: Path, roots: list[Path], ca
 
 # ---- the build --------------------------------------------------------------
 
-def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", out_dir=None) -> BuildResult:
+def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", out_dir=None,
+          progress=None) -> BuildResult:
+    """`progress(what)`, when given, is told each stage as it begins."""
+    progress = progress or (lambda what: None)
     project_root = Path(project_root).resolve()
     out_dir = Path(out_dir) if out_dir is not None else project_root / "build"
     desc = load_description(project_root)
     cache = _ObjectCache(desc.roots, opt, debug)
-    cache.prefetch([p for spec in desc.targets.values() for p in target_sources(spec, project_root, desc.roots)])
+    sources = list(dict.fromkeys(p for spec in desc.targets.values()
+                                 for p in target_sources(spec, project_root, desc.roots)))
+    progress(f"compiling {len(sources)} modules (-O{opt}{' -g' if debug else ''})")
+    cache.prefetch(sources)
     links: dict[str, LinkResult] = {}
     for name, spec in desc.targets.items():
+        progress(f"linking {name}")
         objects = target_objects(spec, project_root, desc.roots, cache) + \
             _runtime_objects(spec, project_root, desc.roots, cache)
         try:
@@ -328,6 +335,7 @@ def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", ou
     if cmdline and "disk.img" not in files:
         raise BuildError(f"{desc.path}: a boot command line needs a disk image, and there is none without "
                          "[image] mbr and kernel")
+    progress(f"writing {out_dir}")
     _write_all(out_dir, files)
     kernel = desc.kernel or next(iter(links))
     return BuildResult(disk_image=out_dir / "disk.img", kernel_elf=out_dir / f"{kernel}.elf",

@@ -44,17 +44,28 @@ def find_project_root(start: Path | None = None) -> Path:
 
 # ---------------------------------------------------------------- options
 
+def kpyc_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        return version("kpy")
+    except (ImportError, PackageNotFoundError):
+        return "unknown (not installed)"
+
+
 def add_build_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=2,
+    p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=None,
                    help="optimisation level (default 2)")
     p.add_argument("-g", dest="debug", action="store_true", help="emit DWARF debug info")
-    p.add_argument("--cmdline", default="", help="boot command line stored in the image")
+    p.add_argument("--cmdline", default="", help="boot command line stored in the image "
+                   "(an ELF-only build gets it as the Multiboot command line)")
     p.add_argument("--root", type=Path, help="project directory (default: found from the cwd)")
     p.add_argument("-o", "--out-dir", type=Path, help="output directory (default ROOT/build)")
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpyc", description="the kpy kernel toolchain")
+    parser.add_argument("--version", action="version", version=f"kpyc {kpyc_version()}",
+                        help="print kpyc's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -79,13 +90,17 @@ def make_parser() -> argparse.ArgumentParser:
     i.add_argument("--template", default="hello", help="which template (default hello; see the kpy README)")
 
     c = sub.add_parser("compile", help="compile one module")
-    c.add_argument("source", type=Path)
-    c.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=2)
-    c.add_argument("-g", dest="debug", action="store_true")
-    c.add_argument("--emit", choices=("llvm", "asm", "obj"), default="obj")
+    c.add_argument("source", type=Path, metavar="SOURCE", help="the .kpy module to compile")
+    c.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=2,
+                   help="optimisation level (default 2)")
+    c.add_argument("-g", dest="debug", action="store_true", help="emit DWARF debug info")
+    c.add_argument("--emit", choices=("llvm", "asm", "obj"), default="obj",
+                   help="what to write: LLVM IR, i386 assembly or an ELF object (default obj)")
     c.add_argument("-I", dest="include", type=Path, action="append", default=[],
-                   help="extra source root")
-    c.add_argument("-o", dest="output", type=Path, help="output file (default: stdout for text, SOURCE.o)")
+                   help="extra source root (repeatable; the source's directory, the runtime and "
+                        "the kernel library are always searched)")
+    c.add_argument("-o", dest="output", type=Path,
+                   help="output file; - for standard output (default: stdout for llvm/asm, SOURCE.o for obj)")
     return parser
 
 
@@ -100,7 +115,8 @@ def do_build(args, for_run: bool = False) -> "object":
         desc = load_description(root)
         if not (desc.mbr and desc.kernel):
             cmdline = ""        # an ELF-only build: run_elf passes it as the Multiboot command line
-    return build(root, opt=args.opt, debug=args.debug, cmdline=cmdline, out_dir=out_dir)
+    return build(root, opt=2 if args.opt is None else args.opt, debug=args.debug, cmdline=cmdline,
+                 out_dir=out_dir, progress=args.stages)
 
 
 def cmd_build(args) -> int:
@@ -110,7 +126,41 @@ def cmd_build(args) -> int:
     return 0
 
 
+def check_run_options(args) -> None:
+    """Refuse, naming it, every option this run could not honour."""
+    if args.image is not None:
+        given = [name for name, on in (("-O", args.opt is not None), ("-g", args.debug),
+                                       ("--root", args.root), ("-o/--out-dir", args.out_dir)) if on]
+        if given:
+            raise UsageError(f"{', '.join(given)}: no effect with --image, which boots an image already built")
+    if args.qemu:
+        from vm.cli import vm_only_options
+        refused = vm_only_options(args)
+        if refused:
+            raise UsageError(f"{' '.join(refused)}: only the reference VM has "
+                             f"{'this option' if len(refused) == 1 else 'these options'}; drop it for --qemu")
+
+
+def image_with_cmdline(image: Path, cmdline: str) -> Path:
+    """A temporary copy of `image` whose boot info carries `cmdline` (the image is not touched)."""
+    import atexit
+    import tempfile
+    from compiler.image import ImageError, with_cmdline
+    try:
+        data = with_cmdline(image.read_bytes(), cmdline)
+    except ImageError as exc:
+        raise UsageError(f"--cmdline with --image {image}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--image {image}: cannot read: {exc.strerror or exc}") from None
+    fd, name = tempfile.mkstemp(prefix="kpyc-", suffix=".img")
+    atexit.register(lambda: os.path.exists(name) and os.unlink(name))
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return Path(name)
+
+
 def cmd_run(args) -> int:
+    check_run_options(args)
     image = args.image
     if image is None:
         res = do_build(args, for_run=True)
@@ -119,6 +169,9 @@ def cmd_run(args) -> int:
             return run_elf(res.kernel_elf, args)
     elif not image.is_file():
         raise UsageError(f"no such image: {image}")
+    elif args.cmdline:
+        image = image_with_cmdline(image, args.cmdline)
+    args.stages(f"booting {image} on {'qemu-system-i386' if args.qemu else 'the VM'}")
     if args.qemu:
         return run_on_qemu(image, args)
     from vm.cli import run_from_args
@@ -129,6 +182,7 @@ def run_elf(elf: Path, args) -> int:
     """A build with no [image] table: boot its kernel ELF through Multiboot
     (the VM's --kernel, QEMU's -kernel), the command line as -append."""
     args.kernel = str(elf)
+    args.stages(f"booting {elf} (Multiboot) on {'qemu-system-i386' if args.qemu else 'the VM'}")
     if getattr(args, "append", None) is None:
         args.append = args.cmdline or ""
     if args.qemu:
@@ -162,9 +216,16 @@ def cmd_compile(args) -> int:
     if not src.is_file():
         raise UsageError(f"no such file: {src}")
     # dict.fromkeys: one entry per root, in the order given
-    roots = list(dict.fromkeys([src.parent.resolve(), *[d.resolve() for d in args.include]]))
+    from compiler.resources import standard_roots
+    roots = list(dict.fromkeys([src.parent.resolve(), *[d.resolve() for d in args.include], *standard_roots()]))
     out = compile_file(src, roots=roots, opt=args.opt, debug=args.debug, emit=args.emit)
-    if args.emit == "obj":
+    if str(args.output) == "-":
+        if isinstance(out, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(out)
+        else:
+            sys.stdout.write(out)
+    elif args.emit == "obj":
         dest = args.output or src.with_suffix(".o")
         dest.write_bytes(out)
         print(f"kpyc: wrote {dest}", file=sys.stderr)
@@ -200,8 +261,13 @@ def user_error_types() -> tuple[type, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    from compiler.progress import Stages
+    args.stages = Stages()
     try:
-        return COMMANDS[args.command](args)
+        try:
+            return COMMANDS[args.command](args)
+        finally:
+            args.stages.done()
     except KeyboardInterrupt:
         print("kpyc: interrupted", file=sys.stderr)
         return 130
