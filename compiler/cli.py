@@ -1,7 +1,10 @@
 """kpyc: the command line of the kpy toolchain.
 
-    kpyc build    compile kernel_src/ and runtime/, link, write build/disk.img
-    kpyc run      build when needed, then boot the image on the VM (or --qemu)
+    kpyc init     write a new kernel project (build.toml, main.kpy, README) from a template
+    kpyc build    compile the project found from the cwd (build.toml, or this
+                  repository's kernel_src/build.toml), link, write build/
+    kpyc run      build when needed, then boot the image (or an ELF-only build's
+                  Multiboot kernel) on the VM (or --qemu)
     kpyc compile  compile one .kpy module and emit LLVM IR, assembly or an object
 
 Every user error ends in a message and a non-zero exit status; a Python
