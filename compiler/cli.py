@@ -112,6 +112,8 @@ def make_parser() -> argparse.ArgumentParser:
 def do_build(args, for_run: bool = False) -> "object":
     from compiler.build import build, load_description
     root = args.root.resolve() if args.root else find_project_root()
+    if str(args.out_dir) == "-":
+        raise UsageError("-o -: a build writes several files (ELF, map, disk image); give a directory")
     out_dir = args.out_dir or root / "build"
     cmdline = args.cmdline
     if for_run:

@@ -59,6 +59,8 @@ def test_dash_o_dash_is_stdout(project):
     assert not (project / "-").exists()
     r = kpyc("compile", "main.kpy", "--emit", "llvm", "-o", "-", cwd=project)
     assert "define" in r.stdout and "kmain" in r.stdout and not (project / "-").exists()
+    r = kpyc("build", "-o", "-", cwd=project)        # several outputs: refused, not a directory "-"
+    assert r.returncode == 1 and "-o -" in r.stderr and not (project / "-").exists()
 
 
 def test_a_missing_module_is_reported_once(project):
