@@ -18,7 +18,8 @@ from pathlib import Path
 from .image import STAGE2_SECTORS, SECTOR, ImageError, KernelImage, disk_image
 from .linker import LinkError, LinkResult, TargetLayout, link
 
-BUILD_FILE = Path("kernel_src") / "build.toml"
+BUILD_FILE = Path("kernel_src") / "build.toml"     # this repository's kernel
+PROJECT_FILE = Path("build.toml")                   # a project of one's own (kpyc init)
 DEFAULT_ROOTS = ["runtime", "kernel_src"]
 _TOP_KEYS = {"build", "image", "targets"}
 
@@ -58,8 +59,14 @@ class BuildResult:
 
 # ---- the description ---------------------------------------------------------
 
+def description_path(project_root: Path) -> Path:
+    """ROOT/build.toml for a project of one's own, else this repository's ROOT/kernel_src/build.toml."""
+    own = project_root / PROJECT_FILE
+    return own if own.is_file() else project_root / BUILD_FILE
+
+
 def load_description(project_root: Path, path: Path | None = None) -> BuildDescription:
-    path = path or project_root / BUILD_FILE
+    path = path or description_path(project_root)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -100,10 +107,18 @@ def _parse_description(project_root: Path, path: Path, table: dict) -> BuildDesc
     if not isinstance(targets_table, dict) or not targets_table:
         raise BuildError(f"{path}: no [targets.NAME] tables")
     targets = {name: _parse_target(path, name, t) for name, t in targets_table.items()}
-    desc = BuildDescription(path, [project_root / r for r in roots], targets,
+    desc = BuildDescription(path, _with_standard_roots([project_root / r for r in roots]), targets,
                             image.get("mbr"), image.get("stage2"), image.get("kernel"))
     _check_image_roles(desc)
     return desc
+
+
+def _with_standard_roots(roots: list[Path]) -> list[Path]:
+    """The project's roots, then the runtime and kpyc's kernel library (as clang
+    always has libgcc): a project never lists them, and its own modules win."""
+    from .resources import standard_roots
+    resolved = [r.resolve() for r in roots]
+    return resolved + [r for r in standard_roots() if r not in resolved]
 
 
 def _parse_target(path: Path, name: str, table: dict) -> TargetSpec:
@@ -283,17 +298,35 @@ def target_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cach
     return objects
 
 
+def _runtime_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cache: _ObjectCache):
+    """The runtime modules the target refers to and does not list itself."""
+    from .resources import runtime_sources
+    from .runtimelib import needed_runtime
+    have = set(target_sources(spec, project_root, roots))
+    objects = [cache.get(p) for p in have]
+    return [(_display_name(p, project_root), cache.get(p))
+            for p in needed_runtime(objects, have, runtime_sources(), cache.get)]
+
+
 # ---- the build --------------------------------------------------------------
 
-def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", out_dir=None) -> BuildResult:
+def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", out_dir=None,
+          progress=None) -> BuildResult:
+    """`progress(what)`, when given, is told each stage as it begins."""
+    progress = progress or (lambda what: None)
     project_root = Path(project_root).resolve()
     out_dir = Path(out_dir) if out_dir is not None else project_root / "build"
     desc = load_description(project_root)
     cache = _ObjectCache(desc.roots, opt, debug)
-    cache.prefetch([p for spec in desc.targets.values() for p in target_sources(spec, project_root, desc.roots)])
+    sources = list(dict.fromkeys(p for spec in desc.targets.values()
+                                 for p in target_sources(spec, project_root, desc.roots)))
+    progress(f"compiling {len(sources)} modules (-O{opt}{' -g' if debug else ''})")
+    cache.prefetch(sources)
     links: dict[str, LinkResult] = {}
     for name, spec in desc.targets.items():
-        objects = target_objects(spec, project_root, desc.roots, cache)
+        progress(f"linking {name}")
+        objects = target_objects(spec, project_root, desc.roots, cache) + \
+            _runtime_objects(spec, project_root, desc.roots, cache)
         try:
             links[name] = link(objects, spec.layout)
         except LinkError as exc:
@@ -302,6 +335,7 @@ def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", ou
     if cmdline and "disk.img" not in files:
         raise BuildError(f"{desc.path}: a boot command line needs a disk image, and there is none without "
                          "[image] mbr and kernel")
+    progress(f"writing {out_dir}")
     _write_all(out_dir, files)
     kernel = desc.kernel or next(iter(links))
     return BuildResult(disk_image=out_dir / "disk.img", kernel_elf=out_dir / f"{kernel}.elf",

@@ -288,7 +288,8 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
         results = [_compile_job(w) for w in work]
     errors = [d for _, status, value in results if status == "error" for d in value]
     if errors:
-        raise CompileError(errors)
+        from compiler.diagnostics import once_per_build
+        raise CompileError(once_per_build(errors))
     built = {p: v for p, status, v in results}
     return {p: built[p] if p in built else compile_cached(p, roots, opt, debug, emit, cache_dir) for p in paths}
 

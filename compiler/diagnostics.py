@@ -95,3 +95,19 @@ class DiagnosticSink:
 
 class Abort(Exception):
     """Raised inside a pass to stop at an error already recorded in a sink."""
+
+
+def once_per_build(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Each diagnostic once, however many compiles met it: a module's errors come
+    up again when its importers load it, and a missing module is named once
+    (at its first import), not at every module that imports it."""
+    seen: set = set()
+    kept = []
+    for d in diagnostics:
+        key = (d.loc.file, d.loc.line, d.loc.col, d.message)
+        if d.message.startswith("cannot find module "):
+            key = d.message.split(" (searched", 1)[0]
+        if key not in seen:
+            seen.add(key)
+            kept.append(d)
+    return kept

@@ -723,6 +723,9 @@ class FunctionLowering:
         return None
 
     def call_unreachable(self, e: A.Call) -> ir.Value:
+        # llvm.trap (ud2) first: reaching it is a #UD with the address,
+        # not a fall into whatever code comes next.
+        self.b.call(self.ml.intrinsic("llvm.trap", VOIDT, []), [])
         self.b.unreachable()
         return None
 

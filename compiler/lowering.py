@@ -121,6 +121,11 @@ class ModuleLowering:
             f.extra_attrs.append('"no-builtins"')
             # Frame pointers keep gdb backtraces and the seed's stack games simple.
             f.extra_attrs.append('"frame-pointer"="all"')
+            # A kernel's null is an address like any other (as GCC's
+            # -fno-delete-null-pointer-checks): a load or store through it
+            # must reach the MMU and fault, not be deleted as undefined
+            # behaviour (at -O2 it became an int3).
+            f.extra_attrs.append("null_pointer_is_valid")
         self.functions[key] = f
         return f
 

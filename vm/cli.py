@@ -312,6 +312,7 @@ def vm_only_options(args) -> list:
 def run_on_qemu(args, disk_image, extra=()) -> int:
     """Run the image on qemu-system-i386 with the matching options (plus
     `extra` arguments, e.g. `-accel kvm`)."""
+    import shlex
     import shutil
     import subprocess
     try:
@@ -323,10 +324,18 @@ def run_on_qemu(args, disk_image, extra=()) -> int:
         print("kpy vm: error: qemu-system-i386 is not installed (Debian package qemu-system-x86)", file=sys.stderr)
         return 1
     ignored = vm_only_options(args)
-    if ignored:
-        print(f"kpy vm: note: {' '.join(ignored)} only apply to the reference VM", file=sys.stderr)
-    print("kpy vm: " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd)
+    if ignored:     # refused rather than dropped: the run would not be what was asked for
+        print(f"kpy vm: error: {' '.join(ignored)}: only the reference VM has "
+              f"{'this option' if len(ignored) == 1 else 'these options'}; drop it for --qemu", file=sys.stderr)
+        return 1
+    print("kpy vm: " + shlex.join(cmd), file=sys.stderr)
+    timeout = getattr(args, "timeout", None)
+    try:
+        return subprocess.call(cmd, timeout=timeout)     # kills QEMU when the time is up
+    except subprocess.TimeoutExpired:
+        print(f"kpy vm: --timeout {timeout:g}: stopped qemu-system-i386", file=sys.stderr)
+        from vm.machine import EXIT_STATUS
+        return EXIT_STATUS["timeout"]
 
 
 def main(argv=None) -> int:

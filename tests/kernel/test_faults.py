@@ -84,3 +84,19 @@ def test_debug_build_maps_the_fault_to_its_kpy_line(kernel_build, vm, parse_repo
     assert path.endswith("kernel_src/kernel/faults.kpy")
     text = Path(path).read_text().splitlines()[int(line) - 1]
     assert "vptr[u32](UNMAPPED_ADDRESS)[0] = 0xDEAD" in text
+
+
+@pytest.mark.parametrize("opt", [0, 1, 2])
+@pytest.mark.parametrize("program, code", [("nullstore", 0x2), ("nullload", 0x0)])
+def test_null_pointer_faults_on_vm_and_qemu(kernel_build, vm, qemu_until, parse_report, opt, program, code):
+    """Page 0 is unmapped and the compiler keeps accesses through null
+    (null_pointer_is_valid), so at every -O level a null store and a null
+    load are a #PF with CR2 = 0 in the function that did it, not an int3."""
+    build = kernel_build(opt)
+    on_vm = fault_report(kernel_build, vm, parse_report, program, opt)
+    assert (on_vm["vector"], on_vm["name"], on_vm["cr2"]) == (14, "#PF page fault", 0)
+    assert on_vm["code"] == code            # not present; write or read
+    assert on_vm["function"] == {"nullstore": "fault_null_store", "nullload": "fault_null_load"}[program]
+    on_qemu = parse_report(build, qemu_until(build.image_with(f"exp={program}"), "kernel halted"))
+    for key in ("vector", "name", "code", "cr2", "eip", "function"):
+        assert on_qemu[key] == on_vm[key], key

@@ -46,7 +46,7 @@ def test_boot_info_sector_describes_the_kernel(kernel_build):
 
 def test_page_tables_are_the_seeds(kernel_build, vm):
     """Page directory at 0x1000: the identity-mapped first MiB through the
-    page table at 0x2000 (4 KiB pages), the first GiB at 0xC0000000 and the
+    page table at 0x2000 (4 KiB pages; page 0 unmapped by the kernel), the first GiB at 0xC0000000 and the
     kernel at 0xFE000000 (4 MiB pages)."""
     machines = []
     result, out = vm(kernel_build(2).image_with("exp=printf"), machine_out=machines)
@@ -55,7 +55,8 @@ def test_page_tables_are_the_seeds(kernel_build, vm):
     pd = struct.unpack("<1024I", memory.read(0x1000, PAGE))
     pt = struct.unpack("<1024I", memory.read(0x2000, PAGE))
     assert pd[0] & ~0xFFF == 0x2000 and pd[0] & FLAG_MASK == PRESENT | WRITE
-    assert all(pt[i] & ~0xFFF == i * PAGE and pt[i] & FLAG_MASK == PRESENT | WRITE for i in range(256))
+    assert pt[0] == 0                       # the kernel unmapped page 0: null pointers fault
+    assert all(pt[i] & ~0xFFF == i * PAGE and pt[i] & FLAG_MASK == PRESENT | WRITE for i in range(1, 256))
     assert not any(pt[256:])
     assert not any(pd[1:768])
     for i in range(768, 1016):
