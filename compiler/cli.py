@@ -3,6 +3,7 @@
     kpyc build    compile kernel_src/ and runtime/, link, write build/disk.img
     kpyc run      build when needed, then boot the image on the VM (or --qemu)
     kpyc compile  compile one .kpy module and emit LLVM IR, assembly or an object
+    kpyc report   the seed's experiments on the VM and QEMU: report.md, report.html
 
 Every user error ends in a message and a non-zero exit status; a Python
 traceback is shown only for internal errors and only with KPY_TRACEBACK=1.
@@ -76,6 +77,9 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("-I", dest="include", type=Path, action="append", default=[],
                    help="extra source root")
     c.add_argument("-o", dest="output", type=Path, help="output file (default: stdout for text, SOURCE.o)")
+    rp = sub.add_parser("report", help="run the seed's experiments on the VM and QEMU; write report.md/.html")
+    from compiler.report.command import add_options as add_report_options
+    add_report_options(rp)
     return parser
 
 
@@ -148,7 +152,12 @@ def cmd_compile(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "run": cmd_run, "compile": cmd_compile}
+def cmd_report(args) -> int:
+    from compiler.report.command import cmd_report as report
+    return report(args)
+
+
+COMMANDS = {"build": cmd_build, "run": cmd_run, "compile": cmd_compile, "report": cmd_report}
 
 
 def user_error_types() -> tuple[type, ...]:

@@ -27,6 +27,7 @@ class Row:
     seed: float          # the number compared against (a range's midpoint)
     vm: float | None
     source: str          # which kernel program measured it
+    id: str = ""         # the row's key in seed_figures.toml
 
     @property
     def ratio(self) -> float | None:
@@ -139,7 +140,7 @@ def _rows(profile: str, vm: dict) -> list[Row]:
     rows = []
     for fid, seed in seed_rows(profile).items():
         figure, source = vm[fid]
-        rows.append(Row(seed.label, seed.text, seed.value, figure, source))
+        rows.append(Row(seed.label, seed.text, seed.value, figure, source, fid))
     return rows
 
 
