@@ -25,8 +25,9 @@ def add_options(p) -> None:
 
 def plan(images: dict, runs: int, qemu_targets: list) -> list[Job]:
     jobs = [Job(e, t, 0, images[e]) for t in VM_TARGETS for e in EXPERIMENTS]
-    jobs += [Job(e, t, i, images[e]) for i in range(runs) for t in qemu_targets for e in EXPERIMENTS]
-    return jobs
+    qemu = [Job(e, t, i, images[e]) for i in range(runs) for t in qemu_targets for e in EXPERIMENTS]
+    # QEMU's sweep is the longest run by far (tens of seconds): start it first so the rest overlap it
+    return sorted(qemu, key=lambda j: j.experiment != "sweep") + jobs
 
 
 def run_all(jobs: list[Job], progress, task) -> tuple[dict, bool]:
@@ -85,11 +86,14 @@ def cmd_report(args) -> int:
         if shutil.which("qemu-system-i386") is None:
             qemu_note = "QEMU: qemu-system-i386 is not installed; no QEMU columns."
         else:
-            kvm_ok, why = qemu_kvm_works()
-            qemu_targets = ["qemu-tcg"] + (["qemu-kvm"] if kvm_ok else [])
-            qemu_note = f"QEMU: {qemu_targets[0]} {args.runs} run(s) per experiment; KVM: {why}."
+            qemu_targets = ["qemu-tcg"]
     print(f"kpyc report: building the kernel ({root})", file=sys.stderr)
     images = build_images(root, out_dir, full=args.full and stores)
+    if qemu_targets:
+        kvm_ok, why = qemu_kvm_works(images["rw"])
+        qemu_targets += ["qemu-kvm"] if kvm_ok else []
+        qemu_note = f"QEMU: TCG, {args.runs} run(s) per experiment. KVM: {why}."
+        print(f"kpyc report: {qemu_note}", file=sys.stderr)
     jobs = plan(images, args.runs, qemu_targets)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=False) as progress:

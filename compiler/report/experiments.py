@@ -17,6 +17,7 @@ EXPERIMENTS = ("stack", "rdtsc", "scan", "subpage", "rw", "sweep", "hlt", "hhdm"
 VM_TARGETS = ("vm-tcg", "vm-kvm")
 QEMU_TIMEOUT = 300          # seconds; a QEMU run that takes longer is reported as timed out
 VM_TIMEOUT = 600
+KVM_PROBE_SECONDS = 10
 HHDM_WATCH = (0x2008, 4)    # the page-table entry that maps linear 0x2000 (kernel_src/exp/hhdm.kpy)
 ACCESSED_DIRTY = 0x60
 HALTED = b"kernel halted"   # the fault handler's last words: QEMU will not power off after them
@@ -71,13 +72,21 @@ def build_images(root: Path, out_dir: Path, full: bool = False) -> dict[str, Pat
     return images
 
 
-def qemu_kvm_works() -> tuple[bool, str]:
-    """QEMU's -accel kvm needs /dev/kvm open for reading and writing."""
+def qemu_kvm_works(probe_image: Path) -> tuple[bool, str]:
+    """QEMU's -accel kvm needs /dev/kvm open for reading and writing, and a
+    host whose KVM really runs the guest (nested setups may not): one short
+    boot of `probe_image` must power off within KVM_PROBE_SECONDS."""
     try:
         os.close(os.open("/dev/kvm", os.O_RDWR))
     except OSError as err:
         return False, f"/dev/kvm cannot be opened read-write here ({err.strerror}): no QEMU KVM column"
-    return True, "/dev/kvm opens read-write: QEMU runs with -accel kvm too"
+    res = run_qemu(Job("probe", "qemu-kvm", 0, probe_image), timeout=KVM_PROBE_SECONDS)
+    if res.reason != "poweroff":
+        last = [ln for ln in res.text.splitlines() if ln.strip()][-1:] or ["no output"]
+        return False, (f"/dev/kvm opens, but a boot with -accel kvm did not power off within "
+                       f"{KVM_PROBE_SECONDS} s ({res.reason}; last line: {last[0].strip()!r}): KVM does not "
+                       f"work on this host, so there is no QEMU KVM column")
+    return True, "/dev/kvm opens and a boot with -accel kvm powers off: QEMU runs with -accel kvm too"
 
 
 def ignore_sigint() -> None:
@@ -153,22 +162,22 @@ def qemu_command(image: Path, accel: str) -> list:
     return vm_qemu_command(argparse.Namespace(), image) + ["-accel", accel]
 
 
-def run_qemu(job: Job) -> Result:
+def run_qemu(job: Job, timeout: float = QEMU_TIMEOUT) -> Result:
     """Boot the image on qemu-system-i386 and collect the serial output. A
     run that halts in the fault handler (exp=funmemset) never powers off,
     so it is stopped once the handler says so."""
     cmd = qemu_command(job.image, job.target.split("-", 1)[1])
-    log = job.image.with_suffix(f".{job.target}.{job.run}.out")
+    log = job.image.with_suffix(f".{job.experiment}.{job.target}.{job.run}.out")
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        reason = wait_qemu(proc, log)
+        reason = wait_qemu(proc, log, timeout)
     text = log.read_bytes().decode("latin-1")
     return Result(job, text, reason, "" if reason in ("poweroff", "halted") else text[-2000:])
 
 
-def wait_qemu(proc, log: Path) -> str:
-    deadline = time.monotonic() + QEMU_TIMEOUT
+def wait_qemu(proc, log: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
     while True:
         try:
             proc.wait(timeout=0.2)
