@@ -48,8 +48,9 @@ def run_all(jobs: list[Job], progress, task) -> tuple[dict, bool]:
         pool.shutdown()
         return results, False
     except KeyboardInterrupt:
+        workers = list((getattr(pool, "_processes", None) or {}).values())   # the ones this command started
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):   # the workers this command started
+        for proc in workers:
             proc.terminate()
         return results, True
 
@@ -81,6 +82,8 @@ def cmd_report(args) -> int:
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     stores = kernel_supports_stores(root)
+    if args.full and not stores:
+        print("kpyc report: --full: this kernel has no stores=N (issue 14); the default sizes it is", file=sys.stderr)
     qemu_targets, qemu_note = [], "QEMU: not run (--no-qemu)."
     if not args.no_qemu:
         if shutil.which("qemu-system-i386") is None:
