@@ -79,8 +79,15 @@ def cmd_report(args) -> int:
         raise UsageError("--runs must be at least 1")
     start = time.monotonic()
     root = args.root.resolve() if args.root else find_project_root()
+    try:
+        import matplotlib  # noqa: F401 - the plots need it; say so before building anything
+    except ImportError:
+        raise UsageError("kpyc report needs matplotlib: pip install matplotlib") from None
     out_dir = args.out_dir.resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the report directory {out_dir}: {err.strerror}") from None
     stores = kernel_supports_stores(root)
     if args.full and not stores:
         print("kpyc report: --full: this kernel has no stores=N (issue 14); the default sizes it is", file=sys.stderr)
