@@ -23,8 +23,8 @@ def add_options(p) -> None:
     p.add_argument("--root", type=Path, help="project directory (default: found from the cwd)")
 
 
-def plan(images: dict, runs: int, qemu_targets: list) -> list[Job]:
-    jobs = [Job(e, t, 0, images[e]) for t in VM_TARGETS for e in EXPERIMENTS]
+def plan(images: dict, elfs: tuple, runs: int, qemu_targets: list) -> list[Job]:
+    jobs = [Job(e, t, 0, images[e], elfs) for t in VM_TARGETS for e in EXPERIMENTS]
     qemu = [Job(e, t, i, images[e]) for i in range(runs) for t in qemu_targets for e in EXPERIMENTS]
     # QEMU's sweep is the longest run by far (tens of seconds): start it first so the rest overlap it
     return sorted(qemu, key=lambda j: j.experiment != "sweep") + jobs
@@ -98,13 +98,13 @@ def cmd_report(args) -> int:
         else:
             qemu_targets = ["qemu-tcg"]
     print(f"kpyc report: building the kernel ({root})", file=sys.stderr)
-    images = build_images(root, out_dir, full=args.full and stores)
+    images, elfs = build_images(root, out_dir, full=args.full and stores)
     if qemu_targets:
         kvm_ok, why = qemu_kvm_works(images["rw"])
         qemu_targets += ["qemu-kvm"] if kvm_ok else []
         qemu_note = f"QEMU: TCG, {args.runs} run(s) per experiment. KVM: {why}."
         print(f"kpyc report: {qemu_note}", file=sys.stderr)
-    jobs = plan(images, args.runs, qemu_targets)
+    jobs = plan(images, elfs, args.runs, qemu_targets)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=False) as progress:
         task = progress.add_task(f"{len(jobs)} runs on {WORKERS} workers", total=len(jobs))

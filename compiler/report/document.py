@@ -86,10 +86,11 @@ def _details(exp, results, out_dir, vm, kvm, qemu, texts) -> list:
         watch = first.watch if first else []
         out = [("p", "What this shows: " + write(vm, kvm, qemu, texts, watch=watch))]
         if watch:
-            rows = [[f"{e['cycle']:,}", f"{e['eip']:#010x}", e["insn"], f"{e['paddr']:#x}",
+            rows = [[f"{e['cycle']:,}", f"{e['eip']:#010x}", e.get("function", "?"), e["insn"], f"{e['paddr']:#x}",
                      f"{e['before']:#x}", f"{e['after']:#x}", "page walk (A/D bits only)" if e["walker"] else "store"]
                     for e in watch]
-            out.append(("table", ["cycle", "EIP", "instruction", "address", "before", "after", "writer"], rows))
+            out.append(("table", ["cycle", "EIP", "function", "instruction", "address", "before", "after", "writer"],
+                        rows))
             out.append(("img", "0x2008 timeline", plots.hhdm_timeline(watch, out_dir / "hhdm.png")))
         return out
     if exp == "funmemset":
@@ -101,7 +102,8 @@ def _details(exp, results, out_dir, vm, kvm, qemu, texts) -> list:
             if gdt:
                 out.append(("pre", f"GDT at {gdt['gdt_base']:#x} (limit {gdt['gdt_limit']:#x}); entry "
                                    f"{gdt['selector']:#x} after the memset: {gdt['entry']}\n"
-                                   f"faulting instruction at {gdt['eip'] or 0:#x}: {gdt['insn']}"))
+                                   f"faulting instruction at {gdt['eip'] or 0:#x} in {gdt.get('function', '?')}: "
+                                   f"{gdt['insn']}"))
         return out
     if not texts.get("VM tcg"):
         return [("p", "What this shows: no VM tcg output (the run failed or was interrupted).")]

@@ -29,6 +29,7 @@ class Job:
     target: str             # vm-tcg, vm-kvm, qemu-tcg, qemu-kvm
     run: int
     image: Path
+    elfs: tuple = ()        # the build's ELF files, for naming the functions at EIPs
 
     @property
     def name(self) -> str:
@@ -57,11 +58,14 @@ def kernel_supports_stores(root: Path) -> bool:
     return any('"stores"' in p.read_text(errors="replace") for p in (root / "kernel_src" / "exp").glob("*.kpy"))
 
 
-def build_images(root: Path, out_dir: Path, full: bool = False) -> dict[str, Path]:
-    """One build; one image file per experiment, the command line set in each."""
+def build_images(root: Path, out_dir: Path, full: bool = False) -> tuple[dict[str, Path], tuple]:
+    """One build; one image file per experiment, the command line set in each;
+    and the build's ELF files (kernel, boot sector, stage 2)."""
     from compiler.build import build
     from compiler.image import with_cmdline
-    disk = build(root, out_dir=out_dir / "build").disk_image.read_bytes()
+    res = build(root, out_dir=out_dir / "build")
+    disk = res.disk_image.read_bytes()
+    elfs = tuple(sorted(str(p) for p in (out_dir / "build").glob("*.elf")))
     images = {}
     for name in EXPERIMENTS:
         cmdline = f"exp={name}" + (" stores=10000" if full and name in ("scan", "sweep", "stack") else "")
@@ -69,7 +73,7 @@ def build_images(root: Path, out_dir: Path, full: bool = False) -> dict[str, Pat
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(with_cmdline(disk, cmdline))
         images[name] = path
-    return images
+    return images, elfs
 
 
 def qemu_kvm_works(probe_image: Path) -> tuple[bool, str]:
@@ -113,11 +117,23 @@ def run_vm(job: Job) -> Result:
     watch = watch_page_table_entry(machine) if job.experiment == "hhdm" else None
     result = machine.run(timeout=VM_TIMEOUT)
     res = Result(job, out.getvalue().decode("latin-1"), result.reason, result.report)
+    name = function_names(job.elfs)
     if watch is not None:
-        res.watch = [dict(e, insn=machine.describe_instruction(e["eip"])) for e in watch]
+        res.watch = [dict(e, insn=machine.describe_instruction(e["eip"]), function=name(e["eip"])) for e in watch]
     if job.experiment == "funmemset":
         res.gdt = gdt_after_fault(machine, res.text)
+        res.gdt["function"] = name(res.gdt["eip"]) if res.gdt["eip"] is not None else "?"
     return res
+
+
+def function_names(elfs):
+    """addr -> the function it is in ("?" when there are no symbols)."""
+    from vm.profiler import ProfilerError, Symbols
+    try:
+        symbols = Symbols([p for p in elfs if Path(p).is_file()])
+    except ProfilerError:
+        return lambda addr: "?"
+    return symbols.name
 
 
 def watch_page_table_entry(machine) -> list:

@@ -79,7 +79,8 @@ def hhdm(vm, kvm, qemu, texts, watch=()) -> str:
     if walks:
         last = walks[-1]
         text += (f"the watch shows the page walker writing {last['after']:#010x} over {last['before']:#010x} "
-                 f"at cycle {last['cycle']:,} while `{last['insn'].split()[-1]}` at {last['eip']:#x} touched "
+                 f"at cycle {last['cycle']:,} while `{last['insn'].split()[-1]}` at {last['eip']:#x} "
+                 f"(in {last.get('function', '?')}) touched "
                  f"0x2000: the Accessed bit (0x20), set by the CPU under the reader's feet.")
     else:
         text += "no page-walk write was seen in this run."
@@ -89,7 +90,8 @@ def hhdm(vm, kvm, qemu, texts, watch=()) -> str:
 def funmemset(vm, kvm, qemu, texts, gdt=None) -> str:
     gdt = gdt or {}
     return (f"Clearing GDT descriptor {gdt.get('selector', 8):#x} changes nothing until a segment register is "
-            f"reloaded: the timer's `{(gdt.get('insn') or '??').split()[-1]}` at {gdt.get('eip') or 0:#x} loads "
+            f"reloaded: the timer's `{(gdt.get('insn') or '??').split()[-1]}` at {gdt.get('eip') or 0:#x} "
+            f"(in {gdt.get('function', '?')}) loads "
             f"CS from the zeroed entry ({gdt.get('entry', '??')}) and takes #GP with error code "
             f"{_n(vm['funmemset_error'], '0x{:x}')} (the selector; seed: 0x8).")
 
