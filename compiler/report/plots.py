@@ -163,7 +163,10 @@ def hhdm_timeline(events: list, path: Path) -> Path:
         for e in events:
             ax.annotate(f"{e['before'] & 0xff:02x}->{e['after'] & 0xff:02x}\n{'walker' if e['walker'] else 'store'}"
                         f" @{e['eip']:x}", (e["cycle"], e["after"] & 0xFF), fontsize=6)
+    ax.set_yticks([0, 0x03, 0x23])
+    ax.set_yticklabels(["0x00", "0x03", "0x23"])
+    ax.set_ylim(-8, 0x40)
     ax.set_xlabel("cycle")
     ax.set_ylabel("low byte at 0x2008")
-    ax.set_title("exp=hhdm: writes to physical 0x2008 (VM tcg, watch_physical)")
+    ax.set_title("exp=hhdm: writes to physical 0x2008 (VM tcg, watch_physical)", pad=12)
     return _save(fig, path)
