@@ -1,7 +1,8 @@
 """Timing-model benchmark: the calibration table and the cost of the hooks.
 
 Prints, for the `tcg` and `kvm` profiles, the table of
-../shared/design/VM.md ("Calibration targets"): the seed's figure, the
+../shared/design/VM.md ("Calibration targets"): the seed's figure (read from
+vm/timing/seed_figures.toml, transcribed from ../shared/seed/hmm.md), the
 VM's figure (printed by the kernel's experiment programs, kernel_src/exp/,
 booted on the VM), and their ratio; then the register-loop MIPS with
 `--timing tcg` and `--timing off` and their ratio.

@@ -6,6 +6,7 @@
     kpyc run      build when needed, then boot the image (or an ELF-only build's
                   Multiboot kernel) on the VM (or --qemu)
     kpyc compile  compile one .kpy module and emit LLVM IR, assembly or an object
+    kpyc report   the seed's experiments on the VM and QEMU: report.md, report.html
 
 Every user error ends in a message and a non-zero exit status; a Python
 traceback is shown only for internal errors and only with KPY_TRACEBACK=1.
@@ -104,6 +105,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "the kernel library are always searched)")
     c.add_argument("-o", dest="output", type=Path,
                    help="output file; - for standard output (default: stdout for llvm/asm, SOURCE.o for obj)")
+    rp = sub.add_parser("report", help="run the seed's experiments on the VM and QEMU; write report.md/.html")
+    from compiler.report.command import add_options as add_report_options
+    add_report_options(rp)
     return parser
 
 
@@ -249,7 +253,13 @@ def cmd_init(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "run": cmd_run, "compile": cmd_compile, "init": cmd_init}
+def cmd_report(args) -> int:
+    from compiler.report.command import cmd_report as report
+    return report(args)
+
+
+COMMANDS = {"build": cmd_build, "run": cmd_run, "compile": cmd_compile, "init": cmd_init,
+            "report": cmd_report}
 
 
 def user_error_types() -> tuple[type, ...]:

@@ -46,3 +46,16 @@ def test_rows_outside_the_tolerance_or_missing_are_marked():
     table = format_table("tcg", rows)
     assert "| a | 10 | 12 | 1.24 | yes |" in table and "| b | 10 | 13 | 1.30 | NO |" in table
     assert "| c | 10 | - | - | NO |" in table
+
+
+def test_seed_figures_file_gives_every_row_a_label_a_value_and_a_place_in_the_notes():
+    from vm.timing.seed import seed_rows, seed_series
+    for profile, count in (("tcg", 16), ("kvm", 9)):
+        rows = seed_rows(profile)
+        assert len(rows) == count
+        for r in rows.values():
+            assert r.label and r.text and r.value > 0 and r.where.startswith("hmm.md:")
+    assert seed_rows("tcg")["executed_127"].value == 2395
+    series = seed_series()
+    assert len(series["subpage"]["addr"]) == len(series["subpage"]["cycles"]) == 24
+    assert len(series["scan"]["addr"]) == len(series["scan"]["cycles"])

@@ -2,9 +2,9 @@
 
 Boots the kernel's experiment programs (kernel_src/exp/, `exp=NAME`) on the
 VM under a profile, reads the figures they print (`cycles/op=...`,
-`cycles=...`), and lines them up with the seed's (../shared/design/VM.md,
-"Calibration targets"). Nothing here is fitted: the VM figure of every row
-is what the guest printed.
+`cycles=...`), and lines them up with the seed's (seed_figures.toml, from
+../shared/seed/hmm.md; ../shared/design/VM.md, "Calibration targets").
+Nothing here is fitted: the VM figure of every row is what the guest printed.
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+
+from vm.timing.seed import seed_rows
 
 TOLERANCE = 0.25
 EXPERIMENTS = ("rw", "sweep", "subpage", "rdtsc", "hlt")
@@ -25,6 +27,7 @@ class Row:
     seed: float          # the number compared against (a range's midpoint)
     vm: float | None
     source: str          # which kernel program measured it
+    id: str = ""         # the row's key in seed_figures.toml
 
     @property
     def ratio(self) -> float | None:
@@ -131,6 +134,16 @@ ORDINARY = 0xC0100000
 VGA = 0xC00B8000
 
 
+def _rows(profile: str, vm: dict) -> list[Row]:
+    """The seed's rows for `profile` (seed_figures.toml) beside the VM's
+    figure for each: `vm` maps a row's id to (figure, which program measured it)."""
+    rows = []
+    for fid, seed in seed_rows(profile).items():
+        figure, source = vm[fid]
+        rows.append(Row(seed.label, seed.text, seed.value, figure, source, fid))
+    return rows
+
+
 def tcg_rows(out: dict[str, str]) -> list[Row]:
     rw = rw_figures(out["rw"])
     sw = sweep_figures(out["sweep"])
@@ -138,24 +151,24 @@ def tcg_rows(out: dict[str, str]) -> list[Row]:
     tsc = rdtsc_figures(out["rdtsc"])
     warm, cold = hlt_figures(out["hlt"])
     ordinary = rw.get(ORDINARY, (None, None))
-    return [
-        Row("write loop, ordinary page", "12", 12, ordinary[1], "rw @c0100000"),
-        Row("read-only loop", "5", 5, ordinary[0], "rw @c0100000"),
-        Row("write loop, 127 executed ret bytes", "2395", 2395, _get(sw, "executed 127"), "sweep"),
-        Row("write loop, 511 executed ret bytes", "8949", 8949, _get(sw, "executed 511"), "sweep"),
-        Row("write loop, 4095 executed ret bytes", "70473", 70473, _get(sw, "executed 4095"), "sweep"),
-        Row("after 127 of them overwritten", "68180", 68180, _get(sw, "cleared 127"), "sweep"),
-        Row("after 3967 of them overwritten", "2427", 2427, _get(sw, "cleared 3967"), "sweep"),
-        Row("after all 4095 overwritten", "12", 12, _get(sw, "cleared 4095"), "sweep"),
-        Row("fresh, never-touched page", "91", 91, _get(sw, "fresh"), "sweep"),
-        Row("page filled with 0xC3, never executed", "12", 12, _get(sw, "filled"), "sweep"),
-        Row("VGA text memory 0xB8000", "~300-400", 350, rw.get(VGA, (None, None))[1], "rw @c00b8000"),
-        Row("bootloader page with the stack 0x7000", "~1550", 1550, sub.get(0xC0007000), "subpage"),
-        Row("next bootloader page 0x8000", "~4100", 4100, sub.get(0xC0008000), "subpage"),
-        Row("back-to-back rdtsc", "19", 19, tsc[1] if len(tsc) > 1 else None, "rdtsc (other stack)"),
-        Row("isqrt(314159265) warm", "~190k", 190_000, _median(warm), "hlt (median)"),
-        Row("isqrt first run after hlt", "~206-258k", 232_000, _mean(cold), "hlt (mean)"),
-    ]
+    return _rows("tcg", {
+        "write_ordinary": (ordinary[1], "rw @c0100000"),
+        "read_only": (ordinary[0], "rw @c0100000"),
+        "executed_127": (_get(sw, "executed 127"), "sweep"),
+        "executed_511": (_get(sw, "executed 511"), "sweep"),
+        "executed_4095": (_get(sw, "executed 4095"), "sweep"),
+        "cleared_127": (_get(sw, "cleared 127"), "sweep"),
+        "cleared_3967": (_get(sw, "cleared 3967"), "sweep"),
+        "cleared_4095": (_get(sw, "cleared 4095"), "sweep"),
+        "fresh": (_get(sw, "fresh"), "sweep"),
+        "filled": (_get(sw, "filled"), "sweep"),
+        "vga": (rw.get(VGA, (None, None))[1], "rw @c00b8000"),
+        "stack_page": (sub.get(0xC0007000), "subpage"),
+        "stage2_page": (sub.get(0xC0008000), "subpage"),
+        "rdtsc": (tsc[1] if len(tsc) > 1 else None, "rdtsc (other stack)"),
+        "isqrt_warm": (_median(warm), "hlt (median)"),
+        "isqrt_cold": (_mean(cold), "hlt (mean)"),
+    })
 
 
 def kvm_rows(out: dict[str, str]) -> list[Row]:
@@ -163,17 +176,17 @@ def kvm_rows(out: dict[str, str]) -> list[Row]:
     sw = sweep_figures(out["sweep"])
     sub = address_figures(out["subpage"])
     warm, cold = hlt_figures(out["hlt"])
-    return [
-        Row("write loop, ordinary page", "2", 2, rw.get(ORDINARY, (None, None))[1], "rw @c0100000"),
-        Row("write loop, page filled with 0xC3", "2", 2, _get(sw, "filled"), "sweep"),
-        Row("write loop, 127 executed ret bytes", "2", 2, _get(sw, "executed 127"), "sweep"),
-        Row("write loop, 4095 executed ret bytes", "2", 2, _get(sw, "executed 4095"), "sweep"),
-        Row("write loop, 4095 overwritten", "2", 2, _get(sw, "cleared 4095"), "sweep"),
-        Row("write loop, bootloader page 0x8000", "2", 2, sub.get(0xC0008000), "subpage"),
-        Row("fresh, never-touched page", "63", 63, _get(sw, "fresh"), "sweep"),
-        Row("isqrt(314159265) warm", "~30k", 30_000, _median(warm), "hlt (median)"),
-        Row("isqrt first run after hlt", "~54-70k", 62_000, _mean(cold), "hlt (mean)"),
-    ]
+    return _rows("kvm", {
+        "write_ordinary": (rw.get(ORDINARY, (None, None))[1], "rw @c0100000"),
+        "filled": (_get(sw, "filled"), "sweep"),
+        "executed_127": (_get(sw, "executed 127"), "sweep"),
+        "executed_4095": (_get(sw, "executed 4095"), "sweep"),
+        "cleared_4095": (_get(sw, "cleared 4095"), "sweep"),
+        "stage2_page": (sub.get(0xC0008000), "subpage"),
+        "fresh": (_get(sw, "fresh"), "sweep"),
+        "isqrt_warm": (_median(warm), "hlt (median)"),
+        "isqrt_cold": (_mean(cold), "hlt (mean)"),
+    })
 
 
 ROWS_FOR = {"tcg": tcg_rows, "kvm": kvm_rows}
