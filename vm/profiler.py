@@ -164,8 +164,7 @@ class CycleProfiler:
     def _block(self, blk, eip, page):
         cpu, frames = self.cpu, self.frames
         here = (self.symbols.name(eip), page)
-        static = getattr(blk, "static_cycles", 0)
-        memory = getattr(blk, "memory_cycles", 0)
+        static, memory = blk.block.static_cycles, blk.block.memory_cycles
 
         def profiled():
             outer = self.running
@@ -183,7 +182,7 @@ class CycleProfiler:
                 self._book("ordinary_memory", on_memory, page)
                 self._book("static", own - on_memory, page)
                 self.running = outer
-        profiled.source = getattr(blk, "source", "")
+        profiled.block = blk.block       # the same block (vm/cpu/stepper.py, Block)
         return profiled
 
     # ---- the report --------------------------------------------------------------------------
