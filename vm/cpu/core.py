@@ -320,9 +320,13 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         phys = pp | (lin & 0xFFF)
         return lin, phys, phys | self.mode_key
 
-    def charge_cold(self, insns):
-        """The cold period after hlt: extra cycles for `insns` instructions."""
-        self.cycles += insns * self.timing.hlt_cold_insn
+    def charge(self, rule, cycles, page=None):
+        """Every dynamic cost (slow paths, interrupts, the cold period after
+        hlt) is charged here: `rule` is one of vm.timing.RULES, `page` the
+        physical page the cost is about (None: no page). vm.profiler
+        subscribes by replacing this method on its CPU; static block costs
+        stay folded into the translated blocks (translate.py)."""
+        self.cycles += cycles
 
     def _service(self):
         """Handle whatever raised the attention flag; (reason or None, single_step)."""

@@ -73,7 +73,7 @@ class Stepper:
             k = self._exact_block(budget, n < self.cold_until)
             ended = self._ended
         if ended and n + k < self.cold_until:
-            self.charge_cold(ended)
+            self.charge("cold", ended * self.timing.hlt_cold_insn)
         if self.tf_trap:
             self.tf_trap = False
             if k:
@@ -105,7 +105,7 @@ class Stepper:
         instruction as a one-instruction block. Returns the instructions
         executed; `self._ended` is the regular block's length when it ended
         with this call and began in the cold period after hlt (`cold`: those
-        blocks are charged `charge_cold`), else 0."""
+        blocks are charged the `cold` rule), else 0."""
         self._ended = 0
         sh = self._shadow
         if sh is not None:
