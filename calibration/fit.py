@@ -8,7 +8,7 @@ record holds on pages 0x7000 and 0x8000, and prints the per-byte shares
 that put both pages within ±25% of the seed's ~1,550 and ~4,100, and the
 middle one in the profile's units.
 
-    python -m vm.timing.fit [--image build/disk.img]
+    python -m calibration.fit [--image build/disk.img]
 """
 from __future__ import annotations
 
@@ -53,13 +53,13 @@ def allowed_byte_shares(counts, per_unit: int, fixed: int) -> tuple[Fraction, Fr
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vm.timing.fit", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m calibration.fit", description=__doc__.splitlines()[0])
     ap.add_argument("--image", default="build/disk.img")
     args = ap.parse_args(argv)
     try:
         image = open(args.image, "rb").read()
     except OSError as err:
-        print(f"vm.timing.fit: error: cannot read {args.image}: {err.strerror}", file=sys.stderr)
+        print(f"calibration.fit: error: cannot read {args.image}: {err.strerror}", file=sys.stderr)
         return 1
     tcg = load_profile("tcg")
     per_unit = Fraction(tcg.exec_byte_write + tcg.exec_block_write, tcg.exec_cost_divisor)
