@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ES, CS, SS, DS, FS, GS = range(6)
+EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI = range(8)   # register indices (R[ESP] in templates)
 SEG_PREFIX = {0x26: ES, 0x2E: CS, 0x36: SS, 0x3E: DS, 0x64: FS, 0x65: GS}
 MAX_INSN_LEN = 15
 
@@ -72,6 +73,36 @@ class Insn:
     @property
     def next_eip(self) -> int:
         return self.eip + self.length
+
+    def text(self) -> str:
+        """`mnemonic operands` in the decoder's terms (Intel operand order), as
+        the comment before each instruction in a translated block's source."""
+        ops = ", ".join(_operand_text(op) for op in self.ops)
+        return f"{self.rep + ' ' if self.rep else ''}{self.mnem}{' ' + ops if ops else ''}"
+
+
+REG_TEXT = {32: ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"),
+            16: ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di"),
+            8: ("al", "cl", "dl", "bl", "ah", "ch", "dh", "bh")}
+SEG_TEXT = ("es", "cs", "ss", "ds", "fs", "gs")
+
+
+def _operand_text(op) -> str:
+    if isinstance(op, Reg):
+        return REG_TEXT[op.bits][op.idx] if op.bits in REG_TEXT else f"r{op.bits}:{op.idx}"
+    if isinstance(op, SReg):
+        return SEG_TEXT[op.idx] if op.idx < 6 else f"sreg{op.idx}"
+    if isinstance(op, Imm):
+        return f"{op.value:#x}"
+    if isinstance(op, CtlReg):
+        return f"{op.kind}{op.idx}"
+    regs = REG_TEXT[op.asz]
+    parts = [regs[op.base]] if op.base is not None else []
+    if op.index is not None:
+        parts.append(regs[op.index] + (f"*{op.scale}" if op.scale != 1 else ""))
+    if op.disp or not parts:
+        parts.append(f"{op.disp:#x}")
+    return f"{SEG_TEXT[op.seg]}:[{'+'.join(parts)}]"
 
 
 ALU = ("add", "or", "adc", "sbb", "and", "sub", "xor", "cmp")
