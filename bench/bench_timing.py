@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     if args.mips_insns < 100_000:
         ap.error("--mips-insns must be at least 100000")
     from compiler.build import BuildError
-    from vm.timing.calibration import CalibrationError, build_images, calibrate, format_table
+    from calibration.table import CalibrationError, build_images, calibrate, format_table
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         try:

@@ -36,6 +36,7 @@ from vm.devices.pit import PIT8254
 from vm.devices.post import PostPort
 from vm.devices.system_control import SystemControl
 from vm.devices.uart import UART16550
+from vm.devices.protocols import TimedDevice
 from vm.devices.vga import VGAText
 
 # Process exit status for each way a run ends (debug-exit gives (v << 1) | 1,
@@ -125,11 +126,12 @@ class Machine:
         self.debugcon = DebugConsole(debugcon)
         self.acpi = AcpiPM(self, self.cpu_hz)
         self.system_control = SystemControl(self)
-        for device in (self.pic, self.pit, self.uart, self.cmos, self.post, self.debugcon,
-                       DebugExit(self), self.acpi, self.system_control, KeyboardController(self)):
-            device.register(self.ports)
-        self.vga.register(self.ports, self.memory)
-        self.timed_devices = [self.pit, self.cmos]
+        self.devices = [self.pic, self.pit, self.uart, self.cmos, self.vga, self.post, self.debugcon,
+                        DebugExit(self), self.acpi, self.system_control, KeyboardController(self)]
+        for device in self.devices:
+            device.register(self.ports, self.memory)
+        # the run loop asks these for their next event (vm/devices/protocols.py)
+        self.timed_devices = [d for d in self.devices if isinstance(d, TimedDevice)]
         if "int" in self.log_categories:
             self.cpu.on_exception = self._log_interrupt
         self._a20 = True

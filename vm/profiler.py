@@ -1,13 +1,13 @@
 """Cycle profile: where the emulated cycles went, by timing rule, by
 symbol (from the kernel ELF) and by physical page.
 
-The profiler wraps, on one CPU instance, every place a timing rule charges
-cycles (the translated blocks for the static costs, the slow paths for the
-dynamic ones) and books each charge *exclusively* (a page walk inside a
-store is the walk's, not the store's) to the rule, to the symbol of the
-block that was running and to the physical page the charge is about: the
-code page for instruction costs, the accessed page for memory rules.
-Cycles no wrapper saw (the CPU idling in `hlt` until the next interrupt)
+The profiler subscribes, on one CPU instance, to `CPU.charge` (every
+dynamic cost: slow paths, interrupts, the cold period) and wraps the
+translated blocks (their static costs); it books each charge *exclusively*
+(a page walk inside a store is the walk's, not the block's) to the rule, to
+the symbol of the block that was running and to the physical page the
+charge is about: the code page for instruction costs, the accessed page for
+memory rules. Cycles no charge or block saw (the CPU idling in `hlt` until the next interrupt)
 are reported as idle. It changes no cycle count: a profiled run prints the
 same figures as an unprofiled one.
 
@@ -22,18 +22,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-RULES = {
-    "static": "instructions (static block cost)",
-    "ordinary_memory": "ordinary loads/stores (static block cost)",
-    "code_write": "stores to pages holding executed code",
-    "mmio": "MMIO accesses",
-    "first_touch": "first touch of host memory",
-    "page_walk": "page walks",
-    "io": "I/O port accesses",
-    "interrupt": "interrupt and exception delivery",
-    "cold": "cold period after hlt",
-    "memory": "other slow-path loads/stores (unmapped, ROM, watched)",
-}
+from vm.timing import RULES     # the rule names: one table for the CPU's charges, profiler and README
+
 
 
 class Symbols:
@@ -96,57 +86,17 @@ class CycleProfiler:
         self.by_symbol[symbol][rule] += cycles
         self.by_page[page][rule] += cycles
 
-    def _charged(self, rule_of, fn):
-        """Wrap fn so the cycles it charges itself are booked to rule_of(args)."""
-        cpu, frames = self.cpu, self.frames
-
-        def wrapper(*args, **kwargs):
-            frames.append([cpu.cycles, 0])
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                start, nested = frames.pop()
-                spent = cpu.cycles - start
-                if frames:
-                    frames[-1][1] += spent
-                rule, page = rule_of(*args)
-                self._book(rule, spent - nested, page)
-        return wrapper
-
-    # ---- what each slow path is about ----------------------------------------------------
-    def _page_of(self, lin):
-        paddr = self.cpu.probe(lin)
-        return None if paddr is None else paddr >> 12
-
-    def _access_rule(self, lin, *_):
-        page = self._page_of(lin)
-        mem = self.cpu.mem
-        if page is None:
-            return "memory", None
-        region = mem.page_region.get(page)
-        if region is not None and region.kind == "mmio":
-            return "mmio", page
-        if mem.code_count.get(page):
-            return "code_write", page
-        return "memory", page
-
-    def _read_rule(self, lin, *_):
-        rule, page = self._access_rule(lin)
-        return ("memory" if rule == "code_write" else rule), page
+    def _charge(self, rule, cycles, page=None):
+        """Subscribed in place of CPU.charge: the same cycles, booked to
+        `rule` and taken out of the running block's own (static) share."""
+        self.cpu.cycles += cycles
+        if self.frames:
+            self.frames[-1][1] += cycles
+        self._book(rule, cycles, page)
 
     def _install(self):
-        from vm.cpu.mmu import make_accessors
         cpu = self.cpu
-        running_page = lambda *_: (self.running[1] if self.running else None)
-        cpu.slow_read = self._charged(self._read_rule, cpu.slow_read)
-        cpu.slow_write = self._charged(self._access_rule, cpu.slow_write)
-        cpu._walk = self._charged(lambda lin, *_: ("page_walk", None), cpu._walk)
-        cpu._touch_chunk = self._charged(lambda page, *_: ("first_touch", page), cpu._touch_chunk)
-        cpu.port_in = self._charged(lambda *_: ("io", None), cpu.port_in)
-        cpu.port_out = self._charged(lambda *_: ("io", None), cpu.port_out)
-        cpu.deliver_exception = self._charged(lambda *_: ("interrupt", None), cpu.deliver_exception)
-        cpu.deliver_irq = self._charged(lambda *_: ("interrupt", None), cpu.deliver_irq)
-        cpu.charge_cold = self._charged(lambda *_: ("cold", running_page()), cpu.charge_cold)
+        cpu.charge = self._charge
         original_translate = cpu._translate
 
         def translate(lin, phys, key, cache):
@@ -154,18 +104,12 @@ class CycleProfiler:
             cache[key] = blk
             return blk
         cpu._translate = translate
-        # the generated code reaches the slow paths through these closures
-        acc = make_accessors(cpu)
-        cpu.globals.update(acc)
-        cpu.rd = {1: acc["rd8"], 2: acc["rd16"], 4: acc["rd32"]}
-        cpu.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
-        cpu.flush_code_cache()
+        cpu.flush_code_cache()          # every block from now on is a wrapped one
 
     def _block(self, blk, eip, page):
         cpu, frames = self.cpu, self.frames
         here = (self.symbols.name(eip), page)
-        static = getattr(blk, "static_cycles", 0)
-        memory = getattr(blk, "memory_cycles", 0)
+        static, memory = blk.block.static_cycles, blk.block.memory_cycles
 
         def profiled():
             outer = self.running
@@ -183,7 +127,7 @@ class CycleProfiler:
                 self._book("ordinary_memory", on_memory, page)
                 self._book("static", own - on_memory, page)
                 self.running = outer
-        profiled.source = getattr(blk, "source", "")
+        profiled.block = blk.block       # the same block (vm/cpu/stepper.py, Block)
         return profiled
 
     # ---- the report --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """From what the runs printed to the report's numbers. The calibration
-table's parsers and rows (vm/timing/calibration.py) read the figures it
+table's parsers and rows (calibration/table.py) read the figures it
 has; the rows it lacks (stack, rdtsc with a stack temporary, the scan,
 hhdm, funmemset) are read here, each beside the seed's figure from
 vm/timing/seed_figures.toml."""
@@ -9,7 +9,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from vm.timing import calibration as cal
+from calibration import table as cal
 from vm.timing.seed import seed_rows, seed_series
 
 from compiler.report.experiments import EXPERIMENTS

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
 
-from vm.timing import calibration as cal  # noqa: E402
+from calibration import table as cal  # noqa: E402
 from vm.timing.seed import seed_series  # noqa: E402
 
 from compiler.report.figures import hlt_series, sweep_series  # noqa: E402

@@ -34,7 +34,7 @@ def breakpoints(image):
     and in the kernel: where a breakpoint would split a block."""
     m = Machine(timing="tcg", disk=image, serial=io.BytesIO())
     m.run(max_insns=COUNTS[-1])
-    inside = sorted({blk.phys[len(blk.phys) // 2] for blk in m.cpu.blocks.values() if len(blk.phys) >= 3})
+    inside = sorted({b.phys[len(b.phys) // 2] for b in (f.block for f in m.cpu.blocks.values()) if len(b.phys) >= 3})
     boot = [p for p in inside if 0x7000 <= p < 0x9000]
     kernel = [p for p in inside if p >= 0x400000]
     assert boot and kernel

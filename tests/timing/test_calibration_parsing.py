@@ -1,5 +1,5 @@
 """Reading the experiment programs' output (as the seed printed it)."""
-from vm.timing.calibration import Row, hlt_figures, rdtsc_figures, rw_figures, sweep_figures, format_table
+from calibration.table import Row, hlt_figures, rdtsc_figures, rw_figures, sweep_figures, format_table
 
 SWEEP = """page=c3ff0000
 Writing to fresh, crunchy ram...\tcycles/op=91

@@ -1,7 +1,7 @@
 """The per-byte/per-block split fit for the boot pages."""
 from fractions import Fraction
 
-from vm.timing.fit import allowed_byte_shares
+from calibration.fit import allowed_byte_shares
 
 
 def test_split_that_fits_both_boot_pages():

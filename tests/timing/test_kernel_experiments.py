@@ -6,7 +6,7 @@ import pytest
 
 from compiler.build import build
 from compiler.image import with_cmdline
-from vm.timing.calibration import hlt_figures, run_experiment, rw_figures, address_figures
+from calibration.table import hlt_figures, run_experiment, rw_figures, address_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOT_STACK_PAGE, STAGE2_PAGE, ORDINARY, VGA = 0xC0007000, 0xC0008000, 0xC0100000, 0xC00B8000

@@ -12,7 +12,7 @@ import pytest
 from compiler.cli import main
 from compiler.report.experiments import EXPERIMENTS
 from compiler.report.figures import figures
-from vm.timing.calibration import kvm_rows, tcg_rows
+from calibration.table import kvm_rows, tcg_rows
 from vm.timing.seed import seed_rows
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,6 +24,7 @@ from .flags import carry, cf_source, condition, materialize
 from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
 from .segments import CS, GP, Segments
+from .stepper import Block, Stepper
 from .system import System
 from .translate import BODY_FIRST_LINE, LOOP_ITERATIONS, MAX_BLOCK_INSNS, assemble, translate_block
 from ..timing import COST_NAMES, load_profile
@@ -34,7 +35,6 @@ COLD_BLOCK_INSNS = 8     # the length of blocks for code that has not proved hot
 BLOCK_INSNS = {"single": 1, "cold": COLD_BLOCK_INSNS, "hot": MAX_BLOCK_INSNS}
 HOT_AFTER = 2            # executions as short blocks before a block is compiled as a trace
 RESET_CR0 = 0x60000010
-BLOCK_MAP = ("key", "cache", "eips", "loop", "pure", "phys", "span")   # see _translate
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
 
 
@@ -58,7 +58,7 @@ def _register_property(idx):
     return property(get, put)
 
 
-class CPU(MMU, Segments, Interrupts, System):
+class CPU(MMU, Segments, Interrupts, System, Stepper):
     def __init__(self, mem, ports, timing="off", code_cache=None):
         """`code_cache`: a codecache.CodeCache to share translations through."""
         self.mem = mem
@@ -81,10 +81,7 @@ class CPU(MMU, Segments, Interrupts, System):
         self._kinds = {id(self.single_blocks): "single", id(self.cold_blocks): "cold", id(self.blocks): "hot"}
         self.heat: dict[int, int] = {}              # executions of code not yet hot
         self.cut_points: set[int] = set()           # physical addresses where a block was cut
-        self._shadow = None     # exact paths: [regular block, next insn index, laps, insns done]
-        self._ended = 0         # insns of the regular block the last exact step completed (0: mid-block)
-        self._stop_exit = None  # (insn index, laps) where a store's stop request cut a block
-        self._last_translated = None
+        self.init_stepper()
         self.block_tables: dict = {}                # code object -> (line starts, EIPs, cycles before)
         self.page_blocks: dict[int, list] = {}    # physical page -> [(key, lo, hi, cache)]
         self.exec_hooks: dict[int, list] = {}
@@ -103,8 +100,6 @@ class CPU(MMU, Segments, Interrupts, System):
         self.cyc_limit = INF
         self.device_event = INF   # the cycle of the next device event (the machine keeps it)
         self.triple_fault_report = None
-        self._skip_hook_once = None
-        self._hook_held = False    # a hook left the running block before an instruction
         acc = make_accessors(self)
         self.rd = {1: acc["rd8"], 2: acc["rd16"], 4: acc["rd32"]}
         self.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
@@ -226,7 +221,7 @@ class CPU(MMU, Segments, Interrupts, System):
 
         Observing a run does not change it: tracing, debugger steps and
         pauses, write-watch stops and the last instructions before
-        `max_insns` take the exact path (`_exact_block`), which runs the
+        `max_insns` take the exact path (stepper.py), which runs the
         block the hot path would run, or steps through it one instruction
         at a time with the same lookups, translations, recorded code bytes
         and block starts, the same cycles, and interrupts and events held
@@ -241,16 +236,10 @@ class CPU(MMU, Segments, Interrupts, System):
         single = False
         while True:
             if self.attn and (self._shadow is None or self.stop_requested):
-                # inside a regular block stepped exactly, interrupts and events
-                # wait for its end, as they do when the block runs whole
                 self.insns = n
-                mid_block = self._shadow is not None
-                reason, single = self._service()
-                if mid_block:
-                    self.attn = True        # look again at the block's end
+                reason, single = self._attend()
                 if reason is not None:
                     return reason
-                self.limit = -1 if self.attn else self.cyc_limit
             if self.cycles >= self.cyc_limit and self._shadow is None:
                 self.insns = n
                 return "event"
@@ -260,20 +249,8 @@ class CPU(MMU, Segments, Interrupts, System):
             try:
                 if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
                         or n < self.cold_until or self._shadow is not None):
-                    if single:
-                        k = ended = self._slow_block(self.single_blocks)
-                        self._stop_exit = None
-                        single = False
-                    else:
-                        k = self._exact_block(insn_limit - n, n < self.cold_until)
-                        ended = self._ended
-                    n += k
-                    if ended and n < self.cold_until:
-                        self.charge_cold(ended)
-                    if self.tf_trap:
-                        self.tf_trap = False
-                        if k:
-                            self._single_step_trap()
+                    n += self.exact_step(insn_limit - n, n, single)   # stepper.py
+                    single = False
                     continue
                 budget = insn_limit - SLOW_MARGIN
                 blk = None
@@ -283,18 +260,36 @@ class CPU(MMU, Segments, Interrupts, System):
                         blk = self._lookup()
                     n += blk()
                 if self._stop_exit is not None:
-                    self._follow_stopped(blk)
+                    self._follow_stopped(blk)      # stepper.py: the rest of the block runs exactly
             except Fault as fault:
-                self._shadow = self._stop_exit = None
                 n += fault.done
                 self.insns = n
-                self.tf_trap = False          # a faulting instruction does not trap as well
-                try:
-                    self.deliver_exception(fault)
-                except TripleFault as tf:
-                    self._triple_fault(str(tf), fault)
+                if self._fault_taken(fault):
                     return "triple-fault"
             self.insns = n
+
+    def _attend(self):
+        """Service the attention flag; (stop reason or None, single step next)."""
+        # inside a regular block stepped exactly, interrupts and events
+        # wait for its end, as they do when the block runs whole
+        mid_block = self._shadow is not None
+        reason, single = self._service()
+        if mid_block:
+            self.attn = True        # look again at the block's end
+        if reason is None:
+            self.limit = -1 if self.attn else self.cyc_limit
+        return reason, single
+
+    def _fault_taken(self, fault):
+        """Deliver a fault raised by a block; True on a triple fault."""
+        self._shadow = self._stop_exit = None
+        self.tf_trap = False          # a faulting instruction does not trap as well
+        try:
+            self.deliver_exception(fault)
+        except TripleFault as tf:
+            self._triple_fault(str(tf), fault)
+            return True
+        return False
 
     def _lookup(self):
         """vcache miss: find (or translate) the block at CS:EIP by physical address."""
@@ -309,9 +304,9 @@ class CPU(MMU, Segments, Interrupts, System):
             if heat <= HOT_AFTER:
                 blk = self.cold_blocks.get(key)
                 if blk is None:
-                    blk = self._adopt(self._translate(lin, phys, key, self.cold_blocks))
+                    blk = self._translate(lin, phys, key, self.cold_blocks)
                 return blk
-            blk = self._adopt(self._translate(lin, phys, key, self.blocks))
+            blk = self._translate(lin, phys, key, self.blocks)
         self.vcache[self.eip | self.mode_key] = blk
         return blk
 
@@ -325,120 +320,13 @@ class CPU(MMU, Segments, Interrupts, System):
         phys = pp | (lin & 0xFFF)
         return lin, phys, phys | self.mode_key
 
-    def _adopt(self, blk):
-        """The block `_translate` stored may wrap the one it compiled (vm.profiler
-        does): give it the map the exact paths follow."""
-        inner = self._last_translated
-        if blk is not inner:
-            for name in BLOCK_MAP:
-                setattr(blk, name, getattr(inner, name))
-        return blk
-
-    def charge_cold(self, insns):
-        """The cold period after hlt: extra cycles for `insns` instructions."""
-        self.cycles += insns * self.timing.hlt_cold_insn
-
-    def _slow_block(self, cache):
-        """One block outside the vcache, from `cache`: single_blocks (one
-        instruction: the architectural single steps after sti/mov ss and with
-        TF, which the regular loop takes too), cold_blocks (short, never
-        looping) or None (the usual lookup).  Tracing, debugger stepping and
-        the end of the instruction budget go through `_exact_block`."""
-        if cache is None:
-            blk = self._lookup()
-            if self.trace is not None:
-                self.trace(self)
-            return blk()
-        lin, phys, key = self._block_key()
-        blk = cache.get(key)
-        if blk is None:
-            blk = self._translate(lin, phys, key, cache)
-        self.recent_eips.append(self.eip)
-        if self.trace is not None:
-            self.trace(self)
-        return blk()
-
-    def _exact_block(self, budget, cold):
-        """The exact paths (tracing, stepping, the end of the instruction
-        budget): take the block the regular loop would take here, with the
-        same lookup (so the same heat, translations, recorded code bytes and
-        block starts); run it whole when it cannot overrun `budget` and nobody
-        traces, else run its instructions one at a time as one-instruction
-        blocks, following where the regular block would go (the same
-        instructions, static costs and block boundaries).  Returns the
-        instructions executed; `self._ended` is the regular block's length
-        when it ended with this call and began in the cold period after hlt
-        (`cold`: those blocks are charged `charge_cold`), else 0."""
-        self._ended = 0
-        sh = self._shadow
-        if sh is not None:
-            blk = sh[0]
-            if (blk.cache.get(blk.key) is not blk or self.eip != blk.eips[sh[1]]
-                    or self.mode_key != blk.key & ~0xFFFFFFFF):
-                sh = self._shadow = None          # the host changed code or state meanwhile
-        if sh is None:
-            if cold:
-                blk = self._lookup()
-            else:
-                blk = self.vcache.get(self.eip | self.mode_key)
-                if blk is None:
-                    blk = self._lookup()
-            if self.trace is None and blk.span <= budget:
-                k = blk()
-                self._ended = k if cold else 0
-                if self._stop_exit is not None:
-                    self._follow_stopped(blk, cold)
-                    if self._shadow is not None:
-                        self._ended = 0
-                return k
-            sh = self._shadow = [blk, 0, 0, 0, cold]
-        blk, idx, laps, done, cold = sh
-        phys = blk.phys[idx]
-        key = phys | self.mode_key
-        one = self.single_blocks.get(key)
-        if one is None:
-            one = self._translate((self.sbase[CS] + self.eip) & 0xFFFFFFFF, phys, key, self.single_blocks)
-        if self.trace is not None:
-            self.trace(self)
-        smc = self.smc_stores
-        self._hook_held = False
-        k = one()
-        self._stop_exit = None        # a stop after this one instruction cuts nothing
-        if self._hook_held:
-            return 0                  # a hook left before this instruction: the shadow stays on it
-        done += k
-        idx += 1
-        going = k == 1 and self.smc_stores == smc
-        if going:
-            eips = blk.eips
-            if idx < len(eips):
-                going = self.eip == eips[idx]
-            elif (blk.loop and self.eip == eips[0] and laps + 1 < LOOP_ITERATIONS
-                  and (blk.pure or self.cycles < self.limit)):
-                idx, laps = 0, laps + 1
-            else:
-                going = False
-        if going:
-            sh[1], sh[2], sh[3] = idx, laps, done
-        else:
-            self._shadow = None
-            self._ended = done if cold else 0
-        return k
-
-    def _follow_stopped(self, blk, cold=False):
-        """A store in `blk` asked to stop (a write watch) and cut the block:
-        the rest of it runs exactly after the stop, as one-instruction blocks
-        following the block (the same boundaries as an unobserved run)."""
-        idx, laps = self._stop_exit
-        self._stop_exit = None
-        if blk is not None and idx + 1 < len(blk.eips) and self.eip == blk.eips[idx + 1]:
-            self._shadow = [blk, idx + 1, laps, laps * len(blk.eips) + idx + 1, cold]
-
-    def _forget_stale_hook_skip(self):
-        if self._skip_hook_once is not None:
-            lin = (self.sbase[CS] + self.eip) & 0xFFFFFFFF
-            if self.probe(lin) != self._skip_hook_once:
-                self._skip_hook_once = None
+    def charge(self, rule, cycles, page=None):
+        """Every dynamic cost (slow paths, interrupts, the cold period after
+        hlt) is charged here: `rule` is one of vm.timing.RULES, `page` the
+        physical page the cost is about (None: no page). vm.profiler
+        subscribes by replacing this method on its CPU; static block costs
+        stay folded into the translated blocks (translate.py)."""
+        self.cycles += cycles
 
     def _service(self):
         """Handle whatever raised the attention flag; (reason or None, single_step)."""
@@ -470,37 +358,6 @@ class CPU(MMU, Segments, Interrupts, System):
             self.tf_trap = True
             return None, True
         return None, False
-
-    def _single_step_trap(self):
-        self.dr[6] |= 0x4000          # DR6.BS
-        self._note_exception(1, None, False)
-        try:
-            self.interrupt(1, self.eip, None, software=False)
-        except Fault as fault:
-            self.deliver_exception(fault)
-
-    def _run_hooks(self, phys, idx, laps):
-        """Run the exec hooks at phys, before instruction `idx` of the running
-        block (in lap `laps`); True when the block must leave before that
-        instruction (a hook moved EIP, asked to stop or raised attention).
-        After a stop at the same place (a breakpoint), the rest of the
-        block runs exactly (`_stop_exit`), so breakpoints do not move block
-        boundaries."""
-        if self._skip_hook_once == phys:
-            self._skip_hook_once = None       # resuming after a hook's stop: do not stop again
-            return False
-        where = (self.seg[CS], self.eip, self.sbase[CS])
-        for fn in list(self.exec_hooks.get(phys, ())):
-            fn(self)
-        same_place = where == (self.seg[CS], self.eip, self.sbase[CS])
-        if self.stop_requested:
-            self._skip_hook_once = phys if same_place else None
-            if same_place:
-                self._hook_held = True        # _exact_block: this step did not happen yet
-                if idx:
-                    self._stop_exit = (idx - 1, laps)
-            return True
-        return not same_place or self.attn
 
     def _triple_fault(self, why, fault):
         self.halted = True
@@ -599,13 +456,11 @@ class CPU(MMU, Segments, Interrupts, System):
         code = t.code
         defaults = tuple(self.globals[name] for name in code.co_varnames[:code.co_argcount])
         blk = FunctionType(code, self.globals, "blk", defaults)
-        blk.source = t.source
-        # the part of the block's static cycles that is ordinary loads/stores (for vm.profiler)
-        blk.static_cycles, blk.memory_cycles = t.static_cycles, t.memory_cycles
-        # what the exact paths need to follow the block instruction by instruction
-        blk.key, blk.cache, blk.eips, blk.loop, blk.pure, blk.phys = key, cache, t.eips, t.loop, t.pure, t.phys
-        blk.span = len(t.eips) * (LOOP_ITERATIONS if t.loop else 1)
-        self._last_translated = blk
+        # one object with all the block is besides its code (stepper.py); a wrapper
+        # of the function (vm.profiler's) carries the same object
+        blk.block = Block(key, cache, t.eips, t.phys, t.loop, t.pure,
+                          len(t.eips) * (LOOP_ITERATIONS if t.loop else 1),
+                          t.source, t.static_cycles, t.memory_cycles)
         self.block_tables[code] = t.table
         cache[key] = blk
         for start, length in t.runs:

@@ -80,14 +80,14 @@ class Interrupts:
             self.interrupt(vector, self.eip, None, software=False, external=True)
         except Fault as fault:
             self.deliver_exception(fault)
-        self.cycles += self.timing.interrupt
+        self.charge("interrupt", self.timing.interrupt)
 
     def soft_int(self, vector, next_eip, is_trap_insn):
         """INT n / INT3 / INTO: the pushed return address is the next instruction."""
         if self.protected and self.fl & VM and (self.fl & IOPL) != IOPL:
             raise Fault(GP, 0)
         self.interrupt(vector, next_eip, None, software=True)
-        self.cycles += self.timing.interrupt
+        self.charge("interrupt", self.timing.interrupt)
 
     def interrupt(self, vector, return_eip, code, software, external=False):
         if not self.protected:

@@ -121,7 +121,7 @@ class MMU:
 
     def _walk(self, lin, write, user):
         mem = self.mem
-        self.cycles += self.timing.page_walk
+        self.charge("page_walk", self.timing.page_walk)
         pde_addr = (self.cr[3] & 0xFFFFF000) | ((lin >> 20) & 0xFFC)
         pde = mem.read_phys(pde_addr, 4)
         if not pde & P_:
@@ -199,7 +199,7 @@ class MMU:
         lo = page & ~(span - 1)
         hi = min(lo + span, len(touched))
         if touched.find(1, lo, hi) < 0:
-            self.cycles += self.timing.first_touch
+            self.charge("first_touch", self.timing.first_touch, page)
         touched[lo:hi] = b"\x01" * (hi - lo)
 
     def slow_read(self, lin, size, user=None):
@@ -207,7 +207,7 @@ class MMU:
             return self._split_read(lin, size, user)
         untimed = self.mrtlb.get(lin >> 12)
         if untimed is not None and user is None:
-            self.cycles += self.timing.mmio_read
+            self.charge("mmio", self.timing.mmio_read, untimed[1] >> 12)
             return untimed[0].mmio_read(untimed[1] | (lin & 0xFFF), size) & ((1 << (8 * size)) - 1)
         paddr = self.to_physical(lin, False, user)
         self._first_touch(paddr)
@@ -217,7 +217,7 @@ class MMU:
             if user is None:
                 self.rtlb[lin >> 12] = page << 12
         elif page in mem.page_region and mem.page_region[page].kind == "mmio":
-            self.cycles += self.timing.mmio_read
+            self.charge("mmio", self.timing.mmio_read, page)
             if self._untimed_mmio(lin, page, user, self.mrtlb):
                 return mem.read_phys(paddr, size)
             into = self.locate_instruction()[1]     # the device sees the count as of this instruction
@@ -251,7 +251,7 @@ class MMU:
                     return self._stop_exit_here() if self.stop_requested else 0
             untimed = self.mwtlb.get(lin >> 12)
             if untimed is not None:
-                self.cycles += self.timing.mmio_write
+                self.charge("mmio", self.timing.mmio_write, untimed[1] >> 12)
                 untimed[0].mmio_write(untimed[1] | off, size, value & ((1 << (8 * size)) - 1))
                 return self._stop_exit_here() if self.stop_requested else 0
         elif off + size > 0x1000:
@@ -274,12 +274,12 @@ class MMU:
             before = executed
             self._store(paddr, size, value)
             if mem.code_count.get(page, 0) != before:
-                self.cycles += self.timing.smc_invalidate
+                self.charge("code_write", self.timing.smc_invalidate, page)
                 self.smc_stores += 1      # the running block ends here (core.py's exact paths follow it)
                 return 1
             return self._stop_exit_here() if self.stop_requested else 0
         if page in mem.page_region and mem.page_region[page].kind == "mmio":
-            self.cycles += self.timing.mmio_write
+            self.charge("mmio", self.timing.mmio_write, page)
             if self._untimed_mmio(lin, page, user, self.mwtlb):
                 mem.write_phys(paddr, size, value)
                 return self._stop_exit_here() if self.stop_requested else 0
@@ -301,8 +301,9 @@ class MMU:
     def _charge_code_page_write(self, page, executed):
         """The `tcg` cost of a store to a page holding executed code."""
         t = self.timing
-        self.cycles += t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
-                                            * self.mem.block_count.get(page, 0)) // t.exec_cost_divisor
+        self.charge("code_write", t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
+                                                      * self.mem.block_count.get(page, 0)) // t.exec_cost_divisor,
+                    page)
 
     def _untimed_mmio(self, lin, page, user, tlb):
         """Whether the MMIO page's device ignores the clock; if so (and no

@@ -12,8 +12,8 @@ CPU), `R` (registers), `SB` (segment bases), `rd8/16/32`, `wr8/16/32`,
 """
 from __future__ import annotations
 
-from .decoder import Imm, Mem, Reg, SReg
-from .flags import ADD, DEC, INC, LOGIC, SUB
+from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
+from .flags import ADD, AF, CF, DEC, DF, FIXED, INC, LOGIC, OF, PF, SF, SUB, ZF  # noqa: F401
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
 
@@ -57,16 +57,16 @@ def sem_xchg(e, i):
 
 def sem_cbw(e, i):
     if i.osz == 16:
-        e.emit("R[0] = R[0] & 0xFFFF0000 | (((R[0] & 0xFF) ^ 0x80) - 0x80) & 0xFFFF")
+        e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFF0000 | (((R[{EAX}] & 0xFF) ^ 0x80) - 0x80) & 0xFFFF")
     else:
-        e.emit("R[0] = (((R[0] & 0xFFFF) ^ 0x8000) - 0x8000) & 0xFFFFFFFF")
+        e.emit(f"R[{EAX}] = (((R[{EAX}] & 0xFFFF) ^ 0x8000) - 0x8000) & 0xFFFFFFFF")
 
 
 def sem_cwd(e, i):
     if i.osz == 16:
-        e.emit("R[2] = R[2] & 0xFFFF0000 | (0xFFFF if R[0] & 0x8000 else 0)")
+        e.emit(f"R[{EDX}] = R[{EDX}] & 0xFFFF0000 | (0xFFFF if R[{EAX}] & 0x8000 else 0)")
     else:
-        e.emit("R[2] = 0xFFFFFFFF if R[0] & 0x80000000 else 0")
+        e.emit(f"R[{EDX}] = 0xFFFFFFFF if R[{EAX}] & 0x80000000 else 0")
 
 
 def sem_bswap(e, i):
@@ -76,8 +76,8 @@ def sem_bswap(e, i):
 
 def sem_xlat(e, i):
     seg = 3 if i.seg is None else i.seg
-    ea = "(R[3] + (R[0] & 0xFF))" + (" & 0xFFFF" if i.asz == 16 else "")
-    e.emit(f"R[0] = R[0] & 0xFFFFFF00 | rd8({e.linear(seg, ea, 1)})")
+    ea = f"(R[{EBX}] + (R[{EAX}] & 0xFF))" + (" & 0xFFFF" if i.asz == 16 else "")
+    e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFFFF00 | rd8({e.linear(seg, ea, 1)})")
 
 
 def sem_cmov(e, i):
@@ -203,15 +203,15 @@ def sem_cmpxchg8b(e, i):
     hi_op = Mem(32, mem.seg, mem.base, mem.index, mem.scale, (mem.disp + 4) & 0xFFFFFFFF, mem.asz)
     hi = e.ld(hi_op)
     e.flush_flags()
-    with e.block(f"if {lo} == R[0] and {hi} == R[2]:"):
-        e.st(hi_op, "R[1]")
-        e.st(Mem(32, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz), "R[3]")
-        e.emit("s.lf = (0, 0, MAT(s.lf) | 0x40, 0, 0)")
+    with e.block(f"if {lo} == R[{EAX}] and {hi} == R[{EDX}]:"):
+        e.st(hi_op, f"R[{ECX}]")
+        e.st(Mem(32, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz), f"R[{EBX}]")
+        e.emit(f"s.lf = ({FIXED}, 0, MAT(s.lf) | {ZF:#x}, 0, 0)")
     with e.block("else:"):
         e.st(hi_op, hi)
         e.st(Mem(32, mem.seg, mem.base, mem.index, mem.scale, mem.disp, mem.asz), lo)
-        e.emit(f"R[0] = {lo}; R[2] = {hi}")
-        e.emit("s.lf = (0, 0, MAT(s.lf) & ~0x40, 0, 0)")
+        e.emit(f"R[{EAX}] = {lo}; R[{EDX}] = {hi}")
+        e.emit(f"s.lf = ({FIXED}, 0, MAT(s.lf) & ~{ZF:#x}, 0, 0)")
 
 
 # ---- shifts, multiply, divide, bits -----------------------------------------
@@ -258,7 +258,7 @@ def _mul1(e, i, signed):
     n = e.n
     e.emit(f"_lo{n}, _hi{n}, s.lf = ALU.{fn}({bits}, {acc}, {v})")
     if bits == 8:
-        e.emit(f"R[0] = R[0] & 0xFFFF0000 | _hi{n} << 8 | _lo{n}")
+        e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFF0000 | _hi{n} << 8 | _lo{n}")
     else:
         e.st(Reg(bits, 0), f"_lo{n}")
         e.st(Reg(bits, 2), f"_hi{n}")
@@ -297,8 +297,8 @@ def _div(e, i, signed):
     fn = "idiv" if signed else "div"
     n = e.n
     if bits == 8:
-        e.emit(f"_q{n}, _m{n} = ALU.{fn}(8, R[0] >> 8 & 0xFF, R[0] & 0xFF, {v})")
-        e.emit(f"R[0] = R[0] & 0xFFFF0000 | _m{n} << 8 | _q{n}")
+        e.emit(f"_q{n}, _m{n} = ALU.{fn}(8, R[{EAX}] >> 8 & 0xFF, R[{EAX}] & 0xFF, {v})")
+        e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFF0000 | _m{n} << 8 | _q{n}")
     else:
         e.emit(f"_q{n}, _m{n} = ALU.{fn}({bits}, {e.v(Reg(bits, 2))}, {e.v(Reg(bits, 0))}, {v})")
         e.st(Reg(bits, 0), f"_q{n}")
@@ -364,11 +364,11 @@ def _bcd(e, i, fn):
     e.flush_flags()
     n = e.n
     if fn in ("daa", "das"):
-        e.emit(f"_r{n}, s.lf = ALU.daa_das({fn == 'daa'}, R[0] & 0xFF, s.lf)")
-        e.emit(f"R[0] = R[0] & 0xFFFFFF00 | _r{n}")
+        e.emit(f"_r{n}, s.lf = ALU.daa_das({fn == 'daa'}, R[{EAX}] & 0xFF, s.lf)")
+        e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFFFF00 | _r{n}")
     else:
-        e.emit(f"_r{n}, s.lf = ALU.aaa_aas({fn == 'aaa'}, R[0] & 0xFFFF, s.lf)")
-        e.emit(f"R[0] = R[0] & 0xFFFF0000 | _r{n}")
+        e.emit(f"_r{n}, s.lf = ALU.aaa_aas({fn == 'aaa'}, R[{EAX}] & 0xFFFF, s.lf)")
+        e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFF0000 | _r{n}")
 
 
 for _op in ("daa", "das", "aaa", "aas"):
@@ -382,40 +382,40 @@ def sem_aam(e, i):
         e.end_block(None)
         return
     e.flush_flags()
-    e.emit(f"_t = R[0] & 0xFF; _al = _t % {base}; R[0] = R[0] & 0xFFFF0000 | (_t // {base}) << 8 | _al")
-    e.emit("s.lf = (3, 8, _al, 0, 0)")
+    e.emit(f"_t = R[{EAX}] & 0xFF; _al = _t % {base}; R[{EAX}] = R[{EAX}] & 0xFFFF0000 | (_t // {base}) << 8 | _al")
+    e.emit(f"s.lf = ({LOGIC}, 8, _al, 0, 0)")
 
 
 def sem_aad(e, i):
     base = i.ops[0].value
     e.flush_flags()
-    e.emit(f"_al = ((R[0] & 0xFF) + (R[0] >> 8 & 0xFF) * {base}) & 0xFF")
-    e.emit("R[0] = R[0] & 0xFFFF0000 | _al")
-    e.emit("s.lf = (3, 8, _al, 0, 0)")
+    e.emit(f"_al = ((R[{EAX}] & 0xFF) + (R[{EAX}] >> 8 & 0xFF) * {base}) & 0xFF")
+    e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFF0000 | _al")
+    e.emit(f"s.lf = ({LOGIC}, 8, _al, 0, 0)")
 
 
 # ---- flags ---------------------------------------------------------------------
 def sem_clc(e, i):
     e.flush_flags()
-    e.emit("s.lf = (0, 0, MAT(s.lf) & ~1, 0, 0)")
+    e.emit(f"s.lf = ({FIXED}, 0, MAT(s.lf) & ~{CF}, 0, 0)")
 
 
 def sem_stc(e, i):
     e.flush_flags()
-    e.emit("s.lf = (0, 0, MAT(s.lf) | 1, 0, 0)")
+    e.emit(f"s.lf = ({FIXED}, 0, MAT(s.lf) | {CF}, 0, 0)")
 
 
 def sem_cmc(e, i):
     e.flush_flags()
-    e.emit("s.lf = (0, 0, MAT(s.lf) ^ 1, 0, 0)")
+    e.emit(f"s.lf = ({FIXED}, 0, MAT(s.lf) ^ {CF}, 0, 0)")
 
 
 def sem_cld(e, i):
-    e.emit("s.fl &= ~0x400")
+    e.emit(f"s.fl &= ~{DF:#x}")
 
 
 def sem_std(e, i):
-    e.emit("s.fl |= 0x400")
+    e.emit(f"s.fl |= {DF:#x}")
 
 
 def sem_cli(e, i):
@@ -429,12 +429,12 @@ def sem_sti(e, i):
 
 def sem_lahf(e, i):
     e.flush_flags()
-    e.emit("R[0] = R[0] & 0xFFFF00FF | (MAT(s.lf) | 2) << 8 & 0xFF00")
+    e.emit(f"R[{EAX}] = R[{EAX}] & 0xFFFF00FF | (MAT(s.lf) | 2) << 8 & 0xFF00")
 
 
 def sem_sahf(e, i):
     e.flush_flags()
-    e.emit("s.lf = (0, 0, (MAT(s.lf) & 0x800) | (R[0] >> 8 & 0xD5), 0, 0)")
+    e.emit(f"s.lf = ({FIXED}, 0, (MAT(s.lf) & {OF:#x}) | (R[{EAX}] >> 8 & {SF | ZF | AF | PF | CF:#x}), 0, 0)")
 
 
 def sem_pushf(e, i):
@@ -504,11 +504,11 @@ def sem_leave(e, i):
     # read the saved frame pointer first: a fault leaves ESP and EBP alone
     size = i.osz // 8
     if e.stack32:
-        v = e.ld_stack("R[5]", i.osz)
-        e.emit(f"R[4] = (R[5] + {size}) & 0xFFFFFFFF")
+        v = e.ld_stack(f"R[{EBP}]", i.osz)
+        e.emit(f"R[{ESP}] = (R[{EBP}] + {size}) & 0xFFFFFFFF")
     else:
-        v = e.ld_stack("(R[5] & 0xFFFF)", i.osz)
-        e.emit(f"R[4] = R[4] & 0xFFFF0000 | (R[5] + {size}) & 0xFFFF")
+        v = e.ld_stack(f"(R[{EBP}] & 0xFFFF)", i.osz)
+        e.emit(f"R[{ESP}] = R[{ESP}] & 0xFFFF0000 | (R[{EBP}] + {size}) & 0xFFFF")
     e.st(Reg(i.osz, 5), v)
 
 

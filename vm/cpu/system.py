@@ -248,7 +248,8 @@ class System:
     def port_in(self, port, size):
         self._io_allowed(port & 0xFFFF, size)
         into = self._into_block_for(port)
-        self.cycles += self.timing.io + into
+        self.charge("io", self.timing.io)
+        self.cycles += into             # the device sees the count as of this instruction
         try:
             return self.ports.read(port & 0xFFFF, size)
         finally:
@@ -257,7 +258,8 @@ class System:
     def port_out(self, port, size, value):
         self._io_allowed(port & 0xFFFF, size)
         into = self._into_block_for(port)
-        self.cycles += self.timing.io + into
+        self.charge("io", self.timing.io)
+        self.cycles += into
         try:
             self.ports.write(port & 0xFFFF, size, value)
         finally:
@@ -550,7 +552,7 @@ class System:
                 finally:
                     self.cycles -= into
                 wr(dst_at(di), v)
-                self.cycles += self.timing.io
+                self.charge("io", self.timing.io)
                 advance(7)
             elif op == "outs":
                 self._io_allowed(r[2] & 0xFFFF, size)
@@ -561,7 +563,7 @@ class System:
                     self.ports.write(r[2] & 0xFFFF, size, v)
                 finally:
                     self.cycles -= into
-                self.cycles += self.timing.io
+                self.charge("io", self.timing.io)
                 advance(6)
             if rep is None:
                 return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
-from .decoder import Imm, Mem, Reg, SReg
+from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
 from .flags import ADD, DEC, INC, LOGIC, SUB
 from .semantics import PURE, SEMANTICS
 
@@ -181,14 +181,14 @@ class Emitter:
         sp = self.tmp("sp")
         size = bits // 8
         smask = 0xFFFFFFFF if self.stack32 else 0xFFFF
-        self.emit(f"{sp} = (R[4] - {size}) & {smask}")
+        self.emit(f"{sp} = (R[{ESP}] - {size}) & {smask}")
         self.writes += 1
         self.emit(f"if wr{bits}({self._sp_linear(sp, size)}, {expr}): _w = 1")
         self._set_sp(sp)
 
     def peek(self, bits: int, offset: int = 0) -> str:
         name = self.tmp("v")
-        sp = "R[4]" if self.stack32 else "(R[4] & 0xFFFF)"
+        sp = f"R[{ESP}]" if self.stack32 else f"(R[{ESP}] & 0xFFFF)"
         if offset:
             sp = f"(({sp} + {offset}) & {0xFFFFFFFF if self.stack32 else 0xFFFF})"
         self.reads += 1
@@ -209,12 +209,12 @@ class Emitter:
 
     def adjust_sp(self, delta: int) -> None:
         if self.stack32:
-            self.emit(f"R[4] = (R[4] + {delta}) & 0xFFFFFFFF")
+            self.emit(f"R[{ESP}] = (R[{ESP}] + {delta}) & 0xFFFFFFFF")
         else:
-            self.emit(f"R[4] = R[4] & 0xFFFF0000 | (R[4] + {delta}) & 0xFFFF")
+            self.emit(f"R[{ESP}] = R[{ESP}] & 0xFFFF0000 | (R[{ESP}] + {delta}) & 0xFFFF")
 
     def _set_sp(self, sp: str) -> None:
-        self.emit(f"R[4] = {sp}" if self.stack32 else f"R[4] = R[4] & 0xFFFF0000 | {sp}")
+        self.emit(f"R[{ESP}] = {sp}" if self.stack32 else f"R[{ESP}] = R[{ESP}] & 0xFFFF0000 | {sp}")
 
     # ---- flags ------------------------------------------------------------------
     def set_flags(self, kind, bits, r, a, b, exact=False) -> None:
@@ -559,6 +559,7 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         if insn.mnem not in PURE or has_memory_operand(insn):
             e.flush_flags(reads=True)
         starts.append((len(e.lines), n))
+        e.emit(f"# {insn.eip:08x}  {insn.text()}")     # to read a block beside the guest's disassembly
         cycles_before.append(e.static_cycles)
         hooked = hook_at(insn.eip) if hook_at is not None else None
         if hooked is not None:
@@ -600,7 +601,7 @@ _CYC_N = re.compile(r"__CYC(\d+)__")
 def assemble(e, starts, loop, name="blk"):
     """Wrap the emitted body in a function with the fault-mapping handler."""
     # the names the body uses become default arguments: fast locals instead of globals
-    text = "\n".join(e.lines)
+    text = "\n".join(line for line in e.lines if not line.lstrip().startswith("#"))
     bound = ", ".join(f"{g}={g}" for g in BOUND_NAMES if g in text)
     head = [f"def {name}({bound}):", "    _w = 0", "    _it = 0", "    try:"]
     body = e.lines

@@ -3,6 +3,7 @@
 Every device talks to the rest of the machine through a small `board`
 object (the Machine) for the few things that cross devices: raising an
 interrupt line, power and reset requests, the A20 gate, and logging.
+The contracts (Device, TimedDevice, Board) are in protocols.py.
 """
 
 

@@ -65,6 +65,6 @@ class AcpiPM:
             else:
                 self.board.log("guest_errors", f"ACPI sleep type {sleep_type} requested; only S5 (0) is modelled")
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(PM_BASE, 12, self)
         ports.register(SMI_CMD, 1, self)

@@ -154,5 +154,5 @@ class CMOS:
             self.ram[REG_C] |= flags | REG_C_IRQF
             self.board.set_irq(RTC_IRQ, True)
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0x70, 2, self)

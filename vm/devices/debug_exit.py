@@ -14,5 +14,5 @@ class DebugExit:
         value &= 0xFFFFFFFF >> (32 - 8 * size)
         self.board.request_exit("debug-exit", (value << 1) | 1)
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0xF4, 4, self)

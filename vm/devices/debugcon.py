@@ -20,5 +20,5 @@ class DebugConsole:
         self.written.append(byte)
         self.output = write_to_host(self.output, byte)
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0xE9, 1, self)

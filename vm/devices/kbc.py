@@ -59,6 +59,6 @@ class KeyboardController:
         elif command & 0xF0 == 0xF0 and not command & 0x01:
             self.board.request_reset("keyboard controller pulse")
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0x60, 1, self)
         ports.register(0x64, 1, self)

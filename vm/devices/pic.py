@@ -222,6 +222,6 @@ class DualPIC:
         self._chip(port).write(port & 1, value & 0xFF)
         self.update()
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0x20, 2, self)
         ports.register(0xA0, 2, self)

@@ -222,6 +222,6 @@ class PIT8254:
         out2 = self.channels[2].output(now) if self.channels[2].gate else False
         return (out2 << 5) | (refresh << 4) | (self.speaker_data << 1) | self.channels[2].gate
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0x40, 4, self)
         ports.register(0x61, 1, self)

@@ -23,5 +23,5 @@ class PostPort:
         self.count += 1
         self.board.log("post", f"POST code {value:#04x}")
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0x80, 1, self)

@@ -29,6 +29,6 @@ class SystemControl:
                 self.board.request_reset("port 0xCF9 reset")
             self.reset_control = value & 0x0A
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(0x92, 1, self)
         ports.register(0xCF9, 1, self)

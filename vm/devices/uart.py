@@ -151,5 +151,5 @@ class UART16550:
         self.rx.extend(data)
         self._update_irq()
 
-    def register(self, ports):
+    def register(self, ports, memory):
         ports.register(self.base, 8, self)

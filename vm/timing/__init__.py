@@ -13,6 +13,23 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The timing rules: every cycle is charged under one of these names, the
+# static ones folded into translated blocks (translate.py), the others
+# through CPU.charge(rule, cycles, page) (vm.profiler subscribes to it).
+# A new rule: its costs in Profile and the profile files, its name here,
+# and one charge() at the place the event is detected.
+RULES = {
+    "static": "instructions (static block cost)",
+    "ordinary_memory": "ordinary loads/stores (static block cost)",
+    "code_write": "stores to pages holding executed code",
+    "mmio": "MMIO accesses",
+    "first_touch": "first touch of host memory",
+    "page_walk": "page walks",
+    "io": "I/O port accesses",
+    "interrupt": "interrupt delivery and software interrupts",
+    "cold": "cold period after hlt",
+}
+
 PROFILE_DIR = Path(__file__).resolve().parent
 BUILT_IN = ("tcg", "kvm", "off")
 
