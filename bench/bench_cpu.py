@@ -1,8 +1,14 @@
 """CPU speed: guest MIPS (instructions retired per host second, median of 5)
-for a register loop, a memory read/write loop and a call/ret loop, under the
-`off` and `tcg` timing profiles, and the tcg/off ratio (target >= 0.8).
+for a register loop, a memory read/write loop, a call/ret loop, a polled-UART
+print loop (read LSR, test THRE, write THR: 9 instructions a character) and a
+2-instruction dec/jnz loop, under the `off` and `tcg` timing profiles, the
+tcg/off ratio (target >= 0.8), on CPython and, in the same run, on PyPy.
 
-    python bench/bench_cpu.py [--iterations N] [--boot] [--soak N]
+    python bench/bench_cpu.py [--iterations N] [--boot] [--soak N] [--no-pypy]
+
+The PyPy column comes from this script run again under `pypy3` (skipped
+when it is not installed): the loops are assembled here (the assembler is
+llvmlite, which PyPy lacks) and handed over as machine code.
 
 --boot also times a whole kernel boot to ACPI power-off, with every block
 translated in the run ("cold") and with translations reused from an earlier
@@ -22,7 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cpu.asm import assemble  # noqa: E402
 from vm.flat import FlatMachine  # noqa: E402
 
 BASE = 0x100000
@@ -61,14 +66,37 @@ movl %esp, %ebp
 addl $1, %eax
 popl %ebp
 ret""", 7),
+    "polled-UART print loop": ("""
+movl 4(%esp), %ecx
+1: movw $0x3FD, %dx
+2: inb %dx, %al
+testb $0x20, %al
+jz 2b
+movw $0x3F8, %dx
+movb $0x41, %al
+outb %al, %dx
+decl %ecx
+jnz 1b
+ret""", 9),
+    "dec/jnz loop": ("""
+movl 4(%esp), %ecx
+1: decl %ecx
+jnz 1b
+ret""", 2),
 }
 
 
-def measure(name, timing, iterations):
-    text, per_iter = LOOPS[name]
-    fm = FlatMachine.from_code(assemble(text, base=BASE), timing=timing)
+def assembled() -> dict:
+    from tests.cpu.asm import assemble
+    return {name: assemble(text, base=BASE) for name, (text, _) in LOOPS.items()}
+
+
+def measure(name, code, timing, iterations):
+    fm = FlatMachine.from_code(code, timing=timing)
     buf = fm.alloc(3 * 4096, align=4096)
     n = iterations if name != "memory read/write loop" else 1000
+    if name == "dec/jnz loop":
+        n = iterations * 10                 # 2 instructions a lap: as long a run as the others
     reps = max(1, iterations // n)
     fm.call("start", 100, buf)            # translate once (warm the block cache)
     samples = []
@@ -82,15 +110,58 @@ def measure(name, timing, iterations):
     return statistics.median(samples)
 
 
-def boot():
+def boot_image(tmp: Path) -> bytes:
+    from bench_boot import build_image
+    return build_image(2, "", tmp)
+
+
+def boot(image: bytes, tmp: Path):
     """{label: (MIPS, instructions, end reason)} for a cold and a warm boot
     (bench_boot.py's runs, median of 5)."""
+    from bench_boot import vm_boots, wall_of
+    return {label: (runs[0][2] / wall_of(runs) / 1e6, runs[0][2], runs[0][1].reason)
+            for label, runs in vm_boots(image, "tcg", 5, tmp).items()}
+
+
+def figures(codes: dict, iterations: int, image, tmp: Path) -> dict:
+    """Every figure of this engine: {"loops": {name: (off, tcg)}, "boot": ...}."""
+    loops = {name: (measure(name, code, "off", iterations), measure(name, code, "tcg", iterations))
+             for name, code in codes.items()}
+    return {"loops": loops, "boot": boot(image, tmp) if image is not None else {}}
+
+
+def pypy_figures(codes: dict, iterations: int, image, tmp: Path):
+    """The same figures measured by this script under pypy3 (None without it)."""
+    import json
+    import shutil
+    import subprocess
+    pypy = shutil.which("pypy3")
+    if pypy is None:
+        return None
+    request = tmp / "pypy-request.json"
+    image_path = tmp / "pypy-boot.img"
+    if image is not None:
+        image_path.write_bytes(image)
+    request.write_text(json.dumps({"codes": {k: v.hex() for k, v in codes.items()}, "iterations": iterations,
+                                   "image": str(image_path) if image is not None else None}))
+    out = subprocess.run([pypy, __file__, "--child", str(request)], capture_output=True, text=True,
+                         env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+    if out.returncode != 0:
+        print(f"pypy3 run failed:\n{out.stderr}", file=sys.stderr)
+        return None
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def child(request_path: str) -> int:
+    """Under pypy3: measure what the CPython parent asks for, print it as JSON."""
+    import json
     import tempfile
-    from bench_boot import build_image, vm_boots, wall_of
+    req = json.loads(Path(request_path).read_text())
+    codes = {k: bytes.fromhex(v) for k, v in req["codes"].items()}
+    image = Path(req["image"]).read_bytes() if req["image"] else None
     with tempfile.TemporaryDirectory() as tmp:
-        image = build_image(2, "", Path(tmp))
-        return {label: (runs[0][2] / wall_of(runs) / 1e6, runs[0][2], runs[0][1].reason)
-                for label, runs in vm_boots(image, "tcg", 5, Path(tmp)).items()}
+        print(json.dumps(figures(codes, req["iterations"], image, Path(tmp))))
+    return 0
 
 
 def soak(total, first_seed=1_000_000):
@@ -119,17 +190,33 @@ def main():
     ap.add_argument("--iterations", type=int, default=300_000)
     ap.add_argument("--boot", action="store_true")
     ap.add_argument("--soak", type=int, default=0, metavar="N")
+    ap.add_argument("--no-pypy", action="store_true", help="CPython only")
+    ap.add_argument("--child", metavar="REQUEST", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        sys.exit(child(args.child))
     if args.soak:
         sys.exit(soak(args.soak))
-    print(f"{'loop':<26} {'off MIPS':>9} {'tcg MIPS':>9} {'tcg/off':>8}")
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        codes = assembled()
+        image = boot_image(Path(tmp)) if args.boot else None
+        engines = {"CPython": figures(codes, args.iterations, image, Path(tmp))}
+        pypy = None if args.no_pypy else pypy_figures(codes, args.iterations, image, Path(tmp))
+        if pypy is not None:
+            engines["PyPy"] = pypy
+    report(engines)
+
+
+def report(engines: dict):
+    print(f"{'loop':<24} {'engine':<8} {'off MIPS':>9} {'tcg MIPS':>9} {'tcg/off':>8}")
     for name in LOOPS:
-        off = measure(name, "off", args.iterations)
-        tcg = measure(name, "tcg", args.iterations)
-        print(f"{name:<26} {off:9.2f} {tcg:9.2f} {tcg / off:8.2f}")
-    if args.boot:
-        for label, (mips, insns, reason) in boot().items():
-            print(f"kernel boot to power-off (tcg, {label} translations): {mips:.2f} MIPS, "
+        for engine, figs in engines.items():
+            off, tcg = figs["loops"][name]
+            print(f"{name:<24} {engine:<8} {off:9.2f} {tcg:9.2f} {tcg / off:8.2f}")
+    for engine, figs in engines.items():
+        for label, (mips, insns, reason) in figs["boot"].items():
+            print(f"kernel boot to power-off ({engine}, tcg, {label} translations): {mips:.2f} MIPS, "
                   f"{insns} instructions, ended: {reason}")
 
 

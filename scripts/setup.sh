@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install kpy (editable) and its Python dependencies. With --test, also the
 # test dependencies and the Debian tools the suite checks against: QEMU (the
-# second machine every image must boot on), gdb, binutils and ld.lld.
+# second machine every image must boot on), gdb, binutils, ld.lld and PyPy
+# (the second engine the VM runs on: --engine pypy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ if [ "${1:-}" = "--test" ]; then
     command -v gdb >/dev/null || need="$need gdb"
     command -v objdump >/dev/null || need="$need binutils"
     command -v ld.lld >/dev/null || need="$need lld"
+    command -v pypy3 >/dev/null || need="$need pypy3"
     if [ -n "$need" ]; then
         if [ "$(id -u)" = 0 ]; then
             echo "setup: apt-get install$need" >&2

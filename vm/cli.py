@@ -71,6 +71,8 @@ def add_run_options(parser: argparse.ArgumentParser):
     g.add_argument("--trace", metavar="FILE", help="instruction trace (one line per instruction)")
     g.add_argument("--watch-phys", action="append", default=[], metavar="ADDR[,LEN]",
                    help="log every write to this physical range with EIP (repeatable)")
+    g.add_argument("--engine", metavar="cpython|pypy",
+                   help="Python that runs the machine (default: $KPY_ENGINE, else this one); pypy needs pypy3")
     g.add_argument("--timing", default="tcg", metavar="tcg|kvm|off|FILE", help="emulated timing profile")
     g.add_argument("--rtc", default=None, metavar="YYYY-MM-DDTHH:MM:SS", help="fixed RTC start time")
     g.add_argument("--vga-dump", action="store_true", help="print the final VGA text screen on exit")
@@ -224,7 +226,15 @@ def _attach_profiler(args, machine, disk_image):
 
 def run_from_args(args, disk_image) -> int:
     """Boot `disk_image` (a path, or None with --kernel/--bios) with the options; the exit status."""
+    from vm import engine
     from vm.machine import EXIT_STATUS, MachineError
+    try:
+        wanted = engine.requested(args)
+    except ValueError as err:
+        print(f"kpy vm: error: {err}", file=sys.stderr)
+        return EXIT_STATUS["bad-input"]
+    if wanted != engine.current():
+        return engine.run_in(wanted, args, disk_image)
     outputs = _Outputs()
     try:
         machine = build_machine(args, disk_image, outputs)

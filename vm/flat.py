@@ -41,6 +41,8 @@ class FlatMachineError(Exception):
 class _OutputPorts:
     """Ports 0xE9 (debugcon) and COM1: bytes written are captured."""
 
+    timed = False      # never reads the clock: port I/O takes the CPU's fast path
+
     def __init__(self):
         self.data = bytearray()
 

@@ -50,3 +50,20 @@ def test_first_isqrt_after_hlt_is_slower_than_warm_runs(image):
     warm, cold = hlt_figures(run_experiment(image("hlt"), "tcg"))
     assert len(warm) >= 3 and len(cold) == 2
     assert min(cold) > max(warm)
+
+
+def test_store_counts_come_from_the_command_line(image):
+    """`stores=N` sets the loop counts: a short loop pays its timing overhead
+    (two rdtsc) over fewer stores."""
+    short = rw_figures(run_experiment(image("rw stores=10"), "tcg"))
+    default = rw_figures(run_experiment(image("rw"), "tcg"))
+    assert short.keys() == default.keys()
+    assert short != default                             # the count changed what was measured
+    assert default[ORDINARY] == (5, 14)                 # 1000 ops: rdtsc's cost all but hidden
+    assert short[ORDINARY] == (10, 19)                  # 10 ops: ~50 cycles of overhead over 10
+
+
+def test_scan_prints_the_store_count_it_runs(image):
+    out = run_experiment(image("scan stores=30"), "tcg")
+    assert "0xc0000000-0xc7fe0000 and the kernel mapping, 30 stores a page" in out
+    assert address_figures(out).keys() == address_figures(run_experiment(image("scan"), "tcg")).keys()

@@ -14,7 +14,8 @@ what is new.
 The on-disk store is one SQLite file per translator version under
 `$KPY_CACHE_DIR` (default `$XDG_CACHE_HOME/kpy`, else `~/.cache/kpy`); its
 name hashes the CPU's source files and the Python version, so a change to
-the translator starts a new store.  `KPY_VM_CACHE=0` turns the store off.
+the translator starts a new store, and names the engine (CPython or PyPy:
+their code objects and marshal formats differ), so entries never mix.  `KPY_VM_CACHE=0` turns the store off.
 An error opening or writing it turns it off quietly: it only saves time.
 """
 from __future__ import annotations
@@ -70,12 +71,21 @@ class Translation:
 
 def _translator_version() -> str:
     """A hash of everything a translation's result depends on besides its inputs."""
-    h = hashlib.sha256(sys.version.encode())
+    h = hashlib.sha256((sys.version + _engine_tag()).encode())
     here = Path(__file__).resolve().parent
     for path in sorted(here.glob("*.py")) + [here.parent / "timing" / "__init__.py"]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _engine_tag() -> str:
+    """The running Python implementation and version, e.g. `cpython-311` or `pypy39-7311`."""
+    impl = sys.implementation
+    tag = f"{impl.name}{sys.version_info[0]}{sys.version_info[1]}"
+    if impl.name != "cpython":
+        tag += "-" + "".join(str(part) for part in impl.version[:3])
+    return tag
 
 
 def _store_dir() -> Path:
@@ -145,7 +155,8 @@ class CodeCache:
         """A new translator version starts a store: keep only the most recently
         written few of the others (another checkout may still be using them)."""
         try:
-            others = sorted(self.store_path.parent.glob("vm-blocks-*.sqlite"), key=lambda p: p.stat().st_mtime)
+            mine = self.store_path.parent.glob(f"vm-blocks-{_engine_tag()}-*.sqlite")
+            others = sorted(mine, key=lambda p: p.stat().st_mtime)
             for old in others[:max(0, len(others) - (STORES_KEPT - 1))]:
                 for path in (old, old.with_name(old.name + "-wal"), old.with_name(old.name + "-shm")):
                     path.unlink(missing_ok=True)
@@ -182,7 +193,7 @@ class CodeCache:
 def _shared() -> CodeCache:
     if os.environ.get("KPY_VM_CACHE", "1") == "0":
         return CodeCache(None)
-    return CodeCache(_store_dir() / f"vm-blocks-{_translator_version()}.sqlite")
+    return CodeCache(_store_dir() / f"vm-blocks-{_engine_tag()}-{_translator_version()}.sqlite")
 
 
 SHARED = _shared()

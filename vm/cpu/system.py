@@ -11,6 +11,7 @@ from .segments import ES, SS
 GP, UD = 13, 6
 EFLAGS_WRITABLE = TF | IF | DF | IOPL | NT | AC | ID | RF | VM
 CPUID_FEATURES = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15)   # PSE TSC MSR CX8 CMOV
+PORT_MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
 MSR_TSC, MSR_APIC_BASE, MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP = 0x10, 0x1B, 0x174, 0x175, 0x176
 KNOWN_MSRS = {MSR_APIC_BASE: 0xFEE00900, MSR_SYSENTER_CS: 0, MSR_SYSENTER_ESP: 0, MSR_SYSENTER_EIP: 0,
               0x8B: 0, 0x17: 0, 0x2A: 0, 0xFE: 0, 0x277: 0x0007040600070406}
@@ -246,7 +247,13 @@ class System:
         return self.locate_instruction()[1]
 
     def port_in(self, port, size):
-        self._io_allowed(port & 0xFFFF, size)
+        port &= 0xFFFF
+        self._io_allowed(port, size)
+        dev = self.ports.devices.get(port)
+        if dev is not None and not getattr(dev, "timed", True):
+            # the fast path (a polled UART): the cost of a memory access, no search, no try
+            self.charge("io", self.timing.io)
+            return dev.port_read(port, size) & PORT_MASK[size]
         into = self._into_block_for(port)
         self.charge("io", self.timing.io)
         self.cycles += into             # the device sees the count as of this instruction
@@ -256,7 +263,13 @@ class System:
             self.cycles -= into
 
     def port_out(self, port, size, value):
-        self._io_allowed(port & 0xFFFF, size)
+        port &= 0xFFFF
+        self._io_allowed(port, size)
+        dev = self.ports.devices.get(port)
+        if dev is not None and not getattr(dev, "timed", True):
+            self.charge("io", self.timing.io)
+            dev.port_write(port, size, value & PORT_MASK[size])
+            return
         into = self._into_block_for(port)
         self.charge("io", self.timing.io)
         self.cycles += into

@@ -9,9 +9,10 @@ memory, writes to pages holding executed code, MMIO, the cold period after
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from vm.timing import toml
 
 # The timing rules: every cycle is charged under one of these names, the
 # static ones folded into translated blocks (translate.py), the others
@@ -88,14 +89,14 @@ def load_profile(spec) -> Profile:
         spec = "off"
     path = profile_path(spec)
     try:
-        data = tomllib.loads(path.read_text())
+        data = toml.loads(path.read_text())
     except FileNotFoundError:
         raise ProfileError(f"timing profile not found: {spec} (use tcg, kvm, off or a .toml file)")
     except IsADirectoryError:
         raise ProfileError(f"timing profile {spec} is a directory, not a .toml file")
     except UnicodeDecodeError:
         raise ProfileError(f"cannot read timing profile {path}: not UTF-8 text")
-    except (OSError, tomllib.TOMLDecodeError) as err:
+    except (OSError, toml.TOMLDecodeError) as err:
         raise ProfileError(f"cannot read timing profile {path}: {err}")
     return _profile_from_table(data, path)
 
