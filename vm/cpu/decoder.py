@@ -2,9 +2,9 @@
 
 The decoder knows encodings only: prefixes, ModRM/SIB, immediates and the
 opcode maps (ONE_BYTE, TWO_BYTE at the end: opcode -> mnemonic and operand
-specifications, groups as small functions).  What an instruction *does* lives in semantics.py, keyed by
-the mnemonic this module produces.  Unknown encodings decode to "ud"
-(the translator turns it into #UD in the guest).
+specifications, groups as small functions).  What an instruction *does*
+lives in semantics.py, keyed by the mnemonic this module produces.  Unknown
+encodings decode to "ud" (the translator turns it into #UD in the guest).
 """
 from __future__ import annotations
 
