@@ -204,3 +204,43 @@ def test_pam_maps_rom_ram_and_read_only_ram():
     pam.update(bytes(7))                            # back to the ROM
     assert mem.read_phys(0xF0000, 1) == bios[0x10000]
     assert len(mem.regions) == sum(r is not None for r in pam.regions) == 13
+
+
+RESET_VIA_CF9 = SETUP + """
+    mov $0xcf9, %dx
+    mov $0x02, %al
+    outb %al, %dx
+    mov $0x06, %al
+    outb %al, %dx
+    jmp poweroff
+"""
+
+
+def test_port_0xcf9_stays_the_reset_control_register_beside_pci():
+    out = run_vm(program(RESET_VIA_CF9), qemu_board=True)
+    assert out.reason == "reset", out.report
+
+
+SEABIOS = "/usr/share/seabios/bios.bin"
+
+
+def test_seabios_post_sees_fw_cfg_e820_and_the_pci_devices():
+    """Debian's SeaBIOS on the VM, its first 1.46M instructions (past PCI
+    init): it finds fw_cfg, takes the e820 file, shadows itself into RAM
+    through PAM (it relocates and keeps running) and lists both PCI functions."""
+    import os
+    import pytest
+    if not os.path.isfile(SEABIOS):
+        pytest.skip(f"{SEABIOS} is missing (Debian package seabios)")
+    log = io.StringIO()
+    out = run_vm(None, bios=SEABIOS, ram_size=128 << 20, max_insns=1_460_000, log=("firmware",), log_file=log)
+    assert out.reason == "insn-limit", out.report
+    lines = [line[len("[firmware] "):] for line in log.getvalue().splitlines()]
+    for expected in ("Running on QEMU (i440fx)", "Found QEMU fw_cfg",
+                     "qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]",
+                     "Found 2 PCI devices (max PCI bus is 00)",
+                     "PCI: init bdf=00:00.0 id=8086:1237", "PCI: init bdf=00:01.0 id=8086:7000"):
+        assert expected in lines, lines
+    assert lines[0].startswith("SeaBIOS (version 1.16")
+    pam = bytes(out.machine.qemu_board.pci.host_bridge.config[0x59:0x60])
+    assert pam == bytes([0x30, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33])   # shadow RAM writable during POST

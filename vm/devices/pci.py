@@ -78,7 +78,7 @@ class PciBus:
 
     def port_read(self, port: int, size: int) -> int:
         if port < DATA_PORT:
-            return self.address >> (8 * (port - ADDRESS_PORT))
+            return self.address
         fn, reg = self._target()
         if fn is None:
             return 0xFFFFFFFF
@@ -87,7 +87,7 @@ class PciBus:
 
     def port_write(self, port: int, size: int, value: int):
         if port < DATA_PORT:
-            if port == ADDRESS_PORT and size == 4:   # only dword accesses hit the address register
+            if size == 4:      # only dword accesses hit the address register
                 self.address = value & 0x80FFFFFC
             return
         fn, reg = self._target()
@@ -97,7 +97,9 @@ class PciBus:
                 fn.write((reg + i) & 0xFF, (value >> (8 * i)) & 0xFF)
 
     def register(self, ports):
-        ports.register(ADDRESS_PORT, 4, self)
+        # only 0xCF8 itself: a dword access there reaches it, and 0xCF9 stays
+        # the reset control register (vm.devices.system_control)
+        ports.register(ADDRESS_PORT, 1, self)
         ports.register(DATA_PORT, 4, self)
 
 
