@@ -244,3 +244,40 @@ def test_seabios_post_sees_fw_cfg_e820_and_the_pci_devices():
     assert lines[0].startswith("SeaBIOS (version 1.16")
     pam = bytes(out.machine.qemu_board.pci.host_bridge.config[0x59:0x60])
     assert pam == bytes([0x30, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33])   # shadow RAM writable during POST
+
+
+# keyboard reset (0xFF) and identify (0xF2) through the 8042's data port:
+# ack, then the self-test result / the MF2 ID, read by polling the status
+KEYBOARD = SETUP + """
+    mov $0xff, %al
+    call send
+    mov $2, %cx
+    call recv
+    mov $0xf2, %al
+    call send
+    mov $3, %cx
+    call recv
+    mov $0xf4, %al
+    call send
+    mov $1, %cx
+    call recv
+    jmp poweroff
+send:
+    outb %al, $0x60
+    ret
+recv:
+1:  inb $0x64, %al
+    test $1, %al
+    jz 1b
+    inb $0x60, %al
+    call print_hex8
+    loop 1b
+    mov $0x20, %al
+    jmp putc
+"""
+
+
+def test_keyboard_answers_reset_and_identify_as_seabios_expects():
+    out = run_vm(program(KEYBOARD))
+    assert out.reason == "poweroff", out.report
+    assert out.serial.decode().split() == ["FAAA", "FAAB83", "FA"]
