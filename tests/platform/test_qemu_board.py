@@ -281,3 +281,35 @@ def test_keyboard_answers_reset_and_identify_as_seabios_expects():
     out = run_vm(program(KEYBOARD))
     assert out.reason == "poweroff", out.report
     assert out.serial.decode().split() == ["FAAA", "FAAB83", "FA"]
+
+
+def test_cli_firmware_seabios_logs_to_the_d_file(tmp_path, capsys):
+    import os
+    import pytest
+    from vm.cli import main
+    if not os.path.isfile(SEABIOS):
+        pytest.skip(f"{SEABIOS} is missing (Debian package seabios)")
+    log = tmp_path / "fw.log"
+    status = main(["--firmware", "seabios", "-d", "firmware", "-D", str(log), "--max-insns", "300000",
+                   "--quiet-report", "--serial", "none"])
+    assert status == 8
+    lines = log.read_text().splitlines()
+    assert lines[0] == "[firmware] SeaBIOS (version 1.16.2-debian-1.16.2-1)"
+    assert "[firmware] Found QEMU fw_cfg" in lines
+    assert main(["--firmware", "seabios", "--kernel", str(log)]) == 1
+    assert "--kernel needs the built-in BIOS" in capsys.readouterr().err
+
+
+def test_bad_firmware_with_the_qemu_board_ends_cleanly(tmp_path, capsys):
+    import random
+    from vm.cli import main
+    rng = random.Random(19)
+    rom = tmp_path / "rom.bin"
+    rom.write_bytes(bytes(rng.randrange(256) for _ in range(100)))
+    assert main(["--bios", str(rom)]) == 1
+    assert "is 100 bytes; it must be 64, 128, 192 or 256 KiB" in capsys.readouterr().err
+    for seed in range(3):
+        rom.write_bytes(bytes(random.Random(seed).randrange(256) for _ in range(0x10000)))
+        status = main(["--bios", str(rom), "--max-insns", "2000", "--quiet-report", "--serial", "none"])
+        assert status in (4, 6, 8, 12, 14), status
+        assert "Traceback" not in capsys.readouterr().err
