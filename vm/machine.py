@@ -405,6 +405,8 @@ class Machine:
         why, self._pending_reset = self._pending_reset, None
         self.resets += 1
         self.log("cpu_reset", f"machine reset #{self.resets} ({why})")
+        if self.qemu_board:
+            self.qemu_board.reset()
         self.power_on()
 
     def insns(self) -> int:

@@ -244,6 +244,13 @@ def test_seabios_post_sees_fw_cfg_e820_and_the_pci_devices():
     assert lines[0].startswith("SeaBIOS (version 1.16")
     pam = bytes(out.machine.qemu_board.pci.host_bridge.config[0x59:0x60])
     assert pam == bytes([0x30, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33])   # shadow RAM writable during POST
+    mem = out.machine.memory
+    mem.write_phys(0xFFFF0, 1, 0x00)              # shadow RAM: the reset vector copy is changed
+    assert mem.read_phys(0xFFFF0, 1) == 0x00
+    out.machine.qemu_board.reset()                # a system reset maps the ROM back
+    assert bytes(out.machine.qemu_board.pci.host_bridge.config[0x59:0x60]) == bytes(7)
+    with open(SEABIOS, "rb") as f:
+        assert mem.read_phys(0xFFFF0, 1) == f.read()[-16] == 0xEA     # jmp far
 
 
 # keyboard reset (0xFF) and identify (0xF2) through the 8042's data port:

@@ -18,3 +18,11 @@ class QemuBoard:
         self.pci = PciBus(self.pam)
         for device in (self.firmware_log, self.fw_cfg, self.pci):
             device.register(machine.ports)
+
+    def reset(self):
+        """A system reset puts the chipset back: PAM to ROM, no config address
+        (SeaBIOS's reboot path relies on finding its ROM at 0xF0000 again)."""
+        self.pci.address = 0
+        bridge = self.pci.host_bridge
+        for reg in range(0x59, 0x60):
+            bridge.write(reg, 0)
