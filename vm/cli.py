@@ -20,11 +20,14 @@ import datetime
 import sys
 from pathlib import Path
 
-LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors", "post", "a20")
+LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors", "post", "a20", "firmware")
 EXIT_HELP = ("exit status: 0 power-off (ACPI S5); odd = isa-debug-exit write v: (v<<1)|1; 1 bad input; "
              "2 bad command line; 4 triple fault; 6 hlt that nothing can wake; 8 instruction or cycle "
              "limit; 10 timeout; 12 no bootable device; 14 guest reset with --no-reboot; 16 emulator "
              "bug; 130 Ctrl-C")
+
+
+SEABIOS_ROM = "/usr/share/seabios/bios.bin"   # Debian's seabios package, what qemu-system-x86 boots
 
 
 class OptionError(ValueError):
@@ -59,6 +62,8 @@ def add_run_options(parser: argparse.ArgumentParser):
     g.add_argument("--teletype", default="none", metavar="stdio|stderr|file:PATH|none",
                    help="also copy BIOS int 10h teletype output (what a boot sector prints on screen) here")
     g.add_argument("--bios", metavar="FILE", help="raw ROM (64 KiB multiple) run from the reset vector instead of the built-in BIOS")
+    g.add_argument("--firmware", choices=("builtin", "seabios"), default="builtin",
+                   help="seabios: run Debian's SeaBIOS (" + SEABIOS_ROM + ") with QEMU's fw_cfg/PCI devices")
     g.add_argument("--kernel", metavar="ELF", help="boot a Multiboot v1 kernel directly (like qemu -kernel)")
     g.add_argument("--append", metavar="CMDLINE", help="Multiboot command line for --kernel")
     g.add_argument("--no-reboot", action="store_true", default=True, help="stop on triple fault or guest reset (default)")
@@ -178,7 +183,7 @@ def build_machine(args, disk_image, outputs: _Outputs):
     log_file = outputs.open(g("log_file"), "w", "log") if g("log_file") else sys.stderr
     machine = Machine(
         ram_size=parse_size(g("memory", "128")), timing=g("timing", "tcg"), disk=disk_image,
-        bios=g("bios"), serial=outputs.stream(g("serial", "stdio"), "serial"),
+        bios=_bios_rom(args), serial=outputs.stream(g("serial", "stdio"), "serial"),
         kernel=g("kernel"), cmdline=g("append") or g("cmdline") or "",
         serial_input=_serial_input(g("serial_input")), debugcon=outputs.stream(g("debugcon", "none"), "debugcon"),
         no_reboot=g("no_reboot", True), rtc_time=_rtc_time(g("rtc")),
@@ -189,6 +194,15 @@ def build_machine(args, disk_image, outputs: _Outputs):
     if g("trace"):
         machine.trace_to(outputs.open(g("trace"), "w", "trace"))
     return machine
+
+
+def _bios_rom(args):
+    bios = getattr(args, "bios", None)
+    if getattr(args, "firmware", "builtin") == "seabios" and bios is None:
+        if not Path(SEABIOS_ROM).is_file():
+            raise OptionError(f"--firmware seabios: {SEABIOS_ROM} is missing (apt-get install seabios)")
+        return SEABIOS_ROM
+    return bios
 
 
 def _parse_watch(text: str):
@@ -354,7 +368,7 @@ def main(argv=None) -> int:
     parser.add_argument("--qemu", action="store_true", help="run the same image on qemu-system-i386 instead")
     add_run_options(parser)
     args = parser.parse_args(argv)
-    if args.image is None and args.kernel is None and args.bios is None:
+    if args.image is None and args.kernel is None and args.bios is None and args.firmware == "builtin":
         parser.error("give a disk IMAGE, --kernel ELF or --bios ROM")
     if args.qemu:
         return run_on_qemu(args, args.image)

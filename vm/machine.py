@@ -79,7 +79,7 @@ class Machine:
     def __init__(self, ram_size=128 << 20, timing="tcg", disk=None, bios=None, serial=None,
                  kernel=None, cmdline="", serial_input=b"", debugcon=None, no_reboot=True,
                  rtc_time=DEFAULT_TIME, log=(), log_file=None, cpu_hz=CPU_HZ, live_input=None, teletype=None,
-                 code_cache=codecache.SHARED):
+                 code_cache=codecache.SHARED, qemu_board=None):
         """`code_cache`: where translated blocks are shared (vm.cpu.codecache);
         the default reuses them across machines and runs."""
         if not MIN_RAM <= ram_size <= MAX_RAM or ram_size % 4096:
@@ -99,6 +99,8 @@ class Machine:
         geometry = None if self.disk is None else (self.disk.cylinders, HEADS, SECTORS_PER_TRACK)
         self._build_devices(serial, serial_input, debugcon, rtc_time, geometry)
         self.live_input = HostInput(live_input) if live_input is not None else None
+        # SeaBIOS's devices (vm.devices.qemu_board): with a ROM, or when asked
+        self.qemu_board = bios is not None if qemu_board is None else qemu_board
         self._build_firmware(bios, kernel, cmdline)
 
     # ------------------------------------------------------------ construction
@@ -144,8 +146,9 @@ class Machine:
             if len(rom) % ROM_SIZE or not rom:
                 raise MachineError("BIOS ROM must be a non-empty multiple of 64 KiB")
             self.firmware = None
-            # the last 64 KiB at 0xF0000, the whole ROM at the top of the 4 GiB space
-            self.memory.add_rom(ROM_BASE, rom[-ROM_SIZE:])
+            # the last 64 KiB at 0xF0000 (or PAM's mapping), the whole ROM at the top of the 4 GiB space
+            if not self.qemu_board:
+                self.memory.add_rom(ROM_BASE, rom[-ROM_SIZE:])
             self.memory.add_rom((1 << 32) - len(rom), rom)
         else:
             multiboot = None
@@ -156,6 +159,9 @@ class Machine:
                 multiboot = _checked(MultibootKernel, bytes(image), self.ram_size, cmdline)
             self.firmware = BuiltinBios(self, self.disk, multiboot)
             self.firmware.install(self.memory, self.cpu)
+        if self.qemu_board:
+            from vm.devices.qemu_board import QemuBoard
+            self.qemu_board = QemuBoard(self, rom if bios is not None else None)
         self.power_on()
 
     def power_on(self):
@@ -401,6 +407,8 @@ class Machine:
         why, self._pending_reset = self._pending_reset, None
         self.resets += 1
         self.log("cpu_reset", f"machine reset #{self.resets} ({why})")
+        if self.qemu_board:
+            self.qemu_board.reset()
         self.power_on()
 
     def insns(self) -> int:

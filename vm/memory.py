@@ -62,10 +62,13 @@ class PhysicalMemory:
         self.listeners = []   # CPUs: .code_written(page, lo, hi), .memory_map_changed()
 
     # ---- layout -----------------------------------------------------------
-    def add_rom(self, base: int, data: bytes, alias: int | None = None) -> None:
+    def add_rom(self, base: int, data: bytes, alias: int | None = None) -> Region:
         data = bytes(data)
         for b in (base,) if alias is None else (base, alias):
-            self._add_region(Region(b, len(data), "rom", data=data))
+            region = Region(b, len(data), "rom", data=data)
+            self._add_region(region)
+            self.clear_code(b, len(data))   # blocks decoded from what was there before
+        return region
 
     def add_mmio(self, base: int, size: int, dev) -> None:
         self._add_region(Region(base, size, "mmio", dev=dev))
@@ -76,6 +79,16 @@ class PhysicalMemory:
         last = (region.base + region.size - 1) >> PAGE_SHIFT
         for page in range(first, last + 1):
             self.page_region[page] = region
+        self._map_changed()
+
+    def remove_region(self, region: Region) -> None:
+        """Take a ROM/MMIO overlay away (the chipset's PAM registers remap
+        0xC0000-0xFFFFF); RAM shows through, and decoded code there is dropped."""
+        self.regions.remove(region)
+        for page in range(region.base >> PAGE_SHIFT, ((region.base + region.size - 1) >> PAGE_SHIFT) + 1):
+            if self.page_region.get(page) is region:
+                del self.page_region[page]
+        self.clear_code(region.base, region.size)
         self._map_changed()
 
     def set_a20(self, enabled: bool) -> None:

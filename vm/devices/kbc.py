@@ -1,12 +1,16 @@
 """The 8042 keyboard controller (ports 0x60/0x64), as much as boot code
 uses: status, the output port (A20 gate in bit 1, reset in bit 0) through
 commands 0xD0/0xD1, A20 shortcuts 0xDD/0xDF, self test 0xAA, pulse reset
-0xFE, the command byte 0x20/0x60. No key is ever pressed. The output port
+0xFE, the command byte 0x20/0x60; the keyboard acks its commands and answers
+reset (0xFF) and identify (0xF2). No key is ever pressed. The output port
 is a latch (initially 0xCF: reset high, A20 on), as in QEMU."""
 
 STATUS_OUTPUT_FULL = 0x01
 STATUS_SYSTEM = 0x04
 STATUS_COMMAND = 0x08
+# what the keyboard sends after its 0xFA ack: reset -> self test passed
+# (SeaBIOS waits for it, else its ps2 init times out), identify -> MF2
+KEYBOARD_REPLIES = {0xFF: [0xAA], 0xF2: [0xAB, 0x83]}
 
 
 class KeyboardController:
@@ -41,6 +45,7 @@ class KeyboardController:
             self.command_byte = value
         elif command is None:
             self.output.append(0xFA)          # the keyboard acknowledges any command
+            self.output += KEYBOARD_REPLIES.get(value, [])
 
     def _command(self, command: int):
         if command in (0xD1, 0x60):
