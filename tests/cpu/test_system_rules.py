@@ -8,6 +8,7 @@ from tests.cpu.bare import boot_sector, gate, gdt_entry, protected
 from tests.cpu.test_paging import A, P, PD, PT, RW, US, paged, pde
 
 IDTR = "\nidtr_ptr: .word 0x7ff\n.long 0x10000\n"
+GDT_BIG = "\ngdt_big: .word 0xff\n.long 0x500\n"
 # a handler at 0x7C00+0x300 that pops the error code into EDI and stops
 HANDLER = "\n.org 0x300\nhandler:\npopl %edi\nhlt\n"
 NOCODE_HANDLER = "\n.org 0x380\nhandler2:\nmovl $0xEE, %edi\nhlt\n"
@@ -92,3 +93,102 @@ def test_pde_accessed_bit_is_set_when_the_walk_succeeds():
     cpu.mem.write(pt2, struct.pack("<I", 0x400000 | P | RW | US))
     assert cpu.run(max_insns=1000) == "hlt"
     assert pde(cpu, 1) & A
+
+
+# ---- segment types ------------------------------------------------------------------
+# GDT 0x38: read-only data, 0x40: execute-only code, 0x48: readable code
+def typed(body):
+    cpu = protected("lidtl idtr_ptr\nlgdtl gdt_big\n" + body + "\nhlt\n" + IDTR + GDT_BIG + HANDLER)
+    cpu.mem.write(0x500 + 0x38, gdt_entry(0, 0xFFFFF, 0x90) + gdt_entry(0, 0xFFFFF, 0x98)
+                  + gdt_entry(0, 0xFFFFF, 0x9A))
+    cpu.mem.write(0x503F, bytes([0x3F]))
+    for vector in (12, 13):
+        with_handler(cpu, vector)
+    return cpu
+
+
+def test_read_only_data_segment_reads_but_a_write_raises_gp0():
+    cpu = typed("""
+movl $0x11223344, 0x600
+movw $0x38, %ax
+movw %ax, %es
+movl %es:0x600, %ebx
+movl $0x55, %ecx
+movl %ecx, %es:0x600
+movl $0xBAD, %ebx""")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.ebx == 0x11223344 and last_vector(cpu) == 13 and cpu.edi == 0
+    assert cpu.mem.read(0x600, 4) == b"\x44\x33\x22\x11"
+
+
+def test_read_only_data_segment_refuses_string_stores():
+    cpu = typed("""
+movw $0x38, %ax
+movw %ax, %es
+movl $0x700, %edi
+movl $4, %ecx
+movl $0xAB, %eax
+rep stosb""")
+    cpu.mem.write(0x700, b"\x01\x02\x03\x04")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert last_vector(cpu) == 13 and cpu.edi == 0
+    assert cpu.mem.read(0x700, 4) == b"\x01\x02\x03\x04"
+
+
+def test_readable_code_segment_in_ds_reads_but_writes_raise_gp0():
+    cpu = typed("""
+movl $0x5A5A, 0x600
+movw $0x48, %ax
+movw %ax, %ds
+movl 0x600, %ebx
+incl 0x600
+movl $0xBAD, %ebx""")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.ebx == 0x5A5A and last_vector(cpu) == 13 and cpu.edi == 0
+    assert cpu.mem.read(0x600, 2) == b"\x5a\x5a"
+
+
+def test_a_write_through_cs_raises_gp0():
+    cpu = typed("""
+movl $7, %cs:0x600
+movl $0xBAD, %ebx""")
+    cpu.regs[3] = 0
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert last_vector(cpu) == 13 and cpu.edi == 0 and cpu.ebx == 0
+
+
+def test_execute_only_code_runs_but_a_read_through_it_raises_gp0():
+    cpu = typed("""
+ljmpl $0x40, $xo
+xo:
+movl $1, %ebx
+movl $bad, %esi
+bad: movl %cs:0x600, %eax
+movl $0xBAD, %ebx""")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.ebx == 1 and last_vector(cpu) == 13 and cpu.edi == 0
+    eip, cs = struct.unpack("<II", cpu.mem.read(cpu.esp, 8))
+    assert cs == 0x40 and eip == cpu.esi          # the faulting read's CS:EIP
+
+
+def test_an_execute_only_segment_cannot_be_loaded_into_ds():
+    cpu = typed("movw $0x40, %ax\nmovw %ax, %ds")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert last_vector(cpu) == 13 and cpu.edi == 0x40
+
+
+# ---- LOCK ----------------------------------------------------------------------------
+def test_lock_on_a_memory_update_is_allowed():
+    cpu = typed("movl $5, 0x600\nlock incl 0x600\nmovl $3, %eax\nlock xaddl %eax, 0x600\nmovl 0x600, %ebx")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.ebx == 9 and cpu.eax == 6 and not cpu.recent_exceptions
+
+
+def test_lock_on_a_register_destination_or_other_instruction_raises_ud():
+    for text in (".byte 0xf0\nincl %eax", ".byte 0xf0\nmovl %eax, 0x600", ".byte 0xf0\ncmpl %eax, 0x600",
+                 ".byte 0xf0\nnop"):
+        cpu = typed("movl $1, %ebx\n" + text + "\nmovl $2, %ebx")
+        cpu.mem.write(0x10000 + 6 * 8, gate(0x7C00 + 0x380))
+        cpu.mem.write(0x7C00 + 0x380, bytes([0xB8 + 7]) + (0xEE).to_bytes(4, "little") + b"\xf4")
+        assert cpu.run(max_insns=1000) == "hlt", text
+        assert cpu.ebx == 1 and cpu.edi == 0xEE and last_vector(cpu) == 6, text
