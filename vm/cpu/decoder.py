@@ -237,6 +237,11 @@ class Decoder:
             return "pusha", (), {}
         if b == 0x61:
             return "popa", (), {}
+        if b in (0x62, 0x63):
+            self._modrm()
+            if b == 0x62:
+                return "bound", (self.G(v), self.M(2 * v)), {}
+            return "arpl", (self.E(16), self.G(16)), {}
         if b == 0x68:
             return "push", (self.Iz(),), {}
         if b == 0x6A:
@@ -435,7 +440,12 @@ class Decoder:
                 return ("sldt", "str")[r], (self.E(v if self._mod == 3 else 16),), {}
             if r in (2, 3):
                 return ("lldt", "ltr")[r - 2], (self.E(16),), {}
+            if r in (4, 5):
+                return ("verr", "verw")[r - 4], (self.E(16),), {}
             raise _Undefined
+        if b in (0x02, 0x03):
+            self._modrm()
+            return ("lar", "lsl")[b - 2], (self.G(v), self.E(16)), {}
         if b == 0x01:
             r = self._modrm()
             if r in (0, 1, 2, 3):
