@@ -192,3 +192,92 @@ def test_lock_on_a_register_destination_or_other_instruction_raises_ud():
         cpu.mem.write(0x7C00 + 0x380, bytes([0xB8 + 7]) + (0xEE).to_bytes(4, "little") + b"\xf4")
         assert cpu.run(max_insns=1000) == "hlt", text
         assert cpu.ebx == 1 and cpu.edi == 0xEE and last_vector(cpu) == 6, text
+
+
+# ---- ARPL, BOUND, VERR/VERW, LAR/LSL --------------------------------------------------
+def flags_zf(reg_value):
+    return bool(reg_value & 0x40)
+
+
+def test_arpl_raises_the_rpl_and_sets_zf_and_writes_nothing_otherwise():
+    cpu = typed("""
+movw $0x0010, %ax
+movw $0x0023, %bx
+arpl %bx, %ax          # 0 < 3: AX.RPL <- 3, ZF=1
+pushf
+popl %ecx
+movw $0x002B, 0x600
+arpl %bx, 0x600        # 3 == 3: ZF=0, no write
+pushf
+popl %edx""")
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.eax & 0xFFFF == 0x0013 and flags_zf(cpu.ecx)
+    assert not flags_zf(cpu.edx) and cpu.mem.read(0x600, 2) == b"\x2b\x00"
+
+
+def test_arpl_is_undefined_in_real_mode():
+    cpu = boot_sector("movw $0x4000, %sp\nmovw $0, 0x18\nmovw $h, 0x18\narpl %bx, %ax\nmovw $1, %dx\nhlt\nh: movw $6, %dx\nhlt")
+    assert cpu.run(max_insns=100) == "hlt"
+    assert cpu.edx & 0xFFFF == 6
+
+
+def test_bound_inside_passes_and_outside_raises_br_at_the_instruction():
+    cpu = typed("""
+movl $-5, 0x600
+movl $10, 0x604
+movl $-5, %eax
+bound %eax, 0x600
+movl $10, %eax
+bound %eax, 0x600
+movl $1, %ebx
+movl $11, %eax
+movl $br, %esi
+br: bound %eax, 0x600
+movl $0xBAD, %ebx""")
+    cpu.mem.write(0x10000 + 5 * 8, gate(0x7C00 + 0x380))
+    cpu.mem.write(0x7C00 + 0x380, b"\x5f\xf4")     # popl %edi (the return EIP: no error code); hlt
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.ebx == 1 and last_vector(cpu) == 5 and cpu.edi == cpu.esi
+
+
+def test_verr_and_verw_report_readability_and_writability():
+    # 0x10 data rw, 0x38 read-only data, 0x40 execute-only code, 0x48 readable code, 0x18 ring-3 code
+    body = "xorl %esi, %esi\n"
+    for n, (op, sel) in enumerate([("verr", 0x10), ("verw", 0x10), ("verr", 0x38), ("verw", 0x38),
+                                   ("verr", 0x40), ("verr", 0x48), ("verw", 0x48), ("verr", 0x00),
+                                   ("verr", 0x1F8), ("verw", 0x20)]):
+        body += f"movw ${sel}, %ax\n{op} %ax\njnz 1f\norl ${1 << n}, %esi\n1:\n"
+    cpu = typed(body)
+    assert cpu.run(max_insns=2000) == "hlt"
+    assert not cpu.recent_exceptions
+    # readable: 0x10, 0x38, 0x48; writable: 0x10 and ring-3 data 0x20 (DPL 3 >= CPL 0);
+    # not: execute-only code, null, past the GDT limit, writes to code or read-only data
+    assert cpu.esi == 1 << 0 | 1 << 1 | 1 << 2 | 1 << 5 | 1 << 9
+
+
+def test_lar_and_lsl_return_rights_and_byte_limits():
+    cpu = typed("""
+movl $0x28, %eax
+movl $0xFFFFFFFF, %ebx
+larl %eax, %ebx
+pushf
+popl %ecx
+movl $0x38, %eax
+larl %eax, %edx
+lsll %eax, %esi
+movl $0x58, %eax
+lsll %eax, %edi
+movl $0xAAAA, %ebp
+lsll %eax, %ebp      # an interrupt gate at 0x60 would be refused; 0x58 is a small segment
+movl $0x60, %eax
+movl $0x7777, %ebp
+lsll %eax, %ebp
+pushf
+popl %eax""")
+    cpu.mem.write(0x500 + 0x28, gdt_entry(0x1000, 0x67, 0x89, 0))       # 386 TSS, byte limit
+    cpu.mem.write(0x500 + 0x58, gdt_entry(0, 0x123, 0x92, 0x4))         # byte-granular data
+    cpu.mem.write(0x500 + 0x60, gate(0, kind=0x8E))                       # interrupt gate: no limit
+    assert cpu.run(max_insns=1000) == "hlt"
+    assert cpu.ebx == 0x00008900 and flags_zf(cpu.ecx)
+    assert cpu.edx == 0x00CF9000 and cpu.esi == 0xFFFFFFFF
+    assert cpu.edi == 0x123 and cpu.ebp == 0x7777 and not flags_zf(cpu.eax)

@@ -8,6 +8,7 @@ bits 12-15, the layout of bytes 5-6 of a descriptor.
 from __future__ import annotations
 
 from .faults import Fault
+from . import protection
 from .protection import rights_masks, write_fault
 
 ES, CS, SS, DS, FS, GS = range(6)
@@ -40,6 +41,11 @@ def offset_range(limit, attr):
 
 class Segments:
     """Mixin for CPU."""
+
+    # descriptor queries (protection.py)
+    op_lar, op_lsl, op_verr, op_verw = (protection.op_lar, protection.op_lsl,
+                                         protection.op_verr, protection.op_verw)
+    require_protected_not_v86 = protection.require_protected_not_v86
 
     def init_segments(self):
         if not hasattr(self, "sbase"):

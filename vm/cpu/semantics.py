@@ -13,6 +13,7 @@ CPU), `R` (registers), `SB` (segment bases), `rd8/16/32`, `wr8/16/32`,
 from __future__ import annotations
 
 from .decoder import Imm, Mem, Reg, SReg
+from .descriptor_insns import SEMANTICS as DESCRIPTOR_SEMANTICS
 from .flags import ADD, DEC, INC, LOGIC, SUB
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
@@ -785,6 +786,7 @@ for _op in ("movs", "cmps", "stos", "lods", "scas", "ins", "outs"):
 
 
 SEMANTICS = {name[4:]: fn for name, fn in globals().items() if name.startswith("sem_")}
+SEMANTICS.update(DESCRIPTOR_SEMANTICS)     # ARPL, BOUND, LAR, LSL, VERR, VERW
 
 # instructions with no memory operand that neither call helpers nor can fault:
 # the translator may keep their flags in locals across them
