@@ -3,6 +3,7 @@
 from ring 3), `iret`, and far jmp/call/ret; double and triple fault."""
 from __future__ import annotations
 
+from . import gates
 from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
 from .flags import IF, NT, RF, TF, VM, AC, IOPL
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
@@ -245,6 +246,10 @@ class Interrupts:
             self.load_seg(CS, sel)
             self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
             return
+        system = gates.system_descriptor(self, sel)
+        if system is not None and gates.is_call_gate(system[1]):
+            gates.jump_through_gate(self, sel, *system)
+            return
         self._far_target_checks(sel)
         self.load_code_segment(sel, self.cpl)
         self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
@@ -252,6 +257,10 @@ class Interrupts:
     def far_call(self, sel, offset, osz, next_eip):
         size = osz // 8
         if self.protected and not self.fl & VM:
+            system = gates.system_descriptor(self, sel)
+            if system is not None and gates.is_call_gate(system[1]):
+                gates.call_through_gate(self, sel, system[0], system[1], next_eip)
+                return
             checked = self._far_target_checks(sel)
         saved_sp = self.regs[4]
         try:
@@ -299,7 +308,10 @@ class Interrupts:
             ss_checked = self.check_stack_segment(ss, rpl)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
-            self.regs[4] = (esp + release) & 0xFFFFFFFF
+            if size == 4:
+                self.regs[4] = (esp + release) & 0xFFFFFFFF
+            else:        # a 16-bit return loads SP only
+                self.regs[4] = (self.regs[4] & 0xFFFF0000) | ((esp + release) & 0xFFFF)
             self._null_inaccessible_segments(rpl)
         else:
             self.stack_release(2 * size + release)
