@@ -3,7 +3,7 @@
 from ring 3), `iret`, and far jmp/call/ret; double and triple fault."""
 from __future__ import annotations
 
-from . import gates
+from . import gates, tasks
 from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
 from .flags import IF, NT, RF, TF, VM, AC, IOPL
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
@@ -117,12 +117,17 @@ class Interrupts:
         lo = self.read_sys(base + vector * 8, 4)
         hi = self.read_sys(base + vector * 8 + 4, 4)
         gtype = hi >> 8 & 0x1F
-        if gtype not in (0x06, 0x07, 0x0E, 0x0F):
+        if gtype not in (0x05, 0x06, 0x07, 0x0E, 0x0F):
             raise Fault(GP, gate_err)
         if software and dpl(hi >> 8) < self.cpl:
             raise Fault(GP, gate_err)
         if not hi & 0x8000:
             raise Fault(NP, gate_err)
+        if gtype == 0x05:        # a task gate: the handler is a task of its own
+            tasks.switch(self, lo >> 16, "int", return_eip)
+            if code is not None and vector in WITH_ERROR_CODE:
+                self.push_value(code, 4 if self.tr_attr & 8 else 2)
+            return
         sel = lo >> 16
         offset = (hi & 0xFFFF0000) | (lo & 0xFFFF)
         gate32 = bool(gtype & 8)
@@ -190,7 +195,7 @@ class Interrupts:
         return self.read_sys(self.tr_base + off + 2, 2), self.read_sys(self.tr_base + off, 2)
 
     # ---- iret --------------------------------------------------------------------------
-    def iret(self, osz):
+    def iret(self, osz, next_eip=None):
         size = osz // 8
         if not self.protected:
             eip = self.stack_read(0, size)
@@ -201,8 +206,9 @@ class Interrupts:
             self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
             self._set_flags_from_pop(flags, size, iret=True)
             return
-        if self.fl & NT:
-            raise Fault(GP, 0)          # task return: no hardware task switching here
+        if self.fl & NT:             # a task return, along the back link
+            tasks.switch(self, self.read_sys(self.tr_base, 2), "iret", self.eip if next_eip is None else next_eip)
+            return
         eip = self.stack_read(0, size)
         cs = self.stack_read(size, size) & 0xFFFF
         flags = self.stack_read(2 * size, size)
@@ -250,6 +256,8 @@ class Interrupts:
         if system is not None and gates.is_call_gate(system[1]):
             gates.jump_through_gate(self, sel, *system)
             return
+        if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "jmp", next_eip):
+            return
         self._far_target_checks(sel)
         self.load_code_segment(sel, self.cpl)
         self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
@@ -260,6 +268,8 @@ class Interrupts:
             system = gates.system_descriptor(self, sel)
             if system is not None and gates.is_call_gate(system[1]):
                 gates.call_through_gate(self, sel, system[0], system[1], next_eip)
+                return
+            if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "call", next_eip):
                 return
             checked = self._far_target_checks(sel)
         saved_sp = self.regs[4]

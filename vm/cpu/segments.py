@@ -231,6 +231,10 @@ class Segments:
 
     def op_lldt(self, sel):
         self.require_protected_cpl0()
+        self.load_ldt(sel)
+
+    def load_ldt(self, sel):
+        """LDTR from `sel` with the descriptor checks (LLDT, a task switch)."""
         if sel & 0xFFFC == 0:
             self.ldtr_sel, self.ldtr_base, self.ldtr_limit = sel, 0, 0
             return

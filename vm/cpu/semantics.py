@@ -609,7 +609,7 @@ def sem_retf(e, i):
 
 
 def sem_iret(e, i):
-    e.emit(f"s.iret({i.osz})")
+    e.emit(f"s.iret({i.osz}, {i.next_eip})")
     e.end_block(None)
 
 
