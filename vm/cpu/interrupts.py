@@ -3,7 +3,7 @@
 from ring 3), `iret`, and far jmp/call/ret; double and triple fault."""
 from __future__ import annotations
 
-from . import gates, tasks
+from . import gates, tasks, v86
 from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
 from .flags import IF, NT, RF, TF, VM, AC, IOPL
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
@@ -146,6 +146,10 @@ class Interrupts:
         old_cs, old_ss, old_esp = self.seg[CS], self.seg[SS], self.regs[4]
         conforming = cattr & A_CONFORMING_OR_EXPANDDOWN
         new_cpl = self.cpl if conforming else dpl(cattr)
+        if self.fl & VM:
+            v86.interrupt_out(self, sel, checked, new_cpl, gate32, eflags, return_eip, code, vector, offset,
+                              gtype & 1)
+            return
         if new_cpl < self.cpl:
             # inner privilege: switch to the stack the TSS names for new_cpl
             ss_sel, esp = self._tss_stack(new_cpl)
@@ -197,7 +201,9 @@ class Interrupts:
     # ---- iret --------------------------------------------------------------------------
     def iret(self, osz, next_eip=None):
         size = osz // 8
-        if not self.protected:
+        if self.protected and self.fl & VM and (self.fl & IOPL) != IOPL:
+            raise Fault(GP, 0)           # IRET in V86 mode is IOPL-sensitive
+        if not self.protected or self.fl & VM:
             eip = self.stack_read(0, size)
             cs = self.stack_read(size, size) & 0xFFFF
             flags = self.stack_read(2 * size, size)
@@ -212,6 +218,9 @@ class Interrupts:
         eip = self.stack_read(0, size)
         cs = self.stack_read(size, size) & 0xFFFF
         flags = self.stack_read(2 * size, size)
+        if flags & VM and self.cpl == 0 and size == 4:
+            v86.enter_from_iret(self, eip, cs, flags)
+            return
         checked = self.check_code_segment(cs)
         rpl = cs & 3
         cattr = checked[3]

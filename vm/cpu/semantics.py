@@ -445,6 +445,7 @@ def sem_pushf(e, i):
 
 
 def sem_popf(e, i):
+    e.emit("s.check_iopl_vm()")      # before the pop: a #GP leaves ESP as it was
     v = e.pop(i.osz)
     e.emit(f"s.popf({v}, {i.osz})")
     e.end_block(i.next_eip)      # IF/TF may have changed
