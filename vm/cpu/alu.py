@@ -203,9 +203,8 @@ def aaa_aas(add: bool, ax: int, lf):
         if add:
             ax = (ax + 0x106) & 0xFFFF
         else:
-            al = (al - 6) & 0xFF
-            ah = (ah - 1) & 0xFF
-            ax = ah << 8 | al
+            # the SDM's AX <- AX - 6; AH <- AH - 1: AL's borrow reaches AH too
+            ax = (ax - 6 - 0x100) & 0xFFFF
         ax &= 0xFF0F
         return ax, _fixed((f & ~(CF | AF)) | CF | AF)
     return ax & 0xFF0F, _fixed(f & ~(CF | AF))

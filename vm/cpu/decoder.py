@@ -282,9 +282,11 @@ OPERANDS = {
     "Ew/Rv": lambda d, b: d.E(d.osz if d._mod == 3 else 16),     # a register is operand-sized
     "Gb": lambda d, b: d.G(8),
     "Gv": lambda d, b: d.G(d.osz),
+    "Gw": lambda d, b: d.G(16),
     "M": lambda d, b: d.M(),
     "Mv": lambda d, b: d.M(d.osz),
     "Mq": lambda d, b: d.M(64),
+    "Ma": lambda d, b: d.M(2 * d.osz),      # BOUND's pair of bounds
     "Ib": lambda d, b: Imm(8, d._imm(8)),
     "Iw": lambda d, b: Imm(16, d._imm(16)),
     "Iz": lambda d, b: d.Iz(),
@@ -308,7 +310,7 @@ OPERANDS = {
     "ES": lambda d, b: SReg(ES), "CS": lambda d, b: SReg(CS), "SS": lambda d, b: SReg(SS),
     "DS": lambda d, b: SReg(DS), "FS": lambda d, b: SReg(FS), "GS": lambda d, b: SReg(GS),
 }
-NEEDS_MODRM = frozenset(("Eb", "Ew", "Ev", "Ew/Rv", "Gb", "Gv", "M", "Mv", "Mq"))
+NEEDS_MODRM = frozenset(("Eb", "Ew", "Ev", "Ew/Rv", "Gb", "Gv", "Gw", "M", "Mv", "Mq", "Ma"))
 BRANCH, IO, MUL, DIV = {"klass": "branch"}, {"klass": "io"}, {"klass": "mul"}, {"klass": "div"}
 CC = {"cc": True}                           # the condition is the opcode's low four bits
 
@@ -404,6 +406,8 @@ def _grp6(d, b):                            # 0F 00
         return ("sldt", "str")[r], (d.E(d.osz if d._mod == 3 else 16),), {}
     if r in (2, 3):
         return ("lldt", "ltr")[r - 2], (d.E(16),), {}
+    if r in (4, 5):
+        return ("verr", "verw")[r - 4], (d.E(16),), {}
     raise _Undefined
 
 
@@ -467,6 +471,7 @@ def _one_byte_map():
         t[0x70 + cc] = ("jcc", ("Jb",), dict(CC, **BRANCH))
     t.update({
         0x60: ("pusha", (), {}), 0x61: ("popa", (), {}),
+        0x62: ("bound", ("Gv", "Ma"), {}), 0x63: ("arpl", ("Ew", "Gw"), {}),
         0x68: ("push", ("Iz",), {}), 0x6A: ("push", ("Ibs",), {}),
         0x69: ("imul3", ("Gv", "Ev", "Iz"), MUL), 0x6B: ("imul3", ("Gv", "Ev", "Ibs"), MUL),
         0x6C: ("ins", ("Xb",), IO), 0x6D: ("ins", ("Xv",), IO),
@@ -517,7 +522,7 @@ def _one_byte_map():
 
 
 def _two_byte_map():
-    t = {0x00: _grp6, 0x01: _grp7, 0x06: ("clts", (), {}), 0x08: ("nop", (), {}), 0x09: ("nop", (), {}),
+    t = {0x00: _grp6, 0x01: _grp7, 0x02: ("lar", ("Gv", "Ew"), {}), 0x03: ("lsl", ("Gv", "Ew"), {}), 0x06: ("clts", (), {}), 0x08: ("nop", (), {}), 0x09: ("nop", (), {}),
          0x0B: ("ud", (), {}), 0x0D: _hint_nop,
          0x20: _mov_ctl, 0x21: _mov_ctl, 0x22: _mov_ctl, 0x23: _mov_ctl,
          0x30: ("wrmsr", (), {}), 0x31: ("rdtsc", (), {"klass": "rdtsc"}), 0x32: ("rdmsr", (), {}),

@@ -3,6 +3,7 @@
 from ring 3), `iret`, and far jmp/call/ret; double and triple fault."""
 from __future__ import annotations
 
+from . import gates, tasks, v86
 from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
 from .flags import IF, NT, RF, TF, VM, AC, IOPL
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
@@ -116,12 +117,17 @@ class Interrupts:
         lo = self.read_sys(base + vector * 8, 4)
         hi = self.read_sys(base + vector * 8 + 4, 4)
         gtype = hi >> 8 & 0x1F
-        if gtype not in (0x06, 0x07, 0x0E, 0x0F):
+        if gtype not in (0x05, 0x06, 0x07, 0x0E, 0x0F):
             raise Fault(GP, gate_err)
         if software and dpl(hi >> 8) < self.cpl:
             raise Fault(GP, gate_err)
         if not hi & 0x8000:
             raise Fault(NP, gate_err)
+        if gtype == 0x05:        # a task gate: the handler is a task of its own
+            tasks.switch(self, lo >> 16, "int", return_eip)
+            if code is not None and vector in WITH_ERROR_CODE:
+                self.push_value(code, 4 if self.tr_attr & 8 else 2)
+            return
         sel = lo >> 16
         offset = (hi & 0xFFFF0000) | (lo & 0xFFFF)
         gate32 = bool(gtype & 8)
@@ -140,6 +146,10 @@ class Interrupts:
         old_cs, old_ss, old_esp = self.seg[CS], self.seg[SS], self.regs[4]
         conforming = cattr & A_CONFORMING_OR_EXPANDDOWN
         new_cpl = self.cpl if conforming else dpl(cattr)
+        if self.fl & VM:
+            v86.interrupt_out(self, sel, checked, new_cpl, gate32, eflags, return_eip, code, vector, offset,
+                              gtype & 1)
+            return
         if new_cpl < self.cpl:
             # inner privilege: switch to the stack the TSS names for new_cpl
             ss_sel, esp = self._tss_stack(new_cpl)
@@ -189,9 +199,11 @@ class Interrupts:
         return self.read_sys(self.tr_base + off + 2, 2), self.read_sys(self.tr_base + off, 2)
 
     # ---- iret --------------------------------------------------------------------------
-    def iret(self, osz):
+    def iret(self, osz, next_eip=None):
         size = osz // 8
-        if not self.protected:
+        if self.protected and self.fl & VM and (self.fl & IOPL) != IOPL:
+            raise Fault(GP, 0)           # IRET in V86 mode is IOPL-sensitive
+        if not self.protected or self.fl & VM:
             eip = self.stack_read(0, size)
             cs = self.stack_read(size, size) & 0xFFFF
             flags = self.stack_read(2 * size, size)
@@ -200,11 +212,15 @@ class Interrupts:
             self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
             self._set_flags_from_pop(flags, size, iret=True)
             return
-        if self.fl & NT:
-            raise Fault(GP, 0)          # task return: no hardware task switching here
+        if self.fl & NT:             # a task return, along the back link
+            tasks.switch(self, self.read_sys(self.tr_base, 2), "iret", self.eip if next_eip is None else next_eip)
+            return
         eip = self.stack_read(0, size)
         cs = self.stack_read(size, size) & 0xFFFF
         flags = self.stack_read(2 * size, size)
+        if flags & VM and self.cpl == 0 and size == 4:
+            v86.enter_from_iret(self, eip, cs, flags)
+            return
         checked = self.check_code_segment(cs)
         rpl = cs & 3
         cattr = checked[3]
@@ -245,6 +261,12 @@ class Interrupts:
             self.load_seg(CS, sel)
             self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
             return
+        system = gates.system_descriptor(self, sel)
+        if system is not None and gates.is_call_gate(system[1]):
+            gates.jump_through_gate(self, sel, *system)
+            return
+        if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "jmp", next_eip):
+            return
         self._far_target_checks(sel)
         self.load_code_segment(sel, self.cpl)
         self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
@@ -252,6 +274,12 @@ class Interrupts:
     def far_call(self, sel, offset, osz, next_eip):
         size = osz // 8
         if self.protected and not self.fl & VM:
+            system = gates.system_descriptor(self, sel)
+            if system is not None and gates.is_call_gate(system[1]):
+                gates.call_through_gate(self, sel, system[0], system[1], next_eip)
+                return
+            if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "call", next_eip):
+                return
             checked = self._far_target_checks(sel)
         saved_sp = self.regs[4]
         try:
@@ -299,7 +327,10 @@ class Interrupts:
             ss_checked = self.check_stack_segment(ss, rpl)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
-            self.regs[4] = (esp + release) & 0xFFFFFFFF
+            if size == 4:
+                self.regs[4] = (esp + release) & 0xFFFFFFFF
+            else:        # a 16-bit return loads SP only
+                self.regs[4] = (self.regs[4] & 0xFFFF0000) | ((esp + release) & 0xFFFF)
             self._null_inaccessible_segments(rpl)
         else:
             self.stack_release(2 * size + release)

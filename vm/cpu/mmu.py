@@ -130,14 +130,15 @@ class MMU:
             entry = TlbEntry(((pde & 0xFFC00000) | (lin & 0x3FF000)) >> 12,
                              bool(pde & RW), bool(pde & US), bool(pde & DIRTY), pde_addr)
             return self._use_entry(entry, pde, lin, write, user)
-        if not pde & ACC:
-            pde |= ACC
-            self._write_paging_entry(pde_addr, pde)
         pte_addr = (pde & 0xFFFFF000) | ((lin >> 10) & 0xFFC)
         pte = mem.read_phys(pte_addr, 4)
         if not pte & P_:
             raise self._page_fault(lin, False, write, user)
         entry = TlbEntry(pte >> 12, bool(pde & pte & RW), bool(pde & pte & US), bool(pte & DIRTY), pte_addr)
+        # the directory entry's Accessed bit is set only once the whole walk succeeds
+        self._check(entry, lin, write, user)
+        if not pde & ACC:
+            self._write_paging_entry(pde_addr, pde | ACC)
         return self._use_entry(entry, pte, lin, write, user)
 
     def _use_entry(self, entry, value, lin, write, user):

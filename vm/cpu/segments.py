@@ -8,6 +8,8 @@ bits 12-15, the layout of bytes 5-6 of a descriptor.
 from __future__ import annotations
 
 from .faults import Fault
+from . import protection
+from .protection import rights_masks, write_fault
 
 ES, CS, SS, DS, FS, GS = range(6)
 A_PRESENT, A_S, A_CODE, A_CONFORMING_OR_EXPANDDOWN, A_RW, A_ACCESSED = 0x80, 0x10, 0x08, 0x04, 0x02, 0x01
@@ -40,6 +42,11 @@ def offset_range(limit, attr):
 class Segments:
     """Mixin for CPU."""
 
+    # descriptor queries (protection.py)
+    op_lar, op_lsl, op_verr, op_verw = (protection.op_lar, protection.op_lsl,
+                                         protection.op_verr, protection.op_verw)
+    require_protected_not_v86 = protection.require_protected_not_v86
+
     def init_segments(self):
         if not hasattr(self, "sbase"):
             self.sbase = [0] * 6     # shared with the generated code: only ever mutated in place
@@ -48,6 +55,7 @@ class Segments:
         self.slimit = [0xFFFF] * 6
         self.srange = [(0, 0xFFFF)] * 6    # offsets inside each segment (checked in protected mode)
         self.limited = 0                   # bit i: segment i has a range short of 4 GiB (protected mode)
+        self.noread = self.nowrite = 0     # bit i: segment i's type forbids reads / writes (protection.py)
         self.sattr = [REAL_DATA_ATTR] * 6
         self.sattr[CS] = REAL_CODE_ATTR
         self.gdtr = [0, 0xFFFF]
@@ -186,6 +194,9 @@ class Segments:
         stack32 = 2 if self.sattr[SS] & F_DB else 0
         flat = 4 if (sb[0] | sb[2] | sb[3]) == 0 else 0
         limited = sum(1 << i for i, r in enumerate(self.srange) if r != FULL_RANGE) if self.cr[0] & 1 else 0
+        # a segment whose type forbids reads or writes is checked like a limited one
+        self.noread, self.nowrite = rights_masks(self.sattr, self.cr[0] & 1 and not self.fl & 0x20000)
+        limited |= self.noread | self.nowrite
         self.code32 = bool(code32)
         self.limited = limited
         # blocks stop before an instruction past CS's limit: a limited CS's limit is part of the key
@@ -197,9 +208,14 @@ class Segments:
         (#SS(0) for the stack segment) when a byte of it lies outside the
         segment's limit or the segment is unusable."""
         lo, hi = self.srange[seg]
-        if offset < lo or offset + size - 1 > hi:
+        if offset < lo or offset + size - 1 > hi or self.noread >> seg & 1:
             raise Fault(SSF if seg == SS else GP, 0)
         return (self.sbase[seg] + offset) & 0xFFFFFFFF
+
+    def checked_write(self, seg):
+        """#GP(0) (#SS(0)) for a write through a segment whose type forbids it."""
+        if self.nowrite >> seg & 1:
+            raise write_fault(seg)
 
     def stack_linear(self, offset, size):
         """The linear address of a stack access at SS:offset (limit checked)."""
@@ -215,6 +231,10 @@ class Segments:
 
     def op_lldt(self, sel):
         self.require_protected_cpl0()
+        self.load_ldt(sel)
+
+    def load_ldt(self, sel):
+        """LDTR from `sel` with the descriptor checks (LLDT, a task switch)."""
         if sel & 0xFFFC == 0:
             self.ldtr_sel, self.ldtr_base, self.ldtr_limit = sel, 0, 0
             return

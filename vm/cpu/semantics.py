@@ -13,6 +13,7 @@ CPU), `R` (registers), `SB` (segment bases), `rd8/16/32`, `wr8/16/32`,
 from __future__ import annotations
 
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
+from .descriptor_insns import SEMANTICS as DESCRIPTOR_SEMANTICS
 from .flags import ADD, AF, CF, DEC, DF, FIXED, INC, LOGIC, OF, PF, SF, SUB, ZF  # noqa: F401
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
@@ -444,6 +445,7 @@ def sem_pushf(e, i):
 
 
 def sem_popf(e, i):
+    e.emit("s.check_iopl_vm()")      # before the pop: a #GP leaves ESP as it was
     v = e.pop(i.osz)
     e.emit(f"s.popf({v}, {i.osz})")
     e.end_block(i.next_eip)      # IF/TF may have changed
@@ -608,7 +610,7 @@ def sem_retf(e, i):
 
 
 def sem_iret(e, i):
-    e.emit(f"s.iret({i.osz})")
+    e.emit(f"s.iret({i.osz}, {i.next_eip})")
     e.end_block(None)
 
 
@@ -785,6 +787,7 @@ for _op in ("movs", "cmps", "stos", "lods", "scas", "ins", "outs"):
 
 
 SEMANTICS = {name[4:]: fn for name, fn in globals().items() if name.startswith("sem_")}
+SEMANTICS.update(DESCRIPTOR_SEMANTICS)     # ARPL, BOUND, LAR, LSL, VERR, VERW
 
 # instructions with no memory operand that neither call helpers nor can fault:
 # the translator may keep their flags in locals across them

@@ -524,6 +524,8 @@ class System:
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         step = -size if self.fl & DF else size
         src_at, dst_at = self._item_address(seg, size), self._item_address(ES, size)
+        if op in ("movs", "stos", "ins") and (rep is None or r[1] & amask):
+            self.checked_write(ES)           # ES's type may forbid the stores
         rd, wr = self.rd[size], self.wr[size]
         iter_cost = self._item_cost(op)
         vmask = (1 << (8 * size)) - 1

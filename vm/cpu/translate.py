@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
 from .flags import ADD, DEC, INC, LOGIC, SUB
+from .protection import lock_allowed
 from .semantics import PURE, SEMANTICS
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF}
@@ -166,6 +167,8 @@ class Emitter:
             else:
                 self.emit(f"R[{i - 4}] = R[{i - 4}] & 0xFFFF00FF | ({expr}) << 8")
         elif isinstance(op, (Mem, AddrOp)):
+            if isinstance(op, Mem) and self.limited >> op.seg & 1:
+                self.emit(f"s.checked_write({op.seg})")     # the segment's type may forbid writes
             self.writes += 1
             self.emit(f"if wr{op.bits}({self.addr(op)}, {expr}): _w = 1")
         else:
@@ -518,7 +521,7 @@ def _collect(decode, code32, stack32, flat, start_eip, max_insns):
 def _ends_block(insn, code32, stack32, flat):
     """Whether the instruction's semantics end the block (emitted to a scratch emitter)."""
     fn = SEMANTICS.get(insn.mnem)
-    if fn is None:
+    if fn is None or insn.lock and not lock_allowed(insn, Mem):
         return True
     scratch = Emitter(code32, stack32, flat)
     fn(scratch, insn)
@@ -566,6 +569,8 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
             e.hook_check(hooked, insn.eip)
         reads0, writes0 = e.reads, e.writes
         fn = SEMANTICS.get(insn.mnem)
+        if insn.lock and not lock_allowed(insn, Mem):
+            fn = None                    # LOCK on anything but a locked memory update: #UD
         if fn is None:
             e.emit("raise Fault(6)")
             e.ended = True
