@@ -23,6 +23,7 @@ FIRST_CONTROL = 16 + 8 + 8
 NUM_REGS = FIRST_CONTROL + len(CONTROL)
 SLICE_INSNS = 20_000          # instructions between checks for Ctrl-C from gdb
 SIGTRAP, SIGINT = 5, 2
+WATCH_KINDS = {"2": "watch", "3": "rwatch", "4": "awatch"}    # Z2/Z3/Z4 and their stop replies
 
 
 def target_xml() -> str:
@@ -65,7 +66,9 @@ class GdbStub:
         self.hooked = set()             # physical addresses with our exec hook
         self.hit = False                # a breakpoint or watchpoint stopped the guest
         self.mmu_changed = False
-        self.watchpoints = {}           # (paddr, length) -> active
+        self.watchpoints = {}           # (kind, linear, length) -> (physical pieces, memory hook)
+        self.phys_watches = []          # `monitor watch-phys` hooks
+        self.running = False            # watches fire for guest accesses only, not gdb's own
         self.resume_from = None         # breakpoint address to step over once
         self.stop_reason = f"S{SIGTRAP:02x}"
         self.ack = True
@@ -252,9 +255,30 @@ class GdbStub:
             text = m.vga.screen_text()
         elif command == "post":
             text = " ".join(f"{v:02x}" for _, v in m.post.codes) + "\n"
+        elif command.startswith("watch-phys"):
+            text = self._watch_phys(command.split()[1:])
         else:
-            text = "monitor commands: cycles, insns, vga, post\n"
+            text = "monitor commands: cycles, insns, vga, post, watch-phys ADDR LEN\n"
         return text.encode().hex()
+
+    def _watch_phys(self, args) -> str:
+        """`monitor watch-phys ADDR LEN`: stop (SIGTRAP) after any write into
+        the physical range, page-walker A/D updates included."""
+        try:
+            base, length = int(args[0], 0), int(args[1], 0) if len(args) > 1 else 4
+        except (IndexError, ValueError):
+            return "usage: monitor watch-phys ADDR LEN\n"
+        if length <= 0 or base < 0:
+            return "watch-phys: the range must be non-empty\n"
+
+        def hook(*_access):
+            if self.running and not self.hit:
+                self.stop_reason = f"S{SIGTRAP:02x}"
+                self.hit = True
+                self.machine.pause()
+        self.phys_watches.append(hook)
+        self.machine.memory.add_write_watch(base, length, hook)
+        return f"watching physical {base:#010x}-{base + length - 1:#010x}\n"
 
     # ------------------------------------------------------------ registers
     def _read_reg(self, number: int) -> str:
@@ -346,16 +370,63 @@ class GdbStub:
             else:
                 self.breakpoints.pop(linear, None)
             return "OK"
-        if kind == "2":
-            paddr = self.physical(linear)
-            if paddr is None:
-                return "E14"
-            key = (paddr, int(length, 16))
+        if kind in WATCH_KINDS:
+            key = (kind, linear, int(length, 16))
             if insert and key not in self.watchpoints:
-                self.machine.memory.add_write_watch(key[0], key[1], self._watch_hook(key))
-            self.watchpoints[key] = insert
+                self.watchpoints[key] = ((), None)
+                self._resolve_watchpoint(key)
+            elif not insert and key in self.watchpoints:
+                self._unhook_watch(self.watchpoints.pop(key)[1])
             return "OK"
         return ""
+
+    # ------------------------------------------------------------ watchpoints
+    def _physical_pieces(self, linear: int, length: int) -> tuple:
+        """(physical start, length) of each mapped page piece of a linear range."""
+        pieces, end = [], linear + max(1, length)
+        while linear < end:
+            run = min(end, (linear | 0xFFF) + 1) - linear
+            paddr = self.physical(linear & 0xFFFFFFFF)
+            if paddr is not None:
+                pieces.append((paddr, run))
+            linear += run
+        return tuple(pieces)
+
+    def _resolve_watchpoint(self, key):
+        """(Re)attach a watchpoint's memory watches where its linear range
+        maps now (paging may have changed since gdb set it)."""
+        kind, linear, length = key
+        pieces, hook = self.watchpoints[key]
+        now = self._physical_pieces(linear, length)
+        if now == pieces and hook is not None:
+            return
+        self._unhook_watch(hook)
+        hook = self._watch_hook(key)
+        memory = self.machine.memory
+        for paddr, run in now:
+            if kind in ("2", "4"):
+                memory.add_write_watch(paddr, run, hook)
+            if kind in ("3", "4"):
+                memory.add_read_watch(paddr, run, hook)
+        self.watchpoints[key] = (now, hook)
+
+    def _resolve_watchpoints(self):
+        for key in list(self.watchpoints):
+            self._resolve_watchpoint(key)
+
+    def _unhook_watch(self, hook):
+        if hook is not None:
+            self.machine.memory.remove_watch(hook)
+
+    def _watch_hook(self, key):
+        kind, linear, _ = key
+
+        def hook(*_access):
+            if self.running and key in self.watchpoints and not self.hit:
+                self.stop_reason = f"T{SIGTRAP:02x}{WATCH_KINDS[kind]}:{linear:x};"
+                self.hit = True
+                self.machine.pause()
+        return hook
 
     def _resolve_breakpoints(self):
         """Map each breakpoint's linear address through the current page tables
@@ -378,14 +449,6 @@ class GdbStub:
             self.stop_reason = f"T{SIGTRAP:02x}swbreak:;"
             self.hit = True
             self.machine.pause()
-        return hook
-
-    def _watch_hook(self, key):
-        def hook(paddr, size, value, eip):
-            if self.watchpoints.get(key):
-                self.stop_reason = f"T{SIGTRAP:02x}watch:{key[0]:x};"
-                self.hit = True
-                self.machine.pause()
         return hook
 
     def _mmu_changed(self):
@@ -412,9 +475,22 @@ class GdbStub:
         self._resolve_breakpoints()
         here = self._pc_linear()
         self.resume_from = here if here in self.breakpoints else None
+        self._resolve_watchpoints()
         self.stop_reason = f"S{SIGTRAP:02x}"
         self.hit = False
-        ended = self._step() if step else self._continue()
+        # with watchpoints the CPU takes its exact path one instruction at a
+        # time (as when tracing: same cycles), so a stop comes right after the
+        # accessing instruction, loads and page walks included
+        stepping = bool(self.watchpoints or self.phys_watches) and self.cpu.trace is None
+        if stepping:
+            self.cpu.trace = _no_trace
+        self.running = True
+        try:
+            ended = self._step() if step else self._continue()
+        finally:
+            self.running = False
+            if stepping:
+                self.cpu.trace = None
         self.resume_from = None
         if ended:
             return "W%02x" % (self.machine.result().exit_code & 0xFF)
@@ -434,11 +510,16 @@ class GdbStub:
             if ended or self.hit:
                 return ended
             self._resolve_breakpoints()
+            self._resolve_watchpoints()
             if self.mmu_changed:
                 continue
             if self._interrupted():
                 self.stop_reason = f"S{SIGINT:02x}"
                 return False
+
+
+def _no_trace(cpu):
+    """A trace hook that prints nothing: it only keeps the CPU on its exact path."""
 
 
 class _Marker:

@@ -1,0 +1,123 @@
+"""GNU gdb on a `-O0 -g` kernel, on the VM's stub and on QEMU's (`-s -S`):
+watchpoints (write, read, access; a page-table entry the page walker
+marks Accessed), session lifecycle and monitor commands."""
+
+import io
+import re
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from vm.gdbstub import GdbStub
+from vm.machine import Machine
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.skipif(shutil.which("gdb") is None, reason="GNU gdb is not installed"),
+              pytest.mark.xdist_group("gdb-kernel")]
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    from compiler.build import build
+    try:
+        return build(ROOT, opt=0, debug=True, out_dir=tmp_path_factory.mktemp("o0g"))
+    except Exception as err:                       # the kernel build is another part's test
+        pytest.skip(f"kernel_src does not build right now: {err}")
+
+
+def gdb_args(elf, port, commands):
+    args = ["gdb", "-nx", "-batch", str(elf), "-ex", f"target remote 127.0.0.1:{port}"]
+    for command in commands:
+        args += ["-ex", command]
+    return args
+
+
+def on_vm(kernel, commands, serial=None):
+    """gdb's output for `commands` against the VM's stub; and the RunResult."""
+    machine = Machine(timing="off", disk=kernel.disk_image, serial=serial or io.BytesIO())
+    stub = GdbStub(machine, 0)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("result", stub.serve(wait=True)))
+    thread.start()
+    p = subprocess.run(gdb_args(kernel.kernel_elf, stub.port, commands), capture_output=True, text=True,
+                       timeout=600)
+    thread.join(120)
+    return p.stdout + p.stderr, outcome.get("result"), machine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def on_qemu(kernel, commands, tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(Path(kernel.disk_image).read_bytes())
+    port = free_port()
+    qemu = subprocess.Popen(["qemu-system-i386", "-machine", "pc", "-accel", "tcg", "-m", "128",
+                             "-drive", f"format=raw,file={disk}", "-serial", "null", "-display", "none",
+                             "-monitor", "none", "-no-reboot", "-gdb", f"tcp:127.0.0.1:{port}", "-S"])
+    try:
+        p = subprocess.run(gdb_args(kernel.kernel_elf, port, commands), capture_output=True, text=True,
+                           timeout=300)
+    finally:
+        qemu.kill()
+        qemu.wait()
+    return p.stdout + p.stderr
+
+
+def stops(text):
+    """(function, line) of each place gdb reported stopping at, in order."""
+    return re.findall(r"(?:^|\n)(?:0x[0-9a-f]+ in )?(\w+) \(.*?\) at [^\n]*?:(\d+)", text)
+
+
+WATCH_GLOBAL = ["watch constructors_run", "continue", "bt 1"]
+
+
+def test_watch_a_global_stops_with_old_and_new_value(kernel):
+    out, _, _ = on_vm(kernel, WATCH_GLOBAL + ["kill"])
+    assert "Hardware watchpoint 1: constructors_run" in out, out
+    assert "New value = 1" in out, out
+    assert "count_constructors" in out, out
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-i386") is None, reason="qemu-system-i386 is not installed")
+def test_watch_stops_where_qemu_stops(kernel, tmp_path):
+    vm_out, _, _ = on_vm(kernel, WATCH_GLOBAL + ["kill"])
+    qemu_out = on_qemu(kernel, WATCH_GLOBAL + ["kill"], tmp_path)
+    assert "New value = 1" in qemu_out, qemu_out
+    assert stops(vm_out) and stops(vm_out) == stops(qemu_out), (vm_out, qemu_out)
+
+
+def test_rwatch_and_awatch_stop(kernel):
+    out, _, _ = on_vm(kernel, ["rwatch constructors_run", "continue", "print $pc",
+                               "delete", "awatch constructors_run", "continue", "continue", "kill"])
+    assert "Hardware read watchpoint 1: constructors_run" in out, out
+    assert "Value = " in out, out
+    assert "Hardware access (read/write) watchpoint 2: constructors_run" in out, out
+    assert out.count("Value = ") + out.count("New value") >= 3, out
+
+
+def test_watch_on_a_page_table_entry_sees_the_walker_set_accessed(kernel):
+    """The seed's 0x2008: the PTE for linear page 0x2000 (identity-mapped, so
+    the linear and the physical address are the same).  Stage 2 writes it,
+    then the first access to the page through paging sets its Accessed bit."""
+    out, _, machine = on_vm(kernel, ["watch *(unsigned int *)0x2008 if (*(unsigned int *)0x2008 & 0x20)",
+                                     "continue", "print/x *(unsigned int *)0x2008", "print/x $cr0", "kill"])
+    new = re.search(r"New value = (\d+)", out)
+    assert new and int(new.group(1)) & 0x21 == 0x21, out      # Present and now Accessed
+    old = re.search(r"Old value = (\d+)", out)
+    assert old and int(old.group(1)) == int(new.group(1)) & ~0x20, out
+    cr0 = re.search(r"\$2 = (0x\w+)", out)
+    assert cr0 and int(cr0.group(1), 16) & 0x80000000, out      # paging on: a page walk did it
+
+
+def test_monitor_watch_phys(kernel):
+    out, _, _ = on_vm(kernel, ["monitor watch-phys 0x2008 4", "continue", "print/x $eip", "kill"])
+    assert "watching physical 0x00002008-0x0000200b" in out, out
+    assert "Program received signal SIGTRAP" in out, out
