@@ -13,6 +13,7 @@ Exit statuses of a run:
   14       the guest reset the machine while --no-reboot is set
   16       internal emulator error (a bug in the VM; the report says where)
   130      interrupted with Ctrl-C
+  137      killed from gdb (`kill`)
 """
 
 import argparse
@@ -24,7 +25,7 @@ LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors", "post", "a20")
 EXIT_HELP = ("exit status: 0 power-off (ACPI S5); odd = isa-debug-exit write v: (v<<1)|1; 1 bad input; "
              "2 bad command line; 4 triple fault; 6 hlt that nothing can wake; 8 instruction or cycle "
              "limit; 10 timeout; 12 no bootable device; 14 guest reset with --no-reboot; 16 emulator "
-             "bug; 130 Ctrl-C")
+             "bug; 130 Ctrl-C; 137 killed from gdb")
 
 
 class OptionError(ValueError):

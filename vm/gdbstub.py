@@ -4,8 +4,9 @@ Serves one gdb connection: an i386 target description (core registers, the
 x87 registers gdb insists on, which read as zero, and CR0/CR2/CR3/CR4 as
 QEMU names them), registers, memory
 (linear addresses, translated through the page tables when paging is on),
-continue, single step, software breakpoints (Z0/Z1, as CPU exec hooks) and
-write watchpoints (Z2, as physical write watches), Ctrl-C, detach and kill.
+continue, single step, software breakpoints (Z0/Z1, as CPU exec hooks),
+watchpoints (Z2/Z3/Z4 on linear ranges, as physical write/read watches),
+Ctrl-C, monitor commands, detach (the stub keeps listening) and kill.
 When the guest ends the run, gdb gets the exit status (`W`).
 """
 
@@ -75,28 +76,37 @@ class GdbStub:
 
     # ------------------------------------------------------------ lifecycle
     def serve(self, wait: bool = True, max_insns=None, timeout=None):
-        """Run the machine under gdb's control; returns the machine's RunResult."""
+        """Run the machine under gdb's control; returns the machine's RunResult.
+        After a detach (or a lost connection) the machine runs on and the stub
+        keeps listening: the next gdb finds it stopped where it attached."""
         import time
         self.max_insns = max_insns
         self.deadline = None if timeout is None else time.monotonic() + timeout
-        if not wait:
-            self.listener.setblocking(False)
-            while not self._accept_nowait():
-                if self.machine.advance(max_insns=max_insns, deadline=self.deadline,
-                                        pause_insns=self.machine.insns() + SLICE_INSNS):
-                    return self.machine.result()
-        else:
-            self.conn, _ = self.listener.accept()
         try:
-            self._session()
-        except (ConnectionError, OSError):
-            pass
+            if wait:
+                self.conn, _ = self.listener.accept()
+            self.listener.setblocking(False)
+            while self.machine.stop is None:
+                if self.conn is None and not self._run_until_attached():
+                    break
+                try:
+                    self._session()
+                except (ConnectionError, OSError):
+                    pass
+                self._end_session()
         finally:
-            self.conn.close()
             self.listener.close()
-        if self.machine.stop is None:              # detached or connection lost: run on
-            self.machine.advance(max_insns=max_insns, deadline=self.deadline)
         return self.machine.result()
+
+    def _run_until_attached(self) -> bool:
+        """Run in slices until a gdb connects (True) or the machine ends (False)."""
+        machine = self.machine
+        while not self._accept_nowait():
+            if machine.advance(max_insns=self.max_insns, deadline=self.deadline,
+                               pause_insns=machine.insns() + SLICE_INSNS):
+                return False
+        self.stop_reason = f"S{SIGTRAP:02x}"
+        return True
 
     def _accept_nowait(self) -> bool:
         try:
@@ -105,6 +115,19 @@ class GdbStub:
             return False
         self.conn.setblocking(True)
         return True
+
+    def _end_session(self):
+        """gdb detached or went away: forget its connection, breakpoints and watches."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn, self.buffer, self.ack = None, b"", True
+        self.breakpoints.clear()
+        for _pieces, hook in self.watchpoints.values():
+            self._unhook_watch(hook)
+        for hook in self.phys_watches:
+            self._unhook_watch(hook)
+        self.watchpoints.clear()
+        self.phys_watches.clear()
 
     def _session(self):
         while True:
@@ -116,7 +139,7 @@ class GdbStub:
                 self._send(b"OK")
                 return
             if reply is _KILL:
-                self.machine.request_exit("poweroff", 0)
+                self.machine.request_exit("killed", None, "killed from gdb")
                 return
             if reply is not None:
                 self._send(reply)
@@ -255,6 +278,10 @@ class GdbStub:
             text = m.vga.screen_text()
         elif command == "post":
             text = " ".join(f"{v:02x}" for _, v in m.post.codes) + "\n"
+        elif command == "system_reset":
+            m.host_reset("monitor system_reset")
+            self._resolve_breakpoints()
+            return "OK"                      # gdb: `maintenance flush register-cache` to see it
         elif command.startswith("watch-phys"):
             text = self._watch_phys(command.split()[1:])
         else:

@@ -52,6 +52,7 @@ EXIT_STATUS = {
     "reset": 14,
     "internal-error": 16,
     "interrupted": 130,
+    "killed": 137,                  # gdb's kill (128 + SIGKILL, as a shell reports a killed QEMU)
 }
 MIN_RAM = 2 << 20
 MAX_RAM = 3 << 30
@@ -394,6 +395,11 @@ class Machine:
         else:
             self._pending_reset = "triple fault"
             self._reset()
+
+    def host_reset(self, why: str):
+        """A reset the host asks for (gdb's `monitor system_reset`), at once."""
+        self._pending_reset = why
+        self._reset()
 
     def _reset(self):
         why, self._pending_reset = self._pending_reset, None

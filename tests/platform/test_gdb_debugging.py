@@ -30,7 +30,8 @@ def kernel(tmp_path_factory):
 
 
 def gdb_args(elf, port, commands):
-    args = ["gdb", "-nx", "-batch", str(elf), "-ex", f"target remote 127.0.0.1:{port}"]
+    args = ["gdb", "-nx", "-batch"] + ([str(elf)] if elf else ["-ex", "set architecture i386"])
+    args += ["-ex", f"target remote 127.0.0.1:{port}"]
     for command in commands:
         args += ["-ex", command]
     return args
@@ -121,3 +122,37 @@ def test_monitor_watch_phys(kernel):
     out, _, _ = on_vm(kernel, ["monitor watch-phys 0x2008 4", "continue", "print/x $eip", "kill"])
     assert "watching physical 0x00002008-0x0000200b" in out, out
     assert "Program received signal SIGTRAP" in out, out
+
+
+def test_detach_and_reattach_three_times_then_kill():
+    """After `detach` the stub keeps listening and the machine runs on (a
+    guest spinning forever); each new gdb finds it stopped; `kill` ends the
+    run with status 137."""
+    from guest_asm import program
+    machine = Machine(ram_size=16 << 20, timing="off", disk=program("1: jmp 1b\n"), serial=io.BytesIO())
+    stub = GdbStub(machine, 0)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("result", stub.serve(wait=True)))
+    thread.start()
+    seen = []
+    for session in range(4):
+        last = session == 3
+        commands = ["print $pc", "kill" if last else "detach"]
+        if session == 0:
+            commands[1:1] = ["break *0x7c00", "continue", "delete"]
+        p = subprocess.run(gdb_args(None, stub.port, commands), capture_output=True, text=True, timeout=120)
+        out = p.stdout + p.stderr
+        assert "Connection timed out" not in out and "$1 = " in out, out
+        assert ("killed" if last else "detached") in out, out
+        seen.append(machine.insns())
+    thread.join(60)
+    assert seen[0] > 0 and seen == sorted(seen) and seen[-1] > seen[0]
+    assert outcome["result"].reason == "killed" and outcome["result"].exit_code == 137
+
+
+def test_monitor_system_reset(kernel):
+    out, result, _ = on_vm(kernel, ["break kernel_main", "continue", "monitor system_reset",
+                                    "maintenance flush register-cache", "print/x $eip", "print/x $cs", "continue", "print $pc", "kill"])
+    assert "$1 = 0xfff0" in out and "$2 = 0xf000" in out, out
+    assert out.count("Breakpoint 1, kernel_main") == 2, out         # boots again to the breakpoint
+    assert result.reason == "killed"
