@@ -229,7 +229,7 @@ def run_from_args(args, disk_image) -> int:
     outputs = _Outputs()
     try:
         machine = build_machine(args, disk_image, outputs)
-        profiler = _attach_profiler(args, machine, disk_image)
+        profiler = machine.profiler = _attach_profiler(args, machine, disk_image)    # gdb: monitor profile
         gdb_port = getattr(args, "gdb", None)
         if gdb_port is not None:
             from vm.gdbstub import GdbStub

@@ -284,8 +284,15 @@ class GdbStub:
             return "OK"                      # gdb: `maintenance flush register-cache` to see it
         elif command.startswith("watch-phys"):
             text = self._watch_phys(command.split()[1:])
+        elif command == "profile":
+            profiler = getattr(m, "profiler", None)
+            text = profiler.report() if profiler is not None else "profile: run the VM with --profile\n"
         else:
-            text = "monitor commands: cycles, insns, vga, post, watch-phys ADDR LEN\n"
+            from vm import monitor
+            text = monitor.run(m, command)
+            if text is None:
+                text = ("monitor commands: info registers, info mem, info tlb, info pic, xp/FMT ADDR, "
+                        "system_reset, watch-phys ADDR LEN, cycles, insns, profile, vga, post\n")
         return text.encode().hex()
 
     def _watch_phys(self, args) -> str:

@@ -156,3 +156,23 @@ def test_monitor_system_reset(kernel):
     assert "$1 = 0xfff0" in out and "$2 = 0xf000" in out, out
     assert out.count("Breakpoint 1, kernel_main") == 2, out         # boots again to the breakpoint
     assert result.reason == "killed"
+
+
+def test_monitor_commands_in_qemu_formats(kernel):
+    """At kernel_main (paging on: 0-1 MiB identity-mapped with 4 KiB pages,
+    1 GiB at 0xC0000000 with 4 MiB pages): QEMU's monitor commands."""
+    out, _, machine = on_vm(kernel, ["break kernel_main", "continue", "monitor info registers",
+                                     "monitor info mem", "monitor info tlb", "monitor xp/4xw 0x2000",
+                                     "monitor xp/2xb 0x2008", "monitor info pic", "monitor cycles",
+                                     "monitor insns", "monitor profile", "monitor nonsense", "kill"])
+    assert re.search(r"EIP=fe000\w{3} EFL=\w{8} \[[-DOSZAPC]{7}\] CPL=0 II=0 A20=1 SMM=0 HLT=0\n", out), out
+    assert "CS =0008 00000000 ffffffff 00c09b00\nSS =0010 00000000 ffffffff 00c09300\n" in out, out
+    assert re.search(r"GDT=     \w{8} 00000017\nIDT=     \w{8} \w{8}\n", out), out
+    assert "CR0=e0000011 CR2=00000000 CR3=00001000 CR4=00000010" in out, out
+    assert "00000000-00100000 00100000 -rw\nc0000000-100000000 40000000 -rw\n" in out, out
+    assert "00002000: 00002000 ----A---W\n" in out and "c0400000: 00400000 --P-----W\n" in out, out
+    assert "0000000000002000: 0x00000023 0x00001023 0x00002023 0x00003023\n" in out, out
+    assert "0000000000002008: 0x23 0x20\n" in out, out
+    assert re.search(r"pic0: irr=\w\w imr=\w\w isr=00 hprio=0 irq_base=08", out), out
+    assert "irq_base=70" in out and "profile: run the VM with --profile" in out, out
+    assert re.search(r"\n51\d{3}\n", out) and "monitor commands: info registers" in out, out
