@@ -183,6 +183,10 @@ def build_machine(args, disk_image, outputs: _Outputs):
         no_reboot=g("no_reboot", True), rtc_time=_rtc_time(g("rtc")),
         log=_log_categories(g("log", "")), log_file=log_file, live_input=_live_input(args),
         teletype=outputs.stream(g("teletype", "none"), "teletype"))
+    symbols = _kernel_symbols(args, disk_image) if isinstance(disk_image, (str, Path, type(None))) else None
+    if symbols is not None:
+        from vm.symbols import Symbolizer
+        machine.symbols = Symbolizer.from_path(symbols)      # None: not an ELF32 (a flat image)
     for base, length in (_parse_watch(w) for w in g("watch_phys", [])):
         machine.watch_physical(base, length, log_file)
     if g("trace"):

@@ -176,3 +176,26 @@ def test_monitor_commands_in_qemu_formats(kernel):
     assert re.search(r"pic0: irr=\w\w imr=\w\w isr=00 hprio=0 irq_base=08", out), out
     assert "irq_base=70" in out and "profile: run the VM with --profile" in out, out
     assert re.search(r"\n51\d{3}\n", out) and "monitor commands: info registers" in out, out
+
+
+def test_symbolized_trace_reports_and_logs(kernel, tmp_path, capsys):
+    """kernel.elf beside the image names addresses: --trace lines with AT&T
+    disassembly (capstone) and symbol+offset, the report with file:line,
+    --watch-phys and -d int lines with symbol+offset."""
+    pytest.importorskip("capstone")
+    from vm.cli import main
+    from vm.symbols import Symbolizer
+    trace, log = tmp_path / "trace.txt", tmp_path / "log.txt"
+    counter = next(a for a, _, n in Symbolizer.from_path(kernel.kernel_elf).symbols if n == "constructors_run")
+    status = main([str(kernel.disk_image), "--trace", str(trace), "--max-insns", "2000000", "-d", "int",
+                   "-D", str(log), "--watch-phys", f"{counter - 0xFE000000 + 0x400000:#x},4", "--timing", "off"])
+    assert status == 8
+    text = trace.read_text()
+    assert "0008:fe000000  55               pushl %ebp <_entry>\n" in text, text[-2000:]
+    assert re.search(r"0008:fe000001  89e5             movl %esp, %ebp <_entry\+0x1>\n", text)
+    report = capsys.readouterr().err
+    assert re.search(r"\n  in: <\w+(\+0x[0-9a-f]+)?> \w+\.kpy:\d+\n", report), report
+    assert "  last functions: " in report, report
+    logged = log.read_text()
+    assert re.search(r"\[int\] .* <\w+(\+0x[0-9a-f]+)?>", logged), logged[-2000:]
+    assert re.search(r"\[watch\] cycle=\d+ eip=\w{8} <count_constructors\+0x\w+> wrote 4 byte", logged), logged
