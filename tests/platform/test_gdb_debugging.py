@@ -199,3 +199,26 @@ def test_symbolized_trace_reports_and_logs(kernel, tmp_path, capsys):
     logged = log.read_text()
     assert re.search(r"\[int\] .* <\w+(\+0x[0-9a-f]+)?>", logged), logged[-2000:]
     assert re.search(r"\[watch\] cycle=\d+ eip=\w{8} <count_constructors\+0x\w+> wrote 4 byte", logged), logged
+
+
+def test_stepping_and_next_do_not_retranslate(kernel):
+    """gdb's session (break, continue, next, stepi, bt): every block is translated
+    at most once per cache, single steps included (the stub answers at memory speed)."""
+    machine = Machine(timing="off", disk=kernel.disk_image, serial=io.BytesIO())
+    cpu = machine.cpu
+    translated = []
+    original = cpu._translate
+
+    def counting(lin, phys, key, cache, *rest, **kw):
+        translated.append((id(cache), key))
+        return original(lin, phys, key, cache, *rest, **kw)
+    cpu._translate = counting
+    stub = GdbStub(machine, 0)
+    thread = threading.Thread(target=lambda: stub.serve(wait=True))
+    thread.start()
+    p = subprocess.run(gdb_args(kernel.kernel_elf, stub.port, ["break kernel_main", "continue", "next", "next",
+                                                               "stepi", "stepi", "next", "bt", "kill"]),
+                       capture_output=True, text=True, timeout=300)
+    thread.join(60)
+    assert "#1 " in p.stdout and "_entry" in p.stdout, p.stdout + p.stderr
+    assert translated and len(set(translated)) == len(translated)
