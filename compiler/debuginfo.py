@@ -87,18 +87,27 @@ class DebugInfo:
                 for f in t.fields]
             elements = m._fix_di_operands([("elements", m.add_metadata(members))])
             d.operands = tuple(sorted([op for op in d.operands if op[0] != "elements"] + list(elements)))
-        else:   # fn pointers, VaList: an untyped pointer is what gdb can show
+        elif isinstance(t, T.FnType):
+            # a pointer to a DW_TAG_subroutine_type: gdb shows `u64 (*)(u64)` as for clang's C
+            sig = m.add_debug_info("DISubroutineType", {"types": m.add_metadata(self._signature(t))})
+            d = m.add_debug_info("DIDerivedType", {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32,
+                                                   "baseType": sig})
+        else:   # VaList: an untyped pointer is what gdb can show
             d = m.add_debug_info("DIDerivedType", {"tag": ir.DIToken("DW_TAG_pointer_type"), "size": 32,
                                                    "baseType": None})
         self._types[key] = d
         return d
 
+    def _signature(self, ft: T.FnType) -> list:
+        """DISubroutineType `types`: the return type (null: void), the
+        parameters, and a null for `...`."""
+        ret = None if isinstance(ft.ret, T.VoidType) else self.type(ft.ret)
+        return [ret] + [self.type(p) for p in ft.params] + ([None] if ft.varargs else [])
+
     # ---- functions and locations ----------------------------------------------------
     def begin_function(self, fn: ir.Function, sym, types) -> None:
         ft = sym.ty
-        ret = None if isinstance(ft.ret, T.VoidType) else self.type(ft.ret)
-        types = [ret] + [self.type(p) for p in ft.params] + ([None] if ft.varargs else [])   # null: `...`
-        sig = self.mod.add_debug_info("DISubroutineType", {"types": self.mod.add_metadata(types)})
+        sig = self.mod.add_debug_info("DISubroutineType", {"types": self.mod.add_metadata(self._signature(ft))})
         line = sym.decl.loc.line
         self.scope = self.mod.add_debug_info("DISubprogram", {
             "name": sym.name, "linkageName": fn.name, "scope": self.file, "file": self.file,

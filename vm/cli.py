@@ -13,6 +13,7 @@ Exit statuses of a run:
   14       the guest reset the machine while --no-reboot is set
   16       internal emulator error (a bug in the VM; the report says where)
   130      interrupted with Ctrl-C
+  137      killed from gdb (`kill`)
 """
 
 import argparse
@@ -24,7 +25,7 @@ LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors", "post", "a20", "firmware")
 EXIT_HELP = ("exit status: 0 power-off (ACPI S5); odd = isa-debug-exit write v: (v<<1)|1; 1 bad input; "
              "2 bad command line; 4 triple fault; 6 hlt that nothing can wake; 8 instruction or cycle "
              "limit; 10 timeout; 12 no bootable device; 14 guest reset with --no-reboot; 16 emulator "
-             "bug; 130 Ctrl-C")
+             "bug; 130 Ctrl-C; 137 killed from gdb")
 
 
 SEABIOS_ROM = "/usr/share/seabios/bios.bin"   # Debian's seabios package, what qemu-system-x86 boots
@@ -189,6 +190,10 @@ def build_machine(args, disk_image, outputs: _Outputs):
         no_reboot=g("no_reboot", True), rtc_time=_rtc_time(g("rtc")),
         log=_log_categories(g("log", "")), log_file=log_file, live_input=_live_input(args),
         teletype=outputs.stream(g("teletype", "none"), "teletype"))
+    symbols = _kernel_symbols(args, disk_image) if isinstance(disk_image, (str, Path, type(None))) else None
+    if symbols is not None:
+        from vm.symbols import Symbolizer
+        machine.symbols = Symbolizer.from_path(symbols)      # None: not an ELF32 (a flat image)
     for base, length in (_parse_watch(w) for w in g("watch_phys", [])):
         machine.watch_physical(base, length, log_file)
     if g("trace"):
@@ -252,7 +257,7 @@ def run_from_args(args, disk_image) -> int:
     outputs = _Outputs()
     try:
         machine = build_machine(args, disk_image, outputs)
-        profiler = _attach_profiler(args, machine, disk_image)
+        profiler = machine.profiler = _attach_profiler(args, machine, disk_image)    # gdb: monitor profile
         gdb_port = getattr(args, "gdb", None)
         if gdb_port is not None:
             from vm.gdbstub import GdbStub

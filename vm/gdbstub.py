@@ -4,8 +4,9 @@ Serves one gdb connection: an i386 target description (core registers, the
 x87 registers gdb insists on, which read as zero, and CR0/CR2/CR3/CR4 as
 QEMU names them), registers, memory
 (linear addresses, translated through the page tables when paging is on),
-continue, single step, software breakpoints (Z0/Z1, as CPU exec hooks) and
-write watchpoints (Z2, as physical write watches), Ctrl-C, detach and kill.
+continue, single step, software breakpoints (Z0/Z1, as CPU exec hooks),
+watchpoints (Z2/Z3/Z4 on linear ranges, as physical write/read watches),
+Ctrl-C, monitor commands, detach (the stub keeps listening) and kill.
 When the guest ends the run, gdb gets the exit status (`W`).
 """
 
@@ -23,6 +24,7 @@ FIRST_CONTROL = 16 + 8 + 8
 NUM_REGS = FIRST_CONTROL + len(CONTROL)
 SLICE_INSNS = 20_000          # instructions between checks for Ctrl-C from gdb
 SIGTRAP, SIGINT = 5, 2
+WATCH_KINDS = {"2": "watch", "3": "rwatch", "4": "awatch"}    # Z2/Z3/Z4 and their stop replies
 
 
 def target_xml() -> str:
@@ -65,35 +67,46 @@ class GdbStub:
         self.hooked = set()             # physical addresses with our exec hook
         self.hit = False                # a breakpoint or watchpoint stopped the guest
         self.mmu_changed = False
-        self.watchpoints = {}           # (paddr, length) -> active
+        self.watchpoints = {}           # (kind, linear, length) -> (physical pieces, memory hook)
+        self.phys_watches = []          # `monitor watch-phys` hooks
+        self.running = False            # watches fire for guest accesses only, not gdb's own
         self.resume_from = None         # breakpoint address to step over once
         self.stop_reason = f"S{SIGTRAP:02x}"
         self.ack = True
 
     # ------------------------------------------------------------ lifecycle
     def serve(self, wait: bool = True, max_insns=None, timeout=None):
-        """Run the machine under gdb's control; returns the machine's RunResult."""
+        """Run the machine under gdb's control; returns the machine's RunResult.
+        After a detach (or a lost connection) the machine runs on and the stub
+        keeps listening: the next gdb finds it stopped where it attached."""
         import time
         self.max_insns = max_insns
         self.deadline = None if timeout is None else time.monotonic() + timeout
-        if not wait:
-            self.listener.setblocking(False)
-            while not self._accept_nowait():
-                if self.machine.advance(max_insns=max_insns, deadline=self.deadline,
-                                        pause_insns=self.machine.insns() + SLICE_INSNS):
-                    return self.machine.result()
-        else:
-            self.conn, _ = self.listener.accept()
         try:
-            self._session()
-        except (ConnectionError, OSError):
-            pass
+            if wait:
+                self.conn, _ = self.listener.accept()
+            self.listener.setblocking(False)
+            while self.machine.stop is None:
+                if self.conn is None and not self._run_until_attached():
+                    break
+                try:
+                    self._session()
+                except (ConnectionError, OSError):
+                    pass
+                self._end_session()
         finally:
-            self.conn.close()
             self.listener.close()
-        if self.machine.stop is None:              # detached or connection lost: run on
-            self.machine.advance(max_insns=max_insns, deadline=self.deadline)
         return self.machine.result()
+
+    def _run_until_attached(self) -> bool:
+        """Run in slices until a gdb connects (True) or the machine ends (False)."""
+        machine = self.machine
+        while not self._accept_nowait():
+            if machine.advance(max_insns=self.max_insns, deadline=self.deadline,
+                               pause_insns=machine.insns() + SLICE_INSNS):
+                return False
+        self.stop_reason = f"S{SIGTRAP:02x}"
+        return True
 
     def _accept_nowait(self) -> bool:
         try:
@@ -102,6 +115,19 @@ class GdbStub:
             return False
         self.conn.setblocking(True)
         return True
+
+    def _end_session(self):
+        """gdb detached or went away: forget its connection, breakpoints and watches."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn, self.buffer, self.ack = None, b"", True
+        self.breakpoints.clear()
+        for _pieces, hook in self.watchpoints.values():
+            self._unhook_watch(hook)
+        for hook in self.phys_watches:
+            self._unhook_watch(hook)
+        self.watchpoints.clear()
+        self.phys_watches.clear()
 
     def _session(self):
         while True:
@@ -113,7 +139,7 @@ class GdbStub:
                 self._send(b"OK")
                 return
             if reply is _KILL:
-                self.machine.request_exit("poweroff", 0)
+                self.machine.request_exit("killed", None, "killed from gdb")
                 return
             if reply is not None:
                 self._send(reply)
@@ -252,9 +278,41 @@ class GdbStub:
             text = m.vga.screen_text()
         elif command == "post":
             text = " ".join(f"{v:02x}" for _, v in m.post.codes) + "\n"
+        elif command == "system_reset":
+            m.host_reset("monitor system_reset")
+            self._resolve_breakpoints()
+            return "OK"                      # gdb: `maintenance flush register-cache` to see it
+        elif command.startswith("watch-phys"):
+            text = self._watch_phys(command.split()[1:])
+        elif command == "profile":
+            profiler = getattr(m, "profiler", None)
+            text = profiler.report() if profiler is not None else "profile: run the VM with --profile\n"
         else:
-            text = "monitor commands: cycles, insns, vga, post\n"
+            from vm import monitor
+            text = monitor.run(m, command)
+            if text is None:
+                text = ("monitor commands: info registers, info mem, info tlb, info pic, xp/FMT ADDR, "
+                        "system_reset, watch-phys ADDR LEN, cycles, insns, profile, vga, post\n")
         return text.encode().hex()
+
+    def _watch_phys(self, args) -> str:
+        """`monitor watch-phys ADDR LEN`: stop (SIGTRAP) after any write into
+        the physical range, page-walker A/D updates included."""
+        try:
+            base, length = int(args[0], 0), int(args[1], 0) if len(args) > 1 else 4
+        except (IndexError, ValueError):
+            return "usage: monitor watch-phys ADDR LEN\n"
+        if length <= 0 or base < 0:
+            return "watch-phys: the range must be non-empty\n"
+
+        def hook(*_access):
+            if self.running and not self.hit:
+                self.stop_reason = f"S{SIGTRAP:02x}"
+                self.hit = True
+                self.machine.pause()
+        self.phys_watches.append(hook)
+        self.machine.memory.add_write_watch(base, length, hook)
+        return f"watching physical {base:#010x}-{base + length - 1:#010x}\n"
 
     # ------------------------------------------------------------ registers
     def _read_reg(self, number: int) -> str:
@@ -346,16 +404,63 @@ class GdbStub:
             else:
                 self.breakpoints.pop(linear, None)
             return "OK"
-        if kind == "2":
-            paddr = self.physical(linear)
-            if paddr is None:
-                return "E14"
-            key = (paddr, int(length, 16))
+        if kind in WATCH_KINDS:
+            key = (kind, linear, int(length, 16))
             if insert and key not in self.watchpoints:
-                self.machine.memory.add_write_watch(key[0], key[1], self._watch_hook(key))
-            self.watchpoints[key] = insert
+                self.watchpoints[key] = ((), None)
+                self._resolve_watchpoint(key)
+            elif not insert and key in self.watchpoints:
+                self._unhook_watch(self.watchpoints.pop(key)[1])
             return "OK"
         return ""
+
+    # ------------------------------------------------------------ watchpoints
+    def _physical_pieces(self, linear: int, length: int) -> tuple:
+        """(physical start, length) of each mapped page piece of a linear range."""
+        pieces, end = [], linear + max(1, length)
+        while linear < end:
+            run = min(end, (linear | 0xFFF) + 1) - linear
+            paddr = self.physical(linear & 0xFFFFFFFF)
+            if paddr is not None:
+                pieces.append((paddr, run))
+            linear += run
+        return tuple(pieces)
+
+    def _resolve_watchpoint(self, key):
+        """(Re)attach a watchpoint's memory watches where its linear range
+        maps now (paging may have changed since gdb set it)."""
+        kind, linear, length = key
+        pieces, hook = self.watchpoints[key]
+        now = self._physical_pieces(linear, length)
+        if now == pieces and hook is not None:
+            return
+        self._unhook_watch(hook)
+        hook = self._watch_hook(key)
+        memory = self.machine.memory
+        for paddr, run in now:
+            if kind in ("2", "4"):
+                memory.add_write_watch(paddr, run, hook)
+            if kind in ("3", "4"):
+                memory.add_read_watch(paddr, run, hook)
+        self.watchpoints[key] = (now, hook)
+
+    def _resolve_watchpoints(self):
+        for key in list(self.watchpoints):
+            self._resolve_watchpoint(key)
+
+    def _unhook_watch(self, hook):
+        if hook is not None:
+            self.machine.memory.remove_watch(hook)
+
+    def _watch_hook(self, key):
+        kind, linear, _ = key
+
+        def hook(*_access):
+            if self.running and key in self.watchpoints and not self.hit:
+                self.stop_reason = f"T{SIGTRAP:02x}{WATCH_KINDS[kind]}:{linear:x};"
+                self.hit = True
+                self.machine.pause()
+        return hook
 
     def _resolve_breakpoints(self):
         """Map each breakpoint's linear address through the current page tables
@@ -378,14 +483,6 @@ class GdbStub:
             self.stop_reason = f"T{SIGTRAP:02x}swbreak:;"
             self.hit = True
             self.machine.pause()
-        return hook
-
-    def _watch_hook(self, key):
-        def hook(paddr, size, value, eip):
-            if self.watchpoints.get(key):
-                self.stop_reason = f"T{SIGTRAP:02x}watch:{key[0]:x};"
-                self.hit = True
-                self.machine.pause()
         return hook
 
     def _mmu_changed(self):
@@ -412,9 +509,22 @@ class GdbStub:
         self._resolve_breakpoints()
         here = self._pc_linear()
         self.resume_from = here if here in self.breakpoints else None
+        self._resolve_watchpoints()
         self.stop_reason = f"S{SIGTRAP:02x}"
         self.hit = False
-        ended = self._step() if step else self._continue()
+        # with watchpoints the CPU takes its exact path one instruction at a
+        # time (as when tracing: same cycles), so a stop comes right after the
+        # accessing instruction, loads and page walks included
+        stepping = bool(self.watchpoints or self.phys_watches) and self.cpu.trace is None
+        if stepping:
+            self.cpu.trace = _no_trace
+        self.running = True
+        try:
+            ended = self._step() if step else self._continue()
+        finally:
+            self.running = False
+            if stepping:
+                self.cpu.trace = None
         self.resume_from = None
         if ended:
             return "W%02x" % (self.machine.result().exit_code & 0xFF)
@@ -434,11 +544,16 @@ class GdbStub:
             if ended or self.hit:
                 return ended
             self._resolve_breakpoints()
+            self._resolve_watchpoints()
             if self.mmu_changed:
                 continue
             if self._interrupted():
                 self.stop_reason = f"S{SIGINT:02x}"
                 return False
+
+
+def _no_trace(cpu):
+    """A trace hook that prints nothing: it only keeps the CPU on its exact path."""
 
 
 class _Marker:

@@ -53,6 +53,7 @@ EXIT_STATUS = {
     "reset": 14,
     "internal-error": 16,
     "interrupted": 130,
+    "killed": 137,                  # gdb's kill (128 + SIGKILL, as a shell reports a killed QEMU)
 }
 MIN_RAM = 2 << 20
 MAX_RAM = 3 << 30
@@ -93,6 +94,8 @@ class Machine:
         self.paused = False
         self._pending_reset = None
         self.resets = 0
+        self.full_disassembly = True     # capstone's AT&T text in traces and reports, when installed
+        self.symbols = None      # a vm.symbols.Symbolizer: traces and reports name addresses
         self.teletype = teletype    # host stream that also gets int 10h teletype output
         self._build_cpu(timing, code_cache)
         self.disk = _load_disk(disk) if disk is not None else None
@@ -215,7 +218,13 @@ class Machine:
 
     def _log_interrupt(self, vector, error_code, eip, is_interrupt):
         self.log("int", f"cycle={self.cpu.cycles} " + _format_exception((vector, error_code, eip, is_interrupt))
-                 + f" CS={self.cpu.get_seg(1):04x}")
+                 + f" CS={self.cpu.get_seg(1):04x}" + self.where(eip))
+
+    def where(self, eip: int, lines: bool = False) -> str:
+        """` <symbol+off>` (and ` file:line`) for an EIP when symbols are loaded, else ""."""
+        if self.symbols is None:
+            return ""
+        return self.symbols.where((self.cpu.sbase[1] + eip) & 0xFFFFFFFF, lines)
 
     def log(self, category: str, message: str):
         if category in self.log_categories:
@@ -225,7 +234,7 @@ class Machine:
     def watch_physical(self, base: int, length: int, out):
         """--watch-phys: log every write into [base, base+length) with the writer's EIP."""
         def report(paddr, size, value, eip):
-            print(f"[watch] cycle={self.cpu.cycles} eip={eip:08x} wrote {size} byte(s) "
+            print(f"[watch] cycle={self.cpu.cycles} eip={eip:08x}{self.where(eip)} wrote {size} byte(s) "
                   f"{value:#0{2 + 2 * size}x} at {paddr:#010x}", file=out)
         self.memory.add_write_watch(base, length, report)
 
@@ -244,7 +253,12 @@ class Machine:
             insn = Decoder(fetch).decode(cpu.eip if eip is None else eip, cpu.code32)
         except Exception:                        # a description must never stop the guest
             return "??"
-        return f"{insn.raw.hex():<16} {(insn.rep + ' ') if insn.rep else ''}{insn.mnem}"
+        from vm.symbols import disassemble
+        at = cpu.eip if eip is None else eip
+        text = disassemble(insn.raw, (cpu.sbase[1] + at) & 0xFFFFFFFF, cpu.code32) if self.full_disassembly else None
+        if text is None:
+            text = f"{(insn.rep + ' ') if insn.rep else ''}{insn.mnem}"
+        return f"{insn.raw.hex():<16} {text}"
 
     def trace_to(self, out):
         """--trace: one line per executed instruction: cycle, CS:EIP, bytes, mnemonic."""
@@ -253,7 +267,8 @@ class Machine:
         cpu = self.cpu
 
         def trace(*_):
-            print(f"{cpu.cycles:>12} {cpu.get_seg(1):04x}:{cpu.eip:08x}  {self.describe_instruction()}", file=out)
+            print(f"{cpu.cycles:>12} {cpu.get_seg(1):04x}:{cpu.eip:08x}  {self.describe_instruction()}"
+                  f"{self.where(cpu.eip)}", file=out)
         cpu.trace = trace
 
     # ------------------------------------------------------------ run loop
@@ -403,6 +418,11 @@ class Machine:
             self._pending_reset = "triple fault"
             self._reset()
 
+    def host_reset(self, why: str):
+        """A reset the host asks for (gdb's `monitor system_reset`), at once."""
+        self._pending_reset = why
+        self._reset()
+
     def _reset(self):
         why, self._pending_reset = self._pending_reset, None
         self.resets += 1
@@ -459,6 +479,11 @@ class Machine:
         if eips:
             lines.append("  last instructions: " + _runs(eips))
         lines.append(f"  at EIP: {self.describe_instruction()}")
+        if self.where(cpu.eip):
+            lines.append(f"  in:{self.where(cpu.eip, lines=True)}")
+        named = [self.where(e).strip(" <>").split("+")[0] for e in eips]
+        if any(named):                     # the functions the last instructions ran in, oldest first
+            lines.append("  last functions: " + " ".join(dict.fromkeys(n for n in named if n)))
         lines.append("  " + self._interrupt_state())
         if self.post.codes:
             lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in list(self.post.codes)[-16:]))

@@ -57,6 +57,7 @@ class PhysicalMemory:
         self.block_count: dict[int, int] = {}         # page -> number of flagged block starts
         self.touched = bytearray(ram_size >> PAGE_SHIFT)  # first-touch record per RAM page
         self.watches: list[tuple[int, int, object]] = []
+        self.read_watches: list[tuple[int, int, object]] = []   # guest loads (the MMU's slow path)
         self.watch_pages: set[int] = set()
         self.a20_mask = 0xFFFFFFFF
         self.listeners = []   # CPUs: .code_written(page, lo, hi), .memory_map_changed()
@@ -101,6 +102,28 @@ class PhysicalMemory:
         for page in range(base >> PAGE_SHIFT, ((base + length - 1) >> PAGE_SHIFT) + 1):
             self.watch_pages.add(page)
         self._map_changed()
+
+    def add_read_watch(self, base: int, length: int, fn) -> None:
+        """fn(paddr, size) runs for every guest load from the range (the
+        MMU's slow read path, where watched pages always go)."""
+        self.read_watches.append((base, length, fn))
+        self._recount_watch_pages()
+
+    def remove_watch(self, fn) -> None:
+        """Drop every write or read watch calling `fn` (a debugger's watchpoint went)."""
+        self.watches = [w for w in self.watches if w[2] is not fn]
+        self.read_watches = [w for w in self.read_watches if w[2] is not fn]
+        self._recount_watch_pages()
+
+    def _recount_watch_pages(self) -> None:
+        self.watch_pages = {page for base, length, _ in self.watches + self.read_watches
+                            for page in range(base >> PAGE_SHIFT, ((base + length - 1) >> PAGE_SHIFT) + 1)}
+        self._map_changed()
+
+    def fire_read_watches(self, paddr: int, size: int) -> None:
+        for base, length, fn in self.read_watches:
+            if paddr < base + length and base < paddr + size:
+                fn(paddr, size)
 
     def _map_changed(self) -> None:
         for cpu in self.listeners:

@@ -95,3 +95,44 @@ def test_debug_builds_behave_the_same(name, opt):
     src = path.read_text()
     m = harness.build(src, opt, roots=[CORPUS], filename=str(path), module=name, debug=True)
     harness.check_expectations(m, src)
+
+
+TYPES_SRC = '''class Node(Struct):
+    next: ptr[Node]
+    key: u64
+
+class Header(Struct, packed=True):
+    tag: u8
+    length: u32
+    flag: bool
+
+def twice(x: u64) -> u64:
+    return x + x
+
+def thrice(x: u64) -> u64:
+    return x * 3
+
+TABLE: array[fn[[u64], u64], 2] = [twice, thrice]
+head: ptr[Node] = None
+hdr: Header
+ready: bool = False
+callback: fn[[u32, ptr[u8]], None]
+'''
+
+
+@needs_gdb
+def test_gdb_ptype_of_function_pointers_structs_bool_and_packed_layouts(tmp_path):
+    """ptype as gdb gives it for the equivalent C from clang."""
+    path = tmp_path / "types.kpy"
+    o = tmp_path / "types.o"
+    o.write_bytes(compile_source(TYPES_SRC, filename=str(path), module="types", roots=[], opt=0, debug=True))
+    r = subprocess.run(["gdb", "-batch", "-nx", "-ex", "ptype TABLE", "-ex", "whatis TABLE[0]",
+                        "-ex", "ptype head", "-ex", "ptype ready", "-ex", "ptype callback",
+                        "-ex", "print sizeof(hdr)", "-ex", "print &((struct Header *)0)->flag", str(o)],
+                       capture_output=True, text=True, timeout=60)
+    out = r.stdout
+    assert "type = u64 (*[2])(u64)" in out, out + r.stderr
+    assert "type = u64 (*)(u64)" in out, out
+    assert "type = struct Node {\n    struct Node *next;\n    u64 key;\n} *" in out, out
+    assert "type = bool" in out and "type = void (*)(u32, u8 *)" in out, out
+    assert "= 6" in out and "(bool *) 0x5" in out, out

@@ -109,11 +109,48 @@ def counting(addresses):
     return observe
 
 
+def read_watching(m):
+    """Read watches (gdb rwatch/awatch) on the page tables and the boot stack stop the CPU."""
+    def stop(paddr, size):
+        m.cpu.request_stop()
+    m.memory.add_read_watch(0x2008, 4, stop)
+    m.memory.add_read_watch(0x7BF0, 16, stop)
+
+
+def gdb_session(m):
+    """The gdb stub driven by packets: write, read and access watchpoints on
+    linear addresses (the page tables, the boot stack), a physical watch and
+    monitor commands between the continues."""
+    import socket
+    from vm.gdbstub import GdbStub
+    original = m.run
+
+    def run(max_insns=None, timeout=None, max_cycles=None):
+        stub = GdbStub(m, 0)
+        stub.conn, other = socket.socketpair()
+        stub.max_insns, stub.deadline = max_insns, None
+        try:
+            for packet in (b"Z2,2008,4", b"Z3,7bf0,10", b"Z4,7bf8,4", b"qRcmd," + b"watch-phys 0x2000 8".hex().encode()):
+                assert stub.handle(packet) != ""
+            for _ in range(400):
+                for command in ("cycles", "insns", "info registers", "info mem", "info tlb", "xp/4x 0x2000",
+                                "info pic"):
+                    stub.handle(b"qRcmd," + command.encode().hex().encode())
+                if stub.handle(b"c").startswith("W"):
+                    break
+        finally:
+            stub.conn.close()
+            other.close()
+            stub.listener.close()
+        return original(max_insns=max_insns, timeout=timeout, max_cycles=max_cycles)
+    m.run = run
+
+
 @pytest.mark.parametrize("n", COUNTS)
 def test_tracing_watching_and_stepping_do_not_change_cycles(image, breakpoints, n):
     plain = run(image, n)
     assert plain[1] == n
-    for observe in (traced, watched, stopping_watch, stepping, pausing, breaking(breakpoints),
+    for observe in (traced, watched, stopping_watch, read_watching, gdb_session, stepping, pausing, breaking(breakpoints),
                     counting(breakpoints)):
         assert run(image, n, observe) == plain, getattr(observe, "__qualname__", observe)
 

@@ -213,6 +213,8 @@ class MMU:
         paddr = self.to_physical(lin, False, user)
         self._first_touch(paddr)
         mem = self.mem
+        if mem.read_watches:
+            mem.fire_read_watches(paddr, size)     # watched pages never get rtlb entries
         page = paddr >> 12
         if mem.is_plain_ram(page):
             if user is None:
