@@ -3,6 +3,7 @@ instructions too rare or too long to inline: EFLAGS, control/debug
 registers, MSRs, cpuid, rdtsc, ports, string ops, pusha/popa/enter, hlt."""
 from __future__ import annotations
 
+from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP
 from .faults import Fault
 from .flags import AC, ARITH, DF, FIXED, ID, IF, IOPL, NT, RF, TF, VM, materialize
 from .mmu import PG, WP
@@ -187,44 +188,44 @@ class System:
 
     # ---- identification, time, MSRs -------------------------------------------------------
     def op_cpuid(self):
-        leaf = self.regs[0]
+        leaf = self.regs[EAX]
         if leaf == 0:
             vendor = b"GenuineIntel"
-            self.regs[0] = 1
-            self.regs[3] = int.from_bytes(vendor[0:4], "little")
-            self.regs[2] = int.from_bytes(vendor[4:8], "little")
-            self.regs[1] = int.from_bytes(vendor[8:12], "little")
+            self.regs[EAX] = 1
+            self.regs[EBX] = int.from_bytes(vendor[0:4], "little")
+            self.regs[EDX] = int.from_bytes(vendor[4:8], "little")
+            self.regs[ECX] = int.from_bytes(vendor[8:12], "little")
         elif leaf == 1:
-            self.regs[0] = 0x0633      # family 6, model 3 (a P6)
-            self.regs[1] = 0           # ecx
-            self.regs[2] = CPUID_FEATURES   # edx
-            self.regs[3] = 0           # ebx
+            self.regs[EAX] = 0x0633      # family 6, model 3 (a P6)
+            self.regs[ECX] = 0           # ecx
+            self.regs[EDX] = CPUID_FEATURES   # edx
+            self.regs[EBX] = 0           # ebx
         else:
-            self.regs[0] = self.regs[1] = self.regs[2] = self.regs[3] = 0
+            self.regs[EAX] = self.regs[ECX] = self.regs[EDX] = self.regs[EBX] = 0
 
     def op_rdtsc(self, cycles_into_block):
         """The counter as of this instruction: the block charges its static
         cycles at its end, so add the part already executed."""
         tsc = (self.cycles + cycles_into_block) & 0xFFFFFFFFFFFFFFFF
-        self.regs[0] = tsc & 0xFFFFFFFF
-        self.regs[2] = tsc >> 32
+        self.regs[EAX] = tsc & 0xFFFFFFFF
+        self.regs[EDX] = tsc >> 32
 
     def op_rdmsr(self):
         self.require_cpl0()
-        idx = self.regs[1]
+        idx = self.regs[ECX]
         if idx == MSR_TSC:
             value = self.cycles + self.locate_instruction()[1]
         elif idx in self.msrs:
             value = self.msrs[idx]
         else:
             raise Fault(GP, 0)
-        self.regs[0] = value & 0xFFFFFFFF
-        self.regs[2] = value >> 32 & 0xFFFFFFFF
+        self.regs[EAX] = value & 0xFFFFFFFF
+        self.regs[EDX] = value >> 32 & 0xFFFFFFFF
 
     def op_wrmsr(self):
         self.require_cpl0()
-        idx = self.regs[1]
-        value = self.regs[2] << 32 | self.regs[0]
+        idx = self.regs[ECX]
+        value = self.regs[EDX] << 32 | self.regs[EAX]
         if idx == MSR_TSC:
             # the block adds the static cycles of the instructions before this one at its end
             self.cycles = value - self.locate_instruction()[1]
@@ -314,8 +315,8 @@ class System:
         saved = list(r)
         stack32 = self._stack32()
         try:
-            self.push_value(r[5] & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
-            frame = r[4]
+            self.push_value(r[EBP] & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
+            frame = r[ESP]
             bp = saved[5]
             for _ in range(1, level):
                 bp = (bp - size) & (0xFFFFFFFF if stack32 else 0xFFFF)
@@ -323,17 +324,17 @@ class System:
             if level:
                 self.push_value(frame & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
             if size == 4:
-                r[5] = frame
+                r[EBP] = frame
             else:
-                r[5] = (r[5] & 0xFFFF0000) | (frame & 0xFFFF)
+                r[EBP] = (r[EBP] & 0xFFFF0000) | (frame & 0xFFFF)
             if stack32:
-                new_sp = (r[4] - alloc) & 0xFFFFFFFF
+                new_sp = (r[ESP] - alloc) & 0xFFFFFFFF
             else:
-                new_sp = (r[4] & 0xFFFF0000) | ((r[4] - alloc) & 0xFFFF)
+                new_sp = (r[ESP] & 0xFFFF0000) | ((r[ESP] - alloc) & 0xFFFF)
             # the new stack top must be writable (a fault here leaves nothing changed)
             if alloc:
                 self.to_physical(self.stack_linear(new_sp if stack32 else new_sp & 0xFFFF, 1), True)
-            r[4] = new_sp
+            r[ESP] = new_sp
         except Fault:
             r[:] = saved
             raise
@@ -354,11 +355,11 @@ class System:
         fast = op in ("movs", "stos", "cmps", "scas") and not self.fl & DF
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         r = self.regs
-        started = r[1] & amask
+        started = r[ECX] & amask
         moved = self._rep_fast(op, size, asz, seg, rep, into_block) if fast else 0
         tried_slow = False
         while True:
-            left = r[1] & amask
+            left = r[ECX] & amask
             if left == 0:
                 return False
             # the time now: the running block charges its static costs at its end
@@ -380,7 +381,7 @@ class System:
         path may take over again on the next pages."""
         r = self.regs
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
-        src, dst = self.sbase[seg] + (r[6] & amask), self.sbase[ES] + (r[7] & amask)
+        src, dst = self.sbase[seg] + (r[ESI] & amask), self.sbase[ES] + (r[EDI] & amask)
         return max(1, _page_room(op, src, dst) // size)
 
     def _item_cost(self, op):
@@ -410,16 +411,16 @@ class System:
         def items_done(k, n, si, di, count, extra_cost):
             """k items (n bytes) done: the registers move past them; charge them."""
             if op in ("movs", "cmps"):
-                r[6] = (r[6] & ~amask) | ((si + n) & amask)
-            r[7] = (r[7] & ~amask) | ((di + n) & amask)
-            r[1] = (r[1] & ~amask) | ((count - k) & amask)
+                r[ESI] = (r[ESI] & ~amask) | ((si + n) & amask)
+            r[EDI] = (r[EDI] & ~amask) | ((di + n) & amask)
+            r[ECX] = (r[ECX] & ~amask) | ((count - k) & amask)
             self.cycles += k * (per_item + extra_cost)
 
-        while r[1] & amask:
+        while r[ECX] & amask:
             if done and self.cycles + into_block >= self.device_event:
                 return done                        # an event is due: string_op stops here
-            count = r[1] & amask
-            si, di = r[6] & amask, r[7] & amask
+            count = r[ECX] & amask
+            si, di = r[ESI] & amask, r[EDI] & amask
             src = (sbase + si) & 0xFFFFFFFF
             dst = (dbase + di) & 0xFFFFFFFF
             # items before the first page end on either side, and before 16-bit wrap
@@ -436,7 +437,7 @@ class System:
                 if op == "cmps":
                     a, acost = self._read_run(src, n)
                 else:
-                    a, acost = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k, 0
+                    a, acost = (r[EAX] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k, 0
                 b, bcost = self._read_run(dst, n) if a is not None else (None, 0)
                 if b is None:
                     return done
@@ -464,7 +465,7 @@ class System:
                     return done                 # overlapping copy: element order matters
                 dbuf[d:d + n] = sbuf[sp:sp + n]
             else:
-                dbuf[d:d + n] = (r[0] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
+                dbuf[d:d + n] = (r[EAX] & ((1 << (8 * size)) - 1)).to_bytes(size, "little") * k
             items_done(k, n, si, di, count, scost + dcost)
             done += k
         return done
@@ -524,7 +525,7 @@ class System:
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
         step = -size if self.fl & DF else size
         src_at, dst_at = self._item_address(seg, size), self._item_address(ES, size)
-        if op in ("movs", "stos", "ins") and (rep is None or r[1] & amask):
+        if op in ("movs", "stos", "ins") and (rep is None or r[ECX] & amask):
             self.checked_write(ES)           # ES's type may forbid the stores
         rd, wr = self.rd[size], self.wr[size]
         iter_cost = self._item_cost(op)
@@ -534,19 +535,19 @@ class System:
             r[idx] = (r[idx] & ~amask) | ((r[idx] + step) & amask)
 
         while True:
-            if rep is not None and r[1] & amask == 0:
+            if rep is not None and r[ECX] & amask == 0:
                 return False
-            si, di = r[6] & amask, r[7] & amask
+            si, di = r[ESI] & amask, r[EDI] & amask
             if op == "movs":
                 wr(dst_at(di), rd(src_at(si)))
                 advance(6)
                 advance(7)
             elif op == "stos":
-                wr(dst_at(di), r[0] & vmask)
+                wr(dst_at(di), r[EAX] & vmask)
                 advance(7)
             elif op == "lods":
                 v = rd(src_at(si))
-                r[0] = (r[0] & ~vmask) | v
+                r[EAX] = (r[EAX] & ~vmask) | v
                 advance(6)
             elif op in ("cmps", "scas"):
                 if op == "cmps":
@@ -554,35 +555,35 @@ class System:
                     b = rd(dst_at(di))
                     advance(6)
                 else:
-                    a = r[0] & vmask
+                    a = r[EAX] & vmask
                     b = rd(dst_at(di))
                 advance(7)
                 self.lf = (2, 8 * size, a - b, a, b)
             elif op == "ins":
-                self._io_allowed(r[2] & 0xFFFF, size)
-                into = self._into_block_for(r[2])
+                self._io_allowed(r[EDX] & 0xFFFF, size)
+                into = self._into_block_for(r[EDX])
                 self.cycles += into
                 try:
-                    v = self.ports.read(r[2] & 0xFFFF, size)
+                    v = self.ports.read(r[EDX] & 0xFFFF, size)
                 finally:
                     self.cycles -= into
                 wr(dst_at(di), v)
                 self.charge("io", self.timing.io)
                 advance(7)
             elif op == "outs":
-                self._io_allowed(r[2] & 0xFFFF, size)
+                self._io_allowed(r[EDX] & 0xFFFF, size)
                 v = rd(src_at(si))
-                into = self._into_block_for(r[2])
+                into = self._into_block_for(r[EDX])
                 self.cycles += into
                 try:
-                    self.ports.write(r[2] & 0xFFFF, size, v)
+                    self.ports.write(r[EDX] & 0xFFFF, size, v)
                 finally:
                     self.cycles -= into
                 self.charge("io", self.timing.io)
                 advance(6)
             if rep is None:
                 return
-            r[1] = (r[1] & ~amask) | ((r[1] - 1) & amask)
+            r[ECX] = (r[ECX] & ~amask) | ((r[ECX] - 1) & amask)
             self.cycles += iter_cost
             if op in ("cmps", "scas"):
                 zf = (self.lf[2] & vmask) == 0
@@ -590,4 +591,4 @@ class System:
                     return False
             done += 1
             if limit is not None and done >= limit:
-                return r[1] & amask != 0
+                return r[ECX] & amask != 0
