@@ -27,6 +27,10 @@ _UNSUPPORTED_EXPRS = {
 }
 
 
+# 0b plus 64 binary digits, with room to spare; see number().
+MAX_INT_LITERAL_CHARS = 80
+
+
 class AstBuilder:
     def __init__(self, filename: str, sink: DiagnosticSink):
         self.filename = filename
@@ -392,6 +396,10 @@ class AstBuilder:
         loc = self.loc(tok)
         if tok.type in ("FLOAT_NUMBER", "IMAG_NUMBER"):
             return A.FloatLit(loc, str(tok))
+        # Bound the text before converting: kpy integers are at most 64 bits, and
+        # Python refuses (or takes quadratic time) to convert very long literals.
+        if len(str(tok).replace("_", "")) > MAX_INT_LITERAL_CHARS:
+            self.fail(tok, f"integer literal is too long ({len(str(tok))} characters); kpy integers are at most 64 bits")
         return A.IntLit(loc, int(str(tok), 0))
 
     def string(self, n: Tree) -> A.Expr:
@@ -406,7 +414,10 @@ class AstBuilder:
                 v = pyast.literal_eval(text)
             except (ValueError, SyntaxError) as e:
                 self.fail(t, f"bad string literal: {e}")
-            parts.append(v if isinstance(v, bytes) else v.encode("utf-8"))
+            try:
+                parts.append(v if isinstance(v, bytes) else v.encode("utf-8"))
+            except UnicodeEncodeError as e:
+                self.fail(t, f"string literal has a character UTF-8 cannot encode (a lone surrogate U+{ord(v[e.start]):04X})")
         return A.StrLit(self.loc(n), b"".join(parts))
 
 
