@@ -12,6 +12,8 @@ CASES = [
     ('@section(".bss")\ndef f() -> None:\n    pass\n', "1:1", "a function cannot be placed there"),
     ('@export("a\\x00b")\ndef f() -> None:\n    pass\n', "1:1", "contains a NUL"),
     ('@export("llvm.trap")\ndef f() -> None:\n    pass\n', "1:1", "reserved for LLVM intrinsics"),
+    ("x: array[u8, 0x10000000] = [1]\n", "1:28", "initialised global of 268435456 bytes is too big"),
+    ("def f() -> None:\n    x: array[u8, 0xffffffff]\n    x[0] = 1\n", "2:8", "does not fit on the stack"),
     ('global_asm(".org -1")\n', "1:1", "invalid .org offset"),
 ]
 
