@@ -26,3 +26,9 @@ def test_hostile_source(src, where, text, debug):
     report = str(ei.value)
     assert f"h.kpy:{where}: error: " in report, report
     assert text in report and "internal compiler error" not in report, report
+
+
+def test_column_past_65535_with_debug_info():
+    src = "def g(a: u32) -> u32:\n    return a\ndef f() -> u32:\n    return (" + " " * 70000 + "g(1))\n"
+    obj = compile_source(src, filename="c.kpy", module="c", roots=[], opt=0, debug=True)
+    assert obj[:4] == b"\x7fELF"
