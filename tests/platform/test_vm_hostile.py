@@ -57,3 +57,21 @@ def test_hostile_multiboot_elf_is_refused(fields, message):
 
 def test_sane_multiboot_elf_loads():
     assert MultibootKernel(_multiboot_elf(), 16 << 20).entry == 0x100000
+
+
+TRAP_FLAG_TRIPLE_FAULT = """
+    lidt idt_desc
+    pushf
+    orl $0x100, (%esp)
+    popf
+    nop
+    nop
+idt_desc: .word 0
+    .long 0
+"""
+
+
+def test_trap_flag_with_no_idt_is_a_triple_fault():
+    from guest_asm import PROTECTED_MODE
+    out = run_vm(program(PROTECTED_MODE + TRAP_FLAG_TRIPLE_FAULT))
+    assert out.reason == "triple-fault" and out.exit_code == 4, out.report

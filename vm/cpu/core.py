@@ -273,7 +273,11 @@ class CPU(MMU, Segments, Interrupts, System):
                     if self.tf_trap:
                         self.tf_trap = False
                         if k:
-                            self._single_step_trap()
+                            try:
+                                self._single_step_trap()
+                            except TripleFault as tf:      # #DB with no way to deliver it: a guest outcome
+                                self._triple_fault(str(tf), None)
+                                return "triple-fault"
                     continue
                 budget = insn_limit - SLOW_MARGIN
                 blk = None
