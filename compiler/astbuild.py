@@ -52,6 +52,10 @@ def _literal_bytes(text: str, prefix: str) -> bytes:
     return pyast.literal_eval("b" + body)
 
 
+# 0b plus 64 binary digits, with room to spare; see number().
+MAX_INT_LITERAL_CHARS = 80
+
+
 class AstBuilder:
     def __init__(self, filename: str, sink: DiagnosticSink):
         self.filename = filename
@@ -453,6 +457,10 @@ class AstBuilder:
         loc = self.loc(tok)
         if tok.type in ("FLOAT_NUMBER", "IMAG_NUMBER"):
             return A.FloatLit(loc, str(tok))
+        # Bound the text before converting: kpy integers are at most 64 bits, and
+        # Python refuses (or takes quadratic time) to convert very long literals.
+        if len(str(tok).replace("_", "")) > MAX_INT_LITERAL_CHARS:
+            self.fail(tok, f"integer literal is too long ({len(str(tok))} characters); kpy integers are at most 64 bits")
         return A.IntLit(loc, int(str(tok), 0))
 
     def string(self, n: Tree) -> A.Expr:
@@ -465,6 +473,9 @@ class AstBuilder:
                 self.fail(t, "f-strings are not supported in kpy")
             try:
                 parts.append(_literal_bytes(text, prefix))
+            except UnicodeEncodeError as e:
+                self.fail(t, f"string literal has a character UTF-8 cannot encode "
+                             f"(a lone surrogate U+{ord(e.object[e.start]):04X})")
             except (ValueError, SyntaxError) as e:
                 self.fail(t, f"bad string literal: {e}")
         return A.StrLit(self.loc(n), b"".join(parts))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -121,7 +122,14 @@ def _with_standard_roots(roots: list[Path]) -> list[Path]:
     return resolved + [r for r in standard_roots() if r not in resolved]
 
 
+# Target names become output file names: no path separators, no "..", no NUL.
+_TARGET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+
+
 def _parse_target(path: Path, name: str, table: dict) -> TargetSpec:
+    if not _TARGET_NAME.fullmatch(name) or ".." in name:
+        raise BuildError(f"{path}: [targets.{name!r}] a target name must be a plain file name "
+                         "(letters, digits, '_', '.', '+', '-'; no '/' or '..')")
     layout = TargetLayout.from_dict(name, table)
     lists = {}
     for key in ("modules", "sources", "objects"):
@@ -375,8 +383,10 @@ def _write_all(out_dir: Path, files: dict[str, bytes]) -> None:
             os.chmod(tmp, 0o644)
         for tmp, final in staged:
             os.replace(tmp, final)
-    except OSError as exc:
+    except BaseException as exc:          # any failure (even Ctrl-C) removes the temporaries
         for tmp, _final in locals().get("staged", []):
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        raise BuildError(f"cannot write outputs to {out_dir}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise BuildError(f"cannot write outputs to {out_dir}: {exc.strerror or exc}") from None
+        raise

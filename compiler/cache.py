@@ -64,13 +64,25 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()
 
 
+def _decode_source(path: Path, raw: bytes) -> str:
+    """Source text, or a diagnostic at the first byte that is not UTF-8."""
+    from .diagnostics import Diagnostic, Loc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise CompileError([Diagnostic(Loc(str(path), line, col),
+                                       f"source is not UTF-8 (byte 0x{raw[e.start]:02x})")]) from None
+
+
 def read_source(path: Path) -> tuple[str, str]:
     """(text, sha256) of a source file, memoised on (path, mtime, size)."""
     st = path.stat()
     key = (str(path), st.st_mtime_ns, st.st_size)
     got = _source_memo.get(key)
     if got is None:
-        text = path.read_text(encoding="utf-8")
+        text = _decode_source(path, path.read_bytes())
         got = (text, _sha(text))
         _source_memo[key] = got
     return got

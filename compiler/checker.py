@@ -13,6 +13,11 @@ from .suggest import nearest
 from .symbols import (BuiltinSym, ConstSym, FuncSym, GlobalVar, LocalVar, ModuleSym,
                       Symbol, TypeSym)
 
+# Bounds checked before LLVM (or the lowering) would allocate or abort: a stack
+# frame is a few KiB in practice, and initialised data is stored in the image.
+MAX_LOCAL_BYTES = 16 << 20
+MAX_INITIALISED_BYTES = 64 << 20
+
 ARITH_OPS = ("+", "-", "*", "//", "%", "&", "|", "^", "<<", ">>")
 
 
@@ -172,6 +177,9 @@ class Checker:
         try:
             ty = self.r.resolve_type(s.annotation, self.module)
             self.r.require_complete(ty, s.annotation.loc)
+            if ty.size > MAX_LOCAL_BYTES:
+                self.error(s.annotation.loc, f"a local {ty} of {ty.size} bytes does not fit on the stack "
+                           f"(limit {MAX_LOCAL_BYTES} bytes); make it a global")
         except Abort:
             self.fn.poisoned.add(s.target.id)
             raise
@@ -1024,6 +1032,10 @@ def check_global(ck: Checker, sym: GlobalVar) -> None:
         return
     ty = sym.ty
     v = decl.value
+    if ty.size > MAX_INITIALISED_BYTES:
+        # Bounded before lowering builds the constant element by element.
+        ck.error(v.loc, f"an initialised global of {ty.size} bytes is too big (limit {MAX_INITIALISED_BYTES}); "
+                        "leave it zeroed (it then takes no space in the image)")
     if isinstance(ty, T.ArrayType) and isinstance(v, (A.ListLit, A.StrLit)):
         sym.init = ck.array_init(v, ty, sym.name)
         return

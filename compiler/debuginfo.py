@@ -122,8 +122,9 @@ class DebugInfo:
     def set_location(self, builder: ir.IRBuilder, loc) -> None:
         if self.scope is None:
             return
+        # DWARF columns are 16 bits in LLVM; a longer line keeps the last one.
         builder.debug_metadata = self.mod.add_debug_info(
-            "DILocation", {"line": loc.line, "column": loc.col, "scope": self.scope})
+            "DILocation", {"line": loc.line, "column": min(loc.col, 0xFFFF), "scope": self.scope})
 
     def declare_variable(self, builder: ir.IRBuilder, slot, var, types, arg_no: int = 0) -> None:
         if self.scope is None:

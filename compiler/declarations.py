@@ -339,7 +339,11 @@ class Resolver:
             elif name in ("section", "export"):
                 if len(args) != 1 or not isinstance(args[0], A.StrLit) or not args[0].value:
                     self.error(deco.loc, f'@{name} takes one string: @{name}("...")')
-                setattr(a, name, args[0].value.decode("utf-8", "replace"))
+                value = args[0].value.decode("utf-8", "replace")
+                problem = _bad_symbol_or_section(name, value)
+                if problem:
+                    self.error(deco.loc, problem)
+                setattr(a, name, value)
             elif name == "align":
                 if len(args) != 1 or not isinstance(args[0], A.IntLit) or args[0].value <= 0 or args[0].value & (args[0].value - 1):
                     self.error(deco.loc, "@align takes one power of two: @align(16)")
@@ -351,6 +355,23 @@ class Resolver:
         if a.static and a.export:
             self.error(d.loc, "@static and @export contradict each other")
         return a
+
+
+# Sections whose contents the object format says are zero-filled: code placed
+# there cannot be emitted (LLVM aborts rather than reporting it).
+_NOBITS_SECTIONS = (".bss", ".tbss", ".sbss")
+
+
+def _bad_symbol_or_section(kind: str, value: str):
+    """What LLVM would reject (often by aborting) in an @export or @section
+    name of a function, checked here so the error has a kpy location."""
+    if "\0" in value or any(ord(c) < 0x20 for c in value):
+        return f"@{kind} name {value!r} contains a NUL or control character"
+    if kind == "export" and value.startswith("llvm."):
+        return f"@export name '{value}' is reserved for LLVM intrinsics (names starting 'llvm.')"
+    if kind == "section" and any(value == s or value.startswith(s + ".") for s in _NOBITS_SECTIONS):
+        return f"@section('{value}') holds only zero bytes; a function cannot be placed there"
+    return None
 
 
 def _describe(e: A.Expr) -> str:

@@ -159,6 +159,14 @@ def lower_module(info: ModuleInfo, resolver: Resolver, sink: DiagnosticSink, deb
 
 
 def emit_output(ir_text: str, opt: int, emit: str):
+    """Parse, verify, optimise and emit in a forked child (where fork exists):
+    LLVM reports some errors (asm text, a module its verifier rejects) by
+    exiting or aborting the process, which must not take kpyc down."""
+    from . import target
+    return target.isolated(_emit_here, ir_text, opt, emit)
+
+
+def _emit_here(ir_text: str, opt: int, emit: str):
     from . import target
     try:
         mod = target.parse_ir(ir_text)
@@ -167,10 +175,8 @@ def emit_output(ir_text: str, opt: int, emit: str):
     target.optimise(mod, opt)
     if emit == "llvm":
         return str(mod)
-    # Only asm text can make LLVM exit the process; spare the fork otherwise.
-    has_asm = "module asm " in ir_text or " asm " in ir_text
     step = target.emit_assembly if emit == "asm" else target.emit_object
-    return target.isolated(step, mod, opt) if has_asm else step(mod, opt)
+    return step(mod, opt)
 
 
 def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename: str) -> list[Diagnostic]:
@@ -213,7 +219,8 @@ def asm_diagnostics(report: str, info: ModuleInfo, resolver: Resolver, filename:
                 # No clue in the message: the asm with the most operands.
                 loc = max(inline, key=lambda s: len(s[0].split()))[1]
         first = report.strip().splitlines()[0] if report.strip() else "LLVM stopped"
-        out.append(Diagnostic(loc, "asm: " + first.removeprefix("error: "), "error", _source_line(info, loc)))
+        prefix = "asm: " if asm_sites(info) else "LLVM rejected the module: "
+        out.append(Diagnostic(loc, prefix + first.removeprefix("error: "), "error", _source_line(info, loc)))
     return out
 
 

@@ -47,7 +47,10 @@ def _pad(data: bytes) -> bytes:
 
 
 def boot_info_sector(info: BootInfo) -> bytes:
-    raw = info.cmdline.encode("utf-8")
+    try:
+        raw = info.cmdline.encode("utf-8")
+    except UnicodeEncodeError:      # argv bytes that were not UTF-8 (surrogate-escaped)
+        raise ImageError("the boot command line must be UTF-8 text") from None
     if b"\0" in raw:
         raise ImageError("the boot command line must not contain NUL characters")
     if len(raw) > CMDLINE_MAX:

@@ -25,6 +25,10 @@ NUM_REGS = FIRST_CONTROL + len(CONTROL)
 SLICE_INSNS = 20_000          # instructions between checks for Ctrl-C from gdb
 SIGTRAP, SIGINT = 5, 2
 WATCH_KINDS = {"2": "watch", "3": "rwatch", "4": "awatch"}    # Z2/Z3/Z4 and their stop replies
+# Hostile lengths are refused (E22, EINVAL as QEMU answers) before any loop:
+# a memory packet fits the PacketSize we announce, a watchpoint one page.
+MAX_MEMORY_PACKET = 0x1000
+MAX_WATCH_LENGTH = 0x1000
 
 
 def target_xml() -> str:
@@ -151,6 +155,7 @@ class GdbStub:
             start = self.buffer.find(b"$")
             if b"\x03" in self.buffer[:start if start >= 0 else len(self.buffer)]:
                 self.buffer = self.buffer.replace(b"\x03", b"", 1)
+                continue             # the '$' moved: find it again (a stale index read an empty packet)
             if start >= 0:
                 end = self.buffer.find(b"#", start)
                 if end >= 0 and len(self.buffer) >= end + 3:
@@ -200,6 +205,8 @@ class GdbStub:
     def handle(self, packet: bytes):
         text = packet.decode("latin-1")
         command, args = text[:1], text[1:]
+        if not command:              # an empty packet: answer it, never resume the guest
+            return ""
         try:
             if command == "?":
                 return self.stop_reason
@@ -213,15 +220,21 @@ class GdbStub:
                 number, value = args.split("=")
                 return self._write_reg(int(number, 16), value)
             if command == "m":
-                addr, length = (int(x, 16) for x in args.split(","))
-                return self._read_memory(addr, length)
+                addr, length = _addr_length(args)
+                return self._read_memory(addr, length) if length <= MAX_MEMORY_PACKET else "E22"
             if command == "M":
                 where, data = args.split(":")
-                addr, _length = (int(x, 16) for x in where.split(","))
+                addr, length = _addr_length(where)
+                if length > MAX_MEMORY_PACKET or len(data) != 2 * length:
+                    return "E22"
                 return self._write_memory(addr, bytes.fromhex(data))
-            if command in "cs":
+            if command in ("c", "s"):
                 return self._resume(step=command == "s", addr=args)
-            if command in "Zz":
+            if command in ("Z", "z"):
+                kind, rest = args.split(",", 1)
+                _addr, length = _addr_length(rest.split(";")[0])
+                if length > MAX_WATCH_LENGTH:
+                    return "E22"
                 return self._breakpoint(command == "Z", args)
             if command == "D":
                 return _DETACH
@@ -561,6 +574,15 @@ class _Marker:
 
 
 _DETACH, _KILL = _Marker(), _Marker()
+
+
+def _addr_length(text: str):
+    """ADDR,LENGTH of an m/M/Z packet, bounded before anything loops over it:
+    an address past 32 bits or a negative number is a malformed packet."""
+    addr, length = (int(x, 16) for x in text.split(","))
+    if not (0 <= addr <= 0xFFFFFFFF and 0 <= length <= 0xFFFFFFFF) or "-" in text:
+        raise ValueError(text)
+    return addr, length
 
 
 def _unescape(payload: bytes) -> bytes:

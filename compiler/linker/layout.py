@@ -75,6 +75,9 @@ def _fail(where: str, message: str):
     raise LinkError(f"build description: {where}: {message}")
 
 
+MAX_SECTION_ALIGN = 0x200000
+
+
 def _int(where, key, value, *, optional=True):
     if value is None and optional:
         return None
@@ -144,6 +147,9 @@ def _parse_section(where: str, table: dict) -> OutputSectionSpec:
     align = _int(where, "align", table.get("align", 1))
     if align == 0 or align & (align - 1):
         _fail(where, f"'align' must be a power of two, got {align}")
+    if align > MAX_SECTION_ALIGN:
+        # Padding to a huge alignment would be allocated and written into the ELF.
+        _fail(where, f"'align' = {align:#x} is over the limit of {MAX_SECTION_ALIGN:#x} (2 MiB, a large page)")
     stype = table.get("type", "progbits")
     if stype not in ("progbits", "nobits"):
         _fail(where, f"'type' must be \"progbits\" or \"nobits\", got {stype!r}")

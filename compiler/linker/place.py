@@ -143,6 +143,9 @@ def assign_addresses(layout: TargetLayout, outputs: list[OutputSection]) -> None
                                 f"below the end of {previous.name} ({dot:#x}); sections overlap")
             dot = spec.vma
         out.align = max([spec.align] + [i.align for i in out.inputs])
+        if out.align > 0x200000:      # an object's sh_addralign is input too: bound it like build.toml's
+            raise LinkError(f"target {layout.name}: section {out.name} asks for alignment {out.align:#x}, "
+                            "over the limit of 0x200000")
         dot = _align_up(dot, out.align)
         out.vma = dot
         if spec.lma is not None:
@@ -152,6 +155,9 @@ def assign_addresses(layout: TargetLayout, outputs: list[OutputSection]) -> None
         dot = out.vma + out.size
         if dot > 1 << 32:
             raise LinkError(f"target {layout.name}: section {out.name} ends at {dot:#x}, beyond 4 GiB")
+        if out.lma + out.size > 1 << 32 or out.lma < 0:
+            raise LinkError(f"target {layout.name}: section {out.name} loads at {out.lma:#x} (lma) and ends "
+                            f"at {out.lma + out.size:#x}, beyond 4 GiB")
         if out.inputs or out.size:
             previous = out
     check_overlaps(layout.name, [o for o in outputs if o.size])

@@ -28,7 +28,7 @@ class MultibootKernel:
     def __init__(self, image: bytes, ram_size: int, cmdline: str = ""):
         self.image = image
         self.ram_size = ram_size
-        self.cmdline = cmdline.encode() + b"\0"
+        self.cmdline = cmdline.encode("utf-8", "surrogateescape") + b"\0"     # argv bytes as given
         header_at = self._find_header()
         flags = struct.unpack_from("<I", image, header_at + 4)[0]
         if flags & 0xFFFF & ~SUPPORTED_REQUIREMENTS:
@@ -68,6 +68,9 @@ class MultibootKernel:
             raise MultibootError("kernel ELF is not 32-bit little-endian")
         entry, phoff = struct.unpack_from("<II", image, 24)
         phentsize, phnum = struct.unpack_from("<HH", image, 42)
+        if phnum and phentsize < 32:
+            # Checked before the loop: size 0 would read one header phnum times.
+            raise MultibootError(f"kernel ELF e_phentsize is {phentsize}, below the 32 bytes of a program header")
         segments = []
         for i in range(phnum):
             at = phoff + i * phentsize
@@ -78,6 +81,8 @@ class MultibootKernel:
                 continue
             if offset + filesz > len(image):
                 raise MultibootError("kernel ELF segment runs past the end of the file")
+            if memsz < filesz:
+                raise MultibootError(f"kernel ELF program header {i}: p_memsz {memsz:#x} is below p_filesz {filesz:#x}")
             segments.append((paddr, image[offset:offset + filesz], memsz))
         if not segments:
             raise MultibootError("kernel ELF has no loadable segments")

@@ -32,7 +32,7 @@ class VideoServices:
         elif function == 0x00:
             self.vga.clear()
         elif function == 0x02:
-            self.vga.cursor = call.dh * 80 + call.dl
+            self.vga.cursor = _screen_position(call.dh, call.dl)
         elif function == 0x03:
             call.dh, call.dl = divmod(self.vga.cursor, 80)
             call.cx = 0x0607
@@ -54,10 +54,16 @@ class VideoServices:
 
     def _write_string(self, call: BiosCall):
         text = call.read(call.linear(call.seg(0), call.bp), call.cx * (2 if call.al & 2 else 1))
-        self.vga.cursor = call.dh * 80 + call.dl
+        self.vga.cursor = _screen_position(call.dh, call.dl)
         step = 2 if call.al & 2 else 1
         for i in range(0, len(text), step):
             self._teletype(text[i], text[i + 1] if step == 2 else call.bl)
+
+
+def _screen_position(row: int, col: int) -> int:
+    """A guest-chosen cursor, kept on the 80x25 screen (the teletype writes
+    VGA memory at the cursor, so an off-screen one would index past it)."""
+    return min(row, 24) * 80 + min(col, 79)
 
 
 class SystemServices:

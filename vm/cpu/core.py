@@ -249,7 +249,12 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
             try:
                 if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
                         or n < self.cold_until or self._shadow is not None):
-                    n += self.exact_step(insn_limit - n, n, single)   # stepper.py
+                    try:
+                        n += self.exact_step(insn_limit - n, n, single)   # stepper.py
+                    except TripleFault as tf:      # a single-step #DB with no way to deliver it: a guest outcome
+                        self.insns = n
+                        self._triple_fault(str(tf), None)
+                        return "triple-fault"
                     single = False
                     continue
                 budget = insn_limit - SLOW_MARGIN
