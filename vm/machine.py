@@ -238,7 +238,7 @@ class Machine:
                   f"{value:#0{2 + 2 * size}x} at {paddr:#010x}", file=out)
         self.memory.add_write_watch(base, length, report)
 
-    def describe_instruction(self, eip=None) -> str:
+    def describe_instruction(self, eip=None, capstone=True) -> str:
         """The bytes and mnemonic at CS:EIP, read without side effects ("??" if unreadable)."""
         from vm.cpu.decoder import Decoder
         cpu, memory = self.cpu, self.memory
@@ -255,9 +255,11 @@ class Machine:
             return "??"
         from vm.symbols import disassemble
         at = cpu.eip if eip is None else eip
-        text = disassemble(insn.raw, (cpu.sbase[1] + at) & 0xFFFFFFFF, cpu.code32) if self.full_disassembly else None
-        if text is None:
-            text = f"{(insn.rep + ' ') if insn.rep else ''}{insn.mnem}"
+        text = None
+        if capstone and self.full_disassembly:
+            text = disassemble(insn.raw, (cpu.sbase[1] + at) & 0xFFFFFFFF, cpu.code32)
+        if text is None:                         # the VM's own decoder: the same on every engine
+            text = insn.text()
         return f"{insn.raw.hex():<16} {text}"
 
     def trace_to(self, out):
@@ -478,7 +480,8 @@ class Machine:
         eips = list(getattr(cpu, "recent_eips", ()))
         if eips:
             lines.append("  last instructions: " + _runs(eips))
-        lines.append(f"  at EIP: {self.describe_instruction()}")
+        # the VM's own text, so a report is the same with or without capstone (PyPy has none)
+        lines.append(f"  at EIP: {self.describe_instruction(capstone=False)}")
         if self.where(cpu.eip):
             lines.append(f"  in:{self.where(cpu.eip, lines=True)}")
         named = [self.where(e).strip(" <>").split("+")[0] for e in eips]
