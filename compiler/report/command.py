@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from compiler.report.experiments import (EXPERIMENTS, VM_TARGETS, Job, build_images, ignore_sigint,
-                                         kernel_supports_stores, qemu_kvm_works, run_job)
+                                         qemu_kvm_works, run_job)
 
 WORKERS = 2
 
@@ -88,9 +88,6 @@ def cmd_report(args) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"cannot create the report directory {out_dir}: {err.strerror}") from None
-    stores = kernel_supports_stores(root)
-    if args.full and not stores:
-        print("kpyc report: --full: this kernel has no stores=N (issue 14); the default sizes it is", file=sys.stderr)
     qemu_targets, qemu_note = [], "QEMU: not run (--no-qemu)."
     if not args.no_qemu:
         if shutil.which("qemu-system-i386") is None:
@@ -98,7 +95,7 @@ def cmd_report(args) -> int:
         else:
             qemu_targets = ["qemu-tcg"]
     print(f"kpyc report: building the kernel ({root})", file=sys.stderr)
-    images, elfs = build_images(root, out_dir, full=args.full and stores)
+    images, elfs = build_images(root, out_dir, full=args.full)
     if qemu_targets:
         kvm_ok, why = qemu_kvm_works(images["rw"])
         qemu_targets += ["qemu-kvm"] if kvm_ok else []

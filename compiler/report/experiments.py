@@ -53,9 +53,8 @@ class Result:
         return self.reason == "poweroff"
 
 
-def kernel_supports_stores(root: Path) -> bool:
-    """Whether the kernel reads `stores=N` (the seed's 10,000 stores a page)."""
-    return any('"stores"' in p.read_text(errors="replace") for p in (root / "kernel_src" / "exp").glob("*.kpy"))
+SEED_STORES = 10_000                                # the seed's stores a page
+SIZED = ("scan", "subpage", "rw", "sweep")          # the programs that read stores=N
 
 
 def build_images(root: Path, out_dir: Path, full: bool = False) -> tuple[dict[str, Path], tuple]:
@@ -68,7 +67,7 @@ def build_images(root: Path, out_dir: Path, full: bool = False) -> tuple[dict[st
     elfs = tuple(sorted(str(p) for p in (out_dir / "build").glob("*.elf")))
     images = {}
     for name in EXPERIMENTS:
-        cmdline = f"exp={name}" + (" stores=10000" if full and name in ("scan", "sweep", "stack") else "")
+        cmdline = f"exp={name}" + (f" stores={SEED_STORES}" if full and name in SIZED else "")
         path = out_dir / "images" / f"{name}.img"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(with_cmdline(disk, cmdline))
