@@ -193,7 +193,7 @@ def _imports_of(path: Path, roots: list[Path]) -> list[Path]:
     except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
         return []           # the compiler gives the proper diagnostic
     names = []
-    for node in ast.walk(tree):
+    for node in tree.body:          # kpy imports are module-level statements (compiler/modules.py)
         if isinstance(node, ast.Import):
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
