@@ -1,9 +1,11 @@
 """What a long build or run is doing: one line per stage on stderr, but only
 once the whole command has taken longer than about a second (a warm build
 stays silent). A stage that starts early and runs long is announced when
-the second is up, by a timer."""
+the second is up, by a timer. KPY_PROGRESS_AFTER=SECONDS changes the quiet
+period (0: name every stage, as the tests do)."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -11,10 +13,17 @@ import time
 QUIET_SECONDS = 1.0
 
 
+def _quiet_from_environment() -> float:
+    try:
+        return float(os.environ.get("KPY_PROGRESS_AFTER", QUIET_SECONDS))
+    except ValueError:
+        return QUIET_SECONDS
+
+
 class Stages:
-    def __init__(self, stream=None, quiet_seconds: float = QUIET_SECONDS):
+    def __init__(self, stream=None, quiet_seconds: float | None = None):
         self.stream = stream or sys.stderr
-        self.quiet = quiet_seconds
+        self.quiet = quiet_seconds if quiet_seconds is not None else _quiet_from_environment()
         self.start = time.monotonic()
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None

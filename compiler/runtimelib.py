@@ -4,27 +4,35 @@ __udivdi3 for a u64 division, memcpy for a struct copy), following the
 runtime's own references in turn, like an archive member."""
 from __future__ import annotations
 
-import io
+import struct
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
+SHT_SYMTAB, STB_LOCAL, SHN_UNDEF = 2, 0, 0
 
 
 def symbols(obj: bytes) -> tuple[set[str], set[str]]:
-    """(defined global symbols, undefined symbols) of a relocatable object."""
+    """(defined global symbols, undefined symbols) of a relocatable ELF32
+    object, read with struct: every build asks this of every runtime member,
+    and pyelftools took a sixth of a second for it."""
     defined, undefined = set(), set()
     try:
-        elf = ELFFile(io.BytesIO(obj))
-        tables = [s for s in elf.iter_sections() if isinstance(s, SymbolTableSection)]
-    except ELFError:
-        return defined, undefined       # the linker reports the bad object
-    for table in tables:
-        for sym in table.iter_symbols():
-            if not sym.name or sym["st_info"]["bind"] == "STB_LOCAL":
+        if obj[:4] != b"\x7fELF" or obj[4] != 1 or obj[5] != 1:
+            return defined, undefined       # not ELF32 LE: the linker reports the bad object
+        shoff, = struct.unpack_from("<I", obj, 0x20)
+        shentsize, shnum = struct.unpack_from("<HH", obj, 0x2E)
+        sections = [struct.unpack_from("<10I", obj, shoff + i * shentsize) for i in range(shnum)]
+        for _name, kind, _f, _a, offset, size, link, _i, _al, entsize in sections:
+            if kind != SHT_SYMTAB or entsize < 16:
                 continue
-            (undefined if sym["st_shndx"] == "SHN_UNDEF" else defined).add(sym.name)
+            strtab = sections[link]
+            names = obj[strtab[4]:strtab[4] + strtab[5]]
+            for at in range(offset + entsize, offset + size, entsize):     # entry 0 is the null symbol
+                st_name, _v, _s, info, _o, shndx = struct.unpack_from("<IIIBBH", obj, at)
+                name = names[st_name:names.index(b"\0", st_name)].decode("latin-1")
+                if name and info >> 4 != STB_LOCAL:
+                    (undefined if shndx == SHN_UNDEF else defined).add(name)
+    except (struct.error, IndexError, ValueError):
+        return set(), set()                 # the linker reports the bad object
     return defined, undefined
 
 
