@@ -237,3 +237,17 @@ def check_expectations(m, src: str) -> None:
 def arg64(v: int):
     """A u64/i64 argument (two stack words)."""
     return ("u64", v)
+
+
+def assert_error_at(src: str, where: str, text: str) -> None:
+    """Compiling `src` fails with `e.kpy:LINE:COL: error:` containing `text`,
+    and the caret stands under the column."""
+    import pytest
+    from compiler.driver import CompileError, compile_source
+    with pytest.raises(CompileError) as ei:
+        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
+    report = str(ei.value)
+    assert f"e.kpy:{where}: error: " in report, report
+    assert text in report, report
+    col = int(where.split(":")[1])
+    assert report.splitlines()[2] == " " * (col - 1) + "^", report       # caret under the column

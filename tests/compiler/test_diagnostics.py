@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from compiler.driver import CompileError, compile_source
+from harness import assert_error_at
 
 CASES = [
     ("def f() -> u32:\n    x: float = 1\n    return 1\n", "2:8", "floating-point is not supported"),
@@ -57,14 +58,7 @@ CASES = [
 
 @pytest.mark.parametrize("src,where,text", CASES, ids=[c[2][:30] for c in CASES])
 def test_error(src, where, text):
-    with pytest.raises(CompileError) as ei:
-        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
-    report = str(ei.value)
-    assert f"e.kpy:{where}: error: " in report, report
-    assert text in report, report
-    lines = report.splitlines()
-    col = int(where.split(":")[1])
-    assert lines[2] == " " * (col - 1) + "^", report       # caret under the column
+    assert_error_at(src, where, text)
 
 
 def test_several_errors_in_one_run():

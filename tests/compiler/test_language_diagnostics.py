@@ -4,6 +4,7 @@ Each case asserts file:line:col and the caret, like test_diagnostics."""
 import pytest
 
 from compiler.driver import CompileError, compile_source
+from harness import assert_error_at
 
 M = "K: Final = 2\ndef f(x: u32) -> u32:\n    match x:\n"
 CASES = [
@@ -56,14 +57,7 @@ CASES = [
 
 @pytest.mark.parametrize("src,where,text", CASES, ids=[c[2][:30] for c in CASES])
 def test_error(src, where, text):
-    with pytest.raises(CompileError) as ei:
-        compile_source(src, filename="e.kpy", module="e", roots=[], opt=0)
-    report = str(ei.value)
-    assert f"e.kpy:{where}: error: " in report, report
-    assert text in report, report
-    lines = report.splitlines()
-    col = int(where.split(":")[1])
-    assert lines[2] == " " * (col - 1) + "^", report
+    assert_error_at(src, where, text)
 
 
 WARNINGS = [

@@ -19,6 +19,17 @@ def boot_sector(source: str, extra: bytes = b"") -> bytes:
     return code.ljust(510, b"\0") + b"\x55\xAA" + extra
 
 
+# segments zeroed and a stack below the boot sector: how a test boot sector starts
+REAL_MODE_SETUP = """
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov $0x7c00, %sp
+"""
+
+
 SERIAL_PRINT = """
 # print the NUL-terminated string at %si on COM1
 serial_print:

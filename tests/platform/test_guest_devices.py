@@ -5,19 +5,11 @@ import io
 
 import pytest
 
-from guest_asm import PROTECTED_MODE, boot_sector, program
+from guest_asm import PROTECTED_MODE, REAL_MODE_SETUP, boot_sector, program
 from machine_run import run_vm
 
 from vm.devices.clock import CPU_HZ, PIT_HZ
 
-REAL_MODE_SETUP = """
-    cli
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $0x7c00, %sp
-"""
 
 # IRQ0 handler at vector 8: count ticks, record the TSC per tick at 0x600,
 # EOI unless the guest turned that off.

@@ -5,23 +5,15 @@ log port, fw_cfg and PCI configuration space, each driven by a guest program
 import io
 import struct
 
-from guest_asm import program
+from guest_asm import REAL_MODE_SETUP, program
 from machine_run import run_vm
 
 from vm.devices.fwcfg import e820_table
 from vm.devices.pci import Pam
 from vm.memory import PhysicalMemory
 
-SETUP = """
-    cli
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $0x7c00, %sp
-"""
 
-DEBUG_PORT = SETUP + """
+DEBUG_PORT = REAL_MODE_SETUP + """
     mov $0x402, %dx
     inb %dx, %al
     call print_hex8
@@ -56,7 +48,7 @@ def test_builtin_bios_machine_has_no_qemu_board_ports():
 
 
 # select a key (%ax) and print %cx bytes of it as hex
-FW_CFG = SETUP + """
+FW_CFG = REAL_MODE_SETUP + """
     mov $0, %ax
     mov $4, %cx
     call dump
@@ -112,7 +104,7 @@ def test_fw_cfg_signature_id_ram_cpus_and_file_directory():
 
 def test_fw_cfg_e820_file_is_packed_little_endian():
     assert e820_table([(0, 16 << 20, 1)]) == struct.pack("<QQI", 0, 16 << 20, 1)
-    out = run_vm(program(SETUP + "jmp poweroff"), qemu_board=True)
+    out = run_vm(program(REAL_MODE_SETUP + "jmp poweroff"), qemu_board=True)
     fw = out.machine.qemu_board.fw_cfg
     directory = fw.items[0x19]
     names = [directory[4 + 64 * i + 8:4 + 64 * (i + 1)].rstrip(b"\0") for i in range(2)]
@@ -121,7 +113,7 @@ def test_fw_cfg_e820_file_is_packed_little_endian():
 
 
 # read dword config registers (address in %eax) and print them
-PCI = SETUP + """
+PCI = REAL_MODE_SETUP + """
     mov $0x80000000, %eax
     call cfg
     mov $0x80000008, %eax
@@ -206,7 +198,7 @@ def test_pam_maps_rom_ram_and_read_only_ram():
     assert len(mem.regions) == sum(r is not None for r in pam.regions) == 13
 
 
-RESET_VIA_CF9 = SETUP + """
+RESET_VIA_CF9 = REAL_MODE_SETUP + """
     mov $0xcf9, %dx
     mov $0x02, %al
     outb %al, %dx
@@ -255,7 +247,7 @@ def test_seabios_post_sees_fw_cfg_e820_and_the_pci_devices():
 
 # keyboard reset (0xFF) and identify (0xF2) through the 8042's data port:
 # ack, then the self-test result / the MF2 ID, read by polling the status
-KEYBOARD = SETUP + """
+KEYBOARD = REAL_MODE_SETUP + """
     mov $0xff, %al
     call send
     mov $2, %cx
