@@ -5,11 +5,18 @@ from __future__ import annotations
 class PortBus:
     def __init__(self):
         self.devices: dict[int, object] = {}
+        # the ports of devices that never read the clock (`timed = False`):
+        # the CPU's port I/O fast path looks here only
+        self.untimed: dict[int, object] = {}
 
     def register(self, first: int, count: int, dev) -> None:
         """dev.port_read(port, size) -> int and dev.port_write(port, size, value)."""
         for port in range(first, first + count):
             self.devices[port & 0xFFFF] = dev
+            if getattr(dev, "timed", True):
+                self.untimed.pop(port & 0xFFFF, None)
+            else:
+                self.untimed[port & 0xFFFF] = dev
 
     def read(self, port: int, size: int) -> int:
         dev = self.devices.get(port & 0xFFFF)

@@ -135,17 +135,17 @@ class MMU:
         if not pte & P_:
             raise self._page_fault(lin, False, write, user)
         entry = TlbEntry(pte >> 12, bool(pde & pte & RW), bool(pde & pte & US), bool(pte & DIRTY), pte_addr)
-        # the directory entry's Accessed bit is set only once the whole walk succeeds
+        return self._use_entry(entry, pte, lin, write, user, pde, pde_addr)
+
+    def _use_entry(self, entry, value, lin, write, user, pde=ACC, pde_addr=None):
+        """Check the access against the final paging entry (`value`, at
+        entry.pte_addr), then set its Accessed bit, and Dirty on a write, as
+        hardware does once the access is allowed. The directory entry of a
+        4 KiB walk (`pde` at `pde_addr`) gets its Accessed bit only then too:
+        the whole walk has succeeded."""
         self._check(entry, lin, write, user)
         if not pde & ACC:
             self._write_paging_entry(pde_addr, pde | ACC)
-        return self._use_entry(entry, pte, lin, write, user)
-
-    def _use_entry(self, entry, value, lin, write, user):
-        """Check the access against the final paging entry (`value`, at
-        entry.pte_addr), then set its Accessed bit, and Dirty on a write, as
-        hardware does once the access is allowed."""
-        self._check(entry, lin, write, user)
         new = value | ACC | (DIRTY if write else 0)
         if new != value:
             self._write_paging_entry(entry.pte_addr, new)

@@ -240,18 +240,19 @@ class System:
     # runs in long blocks or one instruction at a time (tracing, stepping).
     def _into_block_for(self, port):
         """The cycles of the running block before this instruction, for a
-        device that reads the clock; 0 (no search) for one that does not say
-        `timed = False`, and for unclaimed ports."""
-        dev = self.ports.devices.get(port & 0xFFFF)
-        if dev is None or not getattr(dev, "timed", True):
+        device that reads the clock (the untimed ones take port_in/port_out's
+        fast path, string I/O asks here too); 0 (no search) for those and for
+        unclaimed ports."""
+        port &= 0xFFFF
+        if port not in self.ports.devices or port in self.ports.untimed:
             return 0
         return self.locate_instruction()[1]
 
     def port_in(self, port, size):
         port &= 0xFFFF
         self._io_allowed(port, size)
-        dev = self.ports.devices.get(port)
-        if dev is not None and not getattr(dev, "timed", True):
+        dev = self.ports.untimed.get(port)
+        if dev is not None:
             # the fast path (a polled UART): the cost of a memory access, no search, no try
             self.charge("io", self.timing.io)
             return dev.port_read(port, size) & PORT_MASK[size]
@@ -266,8 +267,8 @@ class System:
     def port_out(self, port, size, value):
         port &= 0xFFFF
         self._io_allowed(port, size)
-        dev = self.ports.devices.get(port)
-        if dev is not None and not getattr(dev, "timed", True):
+        dev = self.ports.untimed.get(port)
+        if dev is not None:
             self.charge("io", self.timing.io)
             dev.port_write(port, size, value & PORT_MASK[size])
             return
