@@ -3,6 +3,7 @@ the seed's series and the runs' outputs (a label -> serial text map, one per
 target) and writes one PNG."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -123,7 +124,7 @@ def hlt(texts: dict[str, str], path: Path) -> Path:
 
 def stack(texts: dict[str, str], path: Path) -> Path:
     return _bars(texts, path, seed_series()["stack"]["cycles"], lambda t: [
-        int(v) for v in __import__("re").findall(r"cycles/op=(\d+)", t)],
+        int(v) for v in re.findall(r"cycles/op=(\d+)", t)],
         ["boot stack", "another stack", "boot stack again"], "exp=stack: the write loop's cycles/op by stack")
 
 

@@ -1,19 +1,13 @@
 """int 13h through guest programs: a 16 KiB+ image whose stage 2 arrives by
 LBA reads, CHS reads, drive parameters, and reads past the disk's end."""
 
-from guest_asm import LIB16, assemble, program
+from guest_asm import LIB16, REAL_MODE_SETUP, assemble, program
 from machine_run import run_qemu, run_vm
 
 STAGE2_SECTORS = 40
 TOTAL_SECTORS = 1 + STAGE2_SECTORS
 
-MBR = f"""
-    cli
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $0x7c00, %sp
+MBR = REAL_MODE_SETUP + f"""
     sti
     mov $0x41, %ah
     mov $0x55aa, %bx
