@@ -2,7 +2,8 @@
 # Install kpy (editable) and its Python dependencies. With --test, also the
 # test dependencies and the Debian tools the suite checks against: QEMU (the
 # second machine every image must boot on), gdb, binutils, ld.lld and PyPy
-# (the second engine the VM runs on: --engine pypy).
+# (the second engine the VM runs on: --engine pypy), GRUB's PC tools and
+# SeaBIOS (the firmware the VM and QEMU both boot with --firmware seabios).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ if [ "${1:-}" = "--test" ]; then
     command -v objdump >/dev/null || need="$need binutils"
     command -v ld.lld >/dev/null || need="$need lld"
     command -v pypy3 >/dev/null || need="$need pypy3"
+    command -v grub-mkimage >/dev/null || need="$need grub-pc-bin"
+    [ -f /usr/share/seabios/bios.bin ] || need="$need seabios"
     if [ -n "$need" ]; then
         if [ "$(id -u)" = 0 ]; then
             echo "setup: apt-get install$need" >&2
