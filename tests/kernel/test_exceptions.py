@@ -62,3 +62,6 @@ def test_every_exception_vector_has_a_reporting_handler(kernel_build, vm, parse_
         assert r["eflags"] & 0x200          # interrupts were on when it was raised
         assert r["callers"][:3] == ["run_program", "kernel_main", "_entry"]
     assert r["thread"] == "main"
+    if vector == 8:                         # the #DF task says which stack the old task was on
+        assert "double fault: reported by the #DF task (TSS 0x28, " in out
+        assert "is on the boot stack (under 0xc0007c00)" in out
