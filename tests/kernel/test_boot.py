@@ -12,7 +12,7 @@ BOOT_LOG = [
     "Hello from kpy",
     "crt: 1 global constructor(s) run",
     'kpy kernel: command line ""',
-    "cpu: GDT with TSS loaded, IDT with 32 exception handlers",
+    "cpu: GDT with TSS loaded, IDT with 32 exception handlers (#DF: a task gate to TSS 0x28)",
     "timer: PIC remapped to 32-47, PIT at 200 Hz",
     "kpy kernel: running exp=demo",
     "demo: co-operative scheduling",

@@ -47,7 +47,8 @@ def test_boot_info_sector_describes_the_kernel(kernel_build):
 def test_page_tables_are_the_seeds(kernel_build, vm):
     """Page directory at 0x1000: the identity-mapped first MiB through the
     page table at 0x2000 (4 KiB pages; page 0 unmapped by the kernel), the first GiB at 0xC0000000 and the
-    kernel at 0xFE000000 (4 MiB pages)."""
+    kernel at 0xFE000000 (4 MiB pages); and the kernel's own: the thread-stack arena at 0x80000000
+    through a 4 KiB page table (PDE 512)."""
     machines = []
     result, out = vm(kernel_build(2).image_with("exp=printf"), machine_out=machines)
     assert result.reason == "poweroff"
@@ -58,7 +59,8 @@ def test_page_tables_are_the_seeds(kernel_build, vm):
     assert pt[0] == 0                       # the kernel unmapped page 0: null pointers fault
     assert all(pt[i] & ~0xFFF == i * PAGE and pt[i] & FLAG_MASK == PRESENT | WRITE for i in range(1, 256))
     assert not any(pt[256:])
-    assert not any(pd[1:768])
+    assert not any(pd[1:512]) and not any(pd[513:768])
+    assert pd[512] & FLAG_MASK == PRESENT | WRITE           # the arena's page table (tests/kernel/test_threads.py)
     for i in range(768, 1016):
         assert pd[i] & ~0x3FFFFF == (i - 768) << 22 and pd[i] & FLAG_MASK == PRESENT | WRITE | HUGE
     assert pd[1016] & ~0x3FFFFF == 0x400000 and pd[1016] & FLAG_MASK == PRESENT | WRITE | HUGE
@@ -66,9 +68,10 @@ def test_page_tables_are_the_seeds(kernel_build, vm):
 
 def test_gdt_tss_idt_and_pic_as_the_kernel_left_them(kernel_build, vm):
     """After a boot: the GDT (0x08 and 0x18 flat ring-0 code, 0x10 flat
-    data, 0x20 the TSS, loaded in TR), the IDT (vectors 0-31 on
-    exception_N, 32 on the timer, interrupt gates entering on 0x18) and
-    the PICs remapped to 32 and 40 with only IRQ 0 (and the cascade) open."""
+    data, 0x20 the main TSS, loaded in TR, 0x28 the #DF task's TSS), the
+    IDT (vectors 0-31 on exception_N, 32 on the timer, interrupt gates
+    entering on 0x18; vector 8 a task gate to 0x28) and the PICs remapped
+    to 32 and 40 with only IRQ 0 (and the cascade) open."""
     build = kernel_build(2)
     machines = []
     result, out = vm(build.image_with("exp=printf"), machine_out=machines)
@@ -78,20 +81,28 @@ def test_gdt_tss_idt_and_pic_as_the_kernel_left_them(kernel_build, vm):
     def kernel_bytes(virt, n):
         return memory.read(virt - 0xFE000000 + 0x400000, n)
     gdt_base, gdt_limit = cpu.gdtr
-    assert (gdt_base, gdt_limit) == (build.symbol("gdt"), 5 * 8 - 1)
-    gdt = struct.unpack("<5Q", kernel_bytes(gdt_base, 40))
+    assert (gdt_base, gdt_limit) == (build.symbol("gdt"), 6 * 8 - 1)
+    gdt = struct.unpack("<6Q", kernel_bytes(gdt_base, 48))
     accessed = 1 << 40                              # set by the CPU when a segment is loaded
-    gdt = [d & ~accessed for d in gdt[:4]] + [gdt[4]]
+    gdt = [d & ~accessed for d in gdt[:4]] + list(gdt[4:])
     assert gdt[0] == 0
     assert gdt[1] == gdt[3] == 0x00CF9A000000FFFF
     assert gdt[2] == 0x00CF92000000FFFF
     assert (cpu.tr_sel, cpu.tr_base, cpu.tr_limit) == (0x20, build.symbol("tss"), 103)
     assert (gdt[4] >> 40) & 0xFF == 0x8B            # present 32-bit TSS, busy after ltr
+    df_tss = build.symbol("df_tss")
+    assert gdt[5] == ((df_tss & 0xFFFFFF) << 16 | (df_tss >> 24) << 56 | 0x89 << 40 | 103)    # available
+    df = struct.unpack("<26I", kernel_bytes(df_tss, 104))
+    assert (df[7], df[8], df[9]) == (0x1000, build.symbol("double_fault_entry"), 0x2)    # CR3, EIP, EFLAGS
+    assert df[14] == build.symbol("df_stack") + 8192 and df[18:24] == (0x10, 0x18, 0x10, 0x10, 0x10, 0x10)
     idt_base, idt_limit = cpu.idtr
     assert (idt_base, idt_limit) == (build.symbol("idt"), 256 * 8 - 1)
     gates = [struct.unpack("<HHBBH", kernel_bytes(idt_base + 8 * v, 8)) for v in range(33)]
     handlers = [f"exception_{v}" for v in range(32)] + ["irq_timer"]
+    assert gates[8] == (0, 0x28, 0, 0x85, 0)        # a task gate: the #DF task
     for vector, (low, selector, zero, kind, high) in enumerate(gates):
+        if vector == 8:
+            continue
         assert (selector, zero, kind) == (0x18, 0, 0x8E), vector
         assert high << 16 | low == build.symbol(handlers[vector]), vector
     pic = machines[0].pic

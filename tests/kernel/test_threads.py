@@ -7,6 +7,7 @@ THREAD = struct.Struct("<8I")       # esp state wake_tick entry arg name stack_b
 STACK_SIZE = 8192
 ARENA_PAGES = 64
 CANARY = 0x2179706B
+ARENA_VIRT = 0x80000000
 
 
 def kernel_phys(virt: int) -> int:
@@ -22,7 +23,10 @@ def test_stacks_come_from_the_arena_in_order_and_main_keeps_the_boot_stack(kerne
     """Slot 0 (main) has no arena stack: it runs on the boot stack. The idle
     thread and the demo's workers (whose dead slots are reused with their
     stacks) got consecutive 8 KiB stacks from the bump arena, each with its
-    canary word at the bottom."""
+    canary word at the bottom. The arena is mapped at 0x80000000 through
+    its own page table (PDE 512): each stack's two pages are the arena's
+    next frames, and the page below each stack is left unmapped (its guard
+    page: an overflow there double-faults, tests/kernel/test_doublefault.py)."""
     build = kernel_build(2)
     machines = []
     result, out = vm(build.image, machine_out=machines)
@@ -34,14 +38,25 @@ def test_stacks_come_from_the_arena_in_order_and_main_keeps_the_boot_stack(kerne
     bases = [t[6] for t in threads]
     assert names[:2] == ["main", "idle"] and set(names[2:5]) == {"spinner"} and names[5] is None
     assert bases[0] == 0
-    arena_end = struct.unpack("<I", memory.read(kernel_phys(build.symbol("arena_end")), 4))[0]
-    arena_next = struct.unpack("<I", memory.read(kernel_phys(build.symbol("arena_next")), 4))[0]
-    arena = arena_end - ARENA_PAGES * 4096
-    assert 0xC0000000 <= arena < 0xFC000000 and arena % 4096 == 0     # in the direct map
-    assert bases[1:5] == [arena + k * STACK_SIZE for k in range(4)]
-    assert arena_next == arena + 4 * STACK_SIZE
-    for base in bases[1:5]:
-        assert struct.unpack("<I", memory.read(base - 0xC0000000, 4))[0] == CANARY
+    slot = STACK_SIZE + 4096                                # a guard page, then the stack
+    assert bases[1:5] == [ARENA_VIRT + 4096 + k * slot for k in range(4)]
+
+    def word(symbol):
+        return struct.unpack("<I", memory.read(kernel_phys(build.symbol(symbol)), 4))[0]
+    arena_phys = word("arena_phys")
+    assert arena_phys % 4096 == 0 and word("arena_phys_end") == arena_phys + ARENA_PAGES * 4096
+    assert word("arena_phys_next") == arena_phys + 4 * STACK_SIZE and word("arena_next") == ARENA_VIRT + 4 * slot
+    pde = struct.unpack("<I", memory.read(0x1000 + 4 * (ARENA_VIRT >> 22), 4))[0]
+    assert pde & 0x83 == 0x03                               # present, writable, a 4 KiB page table
+    table = struct.unpack("<1024I", memory.read(pde & ~0xFFF, 4096))
+    for k in range(4):
+        guard = (bases[1 + k] - ARENA_VIRT) // 4096 - 1
+        assert table[guard] == 0                            # the guard page: not present
+        frames = [table[guard + 1 + i] & ~0xFFF for i in range(STACK_SIZE // 4096)]
+        assert frames == [arena_phys + k * STACK_SIZE + i * 4096 for i in range(STACK_SIZE // 4096)]
+        assert all(table[guard + 1 + i] & 0x3 == 0x3 for i in range(STACK_SIZE // 4096))
+        assert struct.unpack("<I", memory.read(frames[0], 4))[0] == CANARY
+    assert not any(table[(word("arena_next") - ARENA_VIRT) // 4096:])
 
 
 def test_idle_thread_halts_while_every_thread_sleeps(kernel_build, vm):

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).with_name("fingerprints.json")
 PROGRAMS = ("demo", "printf", "console", "pagefault", "divide", "funmemset", "stackoverflow",
-            "stack", "rdtsc", "scan", "subpage", "rw", "sweep", "hlt", "hhdm", "nullstore", "nullload")
+            "stack", "rdtsc", "scan", "subpage", "rw", "sweep", "hlt", "hhdm", "nullstore", "nullload", "recursion")
 RUNS = [(None, t) for t in ("tcg", "kvm")] + [(p, t) for p in PROGRAMS for t in ("tcg", "kvm")]
 MAX_CYCLES = 20_000_000_000     # a bound, never reached by a run that ends by itself
 
