@@ -8,6 +8,7 @@ set, and the incoming state is loaded; a bad incoming segment raises
 #TS(selector) (#NP for a not-present one), in the new task's context."""
 from __future__ import annotations
 
+from . import v86
 from .faults import Fault
 from .flags import NT, VM
 from .segments import CS, DS, ES, FS, GS, GP, NP, SS, dpl
@@ -116,13 +117,15 @@ def _load_state(cpu, new32, nested):
 
 def _load_segments(cpu, ldt, sels, eflags):
     """LDTR, then CS (which gives the new CPL), SS and the data segments,
-    each with its descriptor checks; a bad one is #TS(selector)."""
-    if eflags & VM:
-        raise Fault(TS, cpu.tr_sel & 0xFFFC)              # V86 tasks: not supported here
+    each with its descriptor checks; a bad one is #TS(selector).  A V86
+    task (VM=1 in its EFLAGS image) loads them real-mode style at CPL 3."""
     try:
         cpu.load_ldt(ldt)
     except Fault as f:
         raise Fault(TS, ldt & 0xFFFC) from f
+    if eflags & VM:
+        v86.load_segments(cpu, sels)
+        return
     cs = sels[CS]
     cpl = cs & 3
     _checked(cpu, lambda: cpu.load_code_segment(cs, cpl, _code_checks(cpu, cs, cpl)), cs)
