@@ -240,13 +240,23 @@ class Interrupts:
             ss_checked = self.check_stack_segment(ss, rpl)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
-            self.regs[4] = esp if size == 4 else (self.regs[4] & 0xFFFF0000) | (esp & 0xFFFF)
+            self._set_outer_sp(esp)
             self._null_inaccessible_segments(rpl)
         else:
             self.stack_release(3 * size)
             self.load_code_segment(cs, rpl, checked)
         self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
         self._set_flags_from_pop(flags, size, iret=True, cpl=old_cpl)
+
+    def _set_outer_sp(self, sp):
+        """(E)SP after IRET or RETF to an outer level, SS already loaded: the
+        popped value (a word after 16-bit pops, zero-extended) goes whole
+        into ESP on a 32-bit stack and into SP only on a 16-bit one; SS's B
+        bit decides, not the operand size (SDM RET: "ESP <- tempESP")."""
+        if self._stack32():
+            self.regs[4] = sp & 0xFFFFFFFF
+        else:
+            self.regs[4] = (self.regs[4] & 0xFFFF0000) | (sp & 0xFFFF)
 
     def _null_inaccessible_segments(self, cpl):
         for i in (ES, DS, FS, GS):
@@ -327,10 +337,7 @@ class Interrupts:
             ss_checked = self.check_stack_segment(ss, rpl)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
-            if size == 4:
-                self.regs[4] = (esp + release) & 0xFFFFFFFF
-            else:        # a 16-bit return loads SP only
-                self.regs[4] = (self.regs[4] & 0xFFFF0000) | ((esp + release) & 0xFFFF)
+            self._set_outer_sp(esp + release)     # `retf n` releases n bytes on the outer stack too
             self._null_inaccessible_segments(rpl)
         else:
             self.stack_release(2 * size + release)
