@@ -50,10 +50,12 @@ class Interrupts:
     def deliver_exception(self, fault: Fault):
         """Deliver a fault raised while executing at self.eip (which is the
         faulting instruction).  Escalates to #DF and triple fault."""
+        self._at_fault(fault)
         self._note_exception(fault.vector, fault.code, False)
         try:
             self.interrupt(fault.vector, self.eip, fault.code, software=False)
         except Fault as second:
+            self._at_fault(second)
             first = fault.vector
             if first == 8:
                 raise TripleFault(f"fault {second} while delivering #DF")
@@ -67,6 +69,12 @@ class Interrupts:
                 self.interrupt(8, self.eip, 0, software=False)
             except Fault as third:
                 raise TripleFault(f"{third} while delivering #DF (after {fault}, {second})")
+
+    def _at_fault(self, fault):
+        """A fault from past a task switch's commit point is the new task's:
+        it is taken at the new task's CS:EIP, not the switching instruction's."""
+        if fault.task_eip is not None:
+            self.eip = fault.task_eip
 
     def _note_exception(self, vector, code, is_interrupt):
         self.recent_exceptions.append((vector, code, self.eip, is_interrupt))
@@ -124,9 +132,8 @@ class Interrupts:
         if not hi & 0x8000:
             raise Fault(NP, gate_err)
         if gtype == 0x05:        # a task gate: the handler is a task of its own
-            tasks.switch(self, lo >> 16, "int", return_eip)
-            if code is not None and vector in WITH_ERROR_CODE:
-                self.push_value(code, 4 if self.tr_attr & 8 else 2)
+            tasks.switch(self, lo >> 16, "int", return_eip,
+                         code if code is not None and vector in WITH_ERROR_CODE else None)
             return
         sel = lo >> 16
         offset = (hi & 0xFFFF0000) | (lo & 0xFFFF)
