@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import gates, tasks, v86
 from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
+from .protection import require_in_code_limit
 from .flags import IF, NT, RF, TF, VM, AC, IOPL
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
 
@@ -154,6 +155,7 @@ class Interrupts:
         conforming = cattr & A_CONFORMING_OR_EXPANDDOWN
         new_cpl = self.cpl if conforming else dpl(cattr)
         if self.fl & VM:
+            require_in_code_limit(checked, offset, ext)
             v86.interrupt_out(self, sel, checked, new_cpl, gate32, eflags, return_eip, code, vector, offset,
                               gtype & 1)
             return
@@ -161,6 +163,7 @@ class Interrupts:
             # inner privilege: switch to the stack the TSS names for new_cpl
             ss_sel, esp = self._tss_stack(new_cpl)
             _, sbase, slimit, sattr = self.check_stack_segment(ss_sel, new_cpl, vector=10)
+            require_in_code_limit(checked, offset, ext)
             saved = (list(self.regs), self.seg[:], self.sbase[:], self.slimit[:], self.sattr[:], self.cpl)
             try:
                 self.set_seg(SS, ss_sel, sbase, slimit, sattr)
@@ -173,6 +176,7 @@ class Interrupts:
                 self._restore(saved)
                 raise
         else:
+            require_in_code_limit(checked, offset, ext)
             self._push_frame(eflags, old_cs, return_eip, code, vector, size)
         self.load_code_segment(sel, new_cpl, checked)
         self.eip = offset
@@ -241,18 +245,21 @@ class Interrupts:
         if not cattr & A_PRESENT:
             raise Fault(NP, cs & 0xFFFC)
         old_cpl = self.cpl
+        eip &= 0xFFFFFFFF if size == 4 else 0xFFFF
         if rpl > self.cpl:
             esp = self.stack_read(3 * size, size)
             ss = self.stack_read(4 * size, size) & 0xFFFF
             ss_checked = self.check_stack_segment(ss, rpl)
+            require_in_code_limit(checked, eip)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
             self._set_outer_sp(esp)
             self._null_inaccessible_segments(rpl)
         else:
+            require_in_code_limit(checked, eip)
             self.stack_release(3 * size)
             self.load_code_segment(cs, rpl, checked)
-        self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
+        self.eip = eip
         self._set_flags_from_pop(flags, size, iret=True, cpl=old_cpl)
 
     def _set_outer_sp(self, sp):
@@ -284,9 +291,11 @@ class Interrupts:
             return
         if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "jmp", next_eip):
             return
-        self._far_target_checks(sel)
-        self.load_code_segment(sel, self.cpl)
-        self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
+        checked = self._far_target_checks(sel)
+        offset &= 0xFFFFFFFF if osz == 32 else 0xFFFF
+        require_in_code_limit(checked, offset)
+        self.load_code_segment(sel, self.cpl, checked)
+        self.eip = offset
 
     def far_call(self, sel, offset, osz, next_eip):
         size = osz // 8
@@ -298,6 +307,7 @@ class Interrupts:
             if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "call", next_eip):
                 return
             checked = self._far_target_checks(sel)
+            require_in_code_limit(checked, offset & (0xFFFFFFFF if osz == 32 else 0xFFFF))
         saved_sp = self.regs[4]
         try:
             self.push_value(self.seg[CS], size)
@@ -334,19 +344,24 @@ class Interrupts:
             return
         checked = self.check_code_segment(cs)
         rpl, attr = cs & 3, checked[3]
-        if rpl < self.cpl or (not attr & A_CONFORMING_OR_EXPANDDOWN and dpl(attr) != rpl):
+        if rpl < self.cpl:
+            raise Fault(GP, cs & 0xFFFC)
+        if (dpl(attr) > rpl) if attr & A_CONFORMING_OR_EXPANDDOWN else (dpl(attr) != rpl):
             raise Fault(GP, cs & 0xFFFC)
         if not attr & A_PRESENT:
             raise Fault(NP, cs & 0xFFFC)
+        eip &= 0xFFFFFFFF if size == 4 else 0xFFFF
         if rpl > self.cpl:
             esp = self.stack_read(2 * size + release, size)
             ss = self.stack_read(3 * size + release, size) & 0xFFFF
             ss_checked = self.check_stack_segment(ss, rpl)
+            require_in_code_limit(checked, eip)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
             self._set_outer_sp(esp + release)     # `retf n` releases n bytes on the outer stack too
             self._null_inaccessible_segments(rpl)
         else:
+            require_in_code_limit(checked, eip)
             self.stack_release(2 * size + release)
             self.load_code_segment(cs, rpl, checked)
-        self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
+        self.eip = eip
