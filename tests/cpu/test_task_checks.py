@@ -108,3 +108,17 @@ def test_iret_with_nt_to_a_busy_tss_frees_the_old_task_and_keeps_the_new_one_bus
     assert access(cpu, 0x28) == 0x89 and access(cpu, 0x40) == 0x8B
     assert tss(cpu, TSS_A, 0x24) & 0x4000 == 0               # A saved with NT cleared
     assert not cpu.ecx & 0x4000 and cpu.edx & 8               # B's own NT; CR0.TS set
+
+
+def test_cr0_ts_after_a_task_switch_makes_wait_raise_nm_until_clts():
+    # CR0.MP=1 (bit 1): WAIT checks TS.  Task B runs fwait (#NM, no error code), then clts, then fwait again
+    cpu = machine("movl %cr0, %eax\norl $2, %eax\nmovl %eax, %cr0\nljmp $0x40, $0\n",
+                  "movl $first, %esi\nfirst: fwait\nclts\nfwait\nmovl $0x600D, %ebp\nhlt")
+    cpu.mem.write(0x10000 + 7 * 8, gate(0x7C00 + 0x700))
+    cpu.mem.write(0x7C00 + 0x700, bytes([0x8B, 0x3C, 0x24, 0x83, 0xC7, 0x01, 0x89, 0x3C, 0x24, 0xCF]))
+    # the #NM handler: movl (%esp), %edi; addl $1, %edi; movl %edi, (%esp); iretl (skips the fwait)
+    cpu.regs[5] = 0
+    assert cpu.run(max_insns=2000) == "hlt"
+    assert [e[:2] for e in cpu.recent_exceptions] == [(7, None)]          # the second fwait ran
+    assert cpu.edi == cpu.esi + 1                                         # #NM at the first fwait
+    assert cpu.ebp == 0x600D and not cpu.cr[0] & 8
