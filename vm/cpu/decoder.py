@@ -484,7 +484,7 @@ def _one_byte_map():
         0x8C: _mov_from_sreg, 0x8D: ("lea", ("Gv", "M"), {}), 0x8E: _mov_to_sreg,
         0x8F: ("pop", ("Ev",), {}),
         0x90: ("nop", (), {}), 0x98: ("cbw", (), {}), 0x99: ("cwd", (), {}),
-        0x9A: _far, 0x9B: ("nop", (), {}),        # fwait: no FPU to wait for
+        0x9A: _far, 0x9B: ("wait", (), {}),       # fwait: no FPU to wait for (#NM when CR0.MP and TS)
         0x9C: ("pushf", (), {}), 0x9D: ("popf", (), {}), 0x9E: ("sahf", (), {}), 0x9F: ("lahf", (), {}),
         0xA0: ("mov", ("AL", "Ob"), {}), 0xA1: ("mov", ("eAX", "Ov"), {}),
         0xA2: ("mov", ("Ob", "AL"), {}), 0xA3: ("mov", ("Ov", "eAX"), {}),

@@ -10,7 +10,11 @@ NAMES = {0: "#DE", 1: "#DB", 2: "NMI", 3: "#BP", 4: "#OF", 5: "#BR", 6: "#UD", 7
 
 
 class Fault(Exception):
-    """A guest exception: vector and (for vectors that have one) error code."""
+    """A guest exception: vector and (for vectors that have one) error code.
+    `task_eip`: set when a task switch raised it after its commit point,
+    where it belongs to the new task's first instruction (tasks.py)."""
+
+    task_eip = None
 
     def __init__(self, vector: int, code: int | None = None):
         super().__init__(vector, code)

@@ -8,6 +8,7 @@ of its offset.  RETF back out is interrupts.far_return."""
 from __future__ import annotations
 
 from .faults import Fault
+from .protection import require_in_code_limit
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, A_S, CS, GP, NP, SS, dpl
 
 CALL_GATE_286, CALL_GATE_386 = 0x4, 0xC
@@ -53,6 +54,7 @@ def _gate_target(cpu, gsel, lo, hi, call):
 
 def jump_through_gate(cpu, gsel, lo, hi):
     csel, checked, offset, _ = _gate_target(cpu, gsel, lo, hi, call=False)
+    require_in_code_limit(checked, offset)
     cpu.load_code_segment(csel, cpu.cpl, checked)
     cpu.eip = offset
 
@@ -68,6 +70,7 @@ def call_through_gate(cpu, gsel, lo, hi, next_eip):
             params = _outer_parameters(cpu, hi & 0x1F, size)
             ss_sel, esp = cpu._tss_stack(new_cpl)
             _, sbase, slimit, sattr = cpu.check_stack_segment(ss_sel, new_cpl, vector=TS)
+            require_in_code_limit(checked, offset)          # after the stack checks, as the SDM orders them
             cpu.set_seg(SS, ss_sel, sbase, slimit, sattr)
             cpu.regs[4] = esp
             cpu.set_cpl(new_cpl)
@@ -75,6 +78,8 @@ def call_through_gate(cpu, gsel, lo, hi, next_eip):
             cpu.push_value(old_esp & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
             for value in params:
                 cpu.push_value(value, size)
+        else:
+            require_in_code_limit(checked, offset)
         cpu.push_value(old_cs, size)
         cpu.push_value(next_eip & (0xFFFFFFFF if size == 4 else 0xFFFF), size)
         cpu.load_code_segment(csel, new_cpl, checked)

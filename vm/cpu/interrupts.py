@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import gates, tasks, v86
 from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
+from .protection import require_in_code_limit
 from .flags import IF, NT, RF, TF, VM, AC, IOPL
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
 
@@ -50,10 +51,12 @@ class Interrupts:
     def deliver_exception(self, fault: Fault):
         """Deliver a fault raised while executing at self.eip (which is the
         faulting instruction).  Escalates to #DF and triple fault."""
+        self._at_fault(fault)
         self._note_exception(fault.vector, fault.code, False)
         try:
             self.interrupt(fault.vector, self.eip, fault.code, software=False)
         except Fault as second:
+            self._at_fault(second)
             first = fault.vector
             if first == 8:
                 raise TripleFault(f"fault {second} while delivering #DF")
@@ -67,6 +70,12 @@ class Interrupts:
                 self.interrupt(8, self.eip, 0, software=False)
             except Fault as third:
                 raise TripleFault(f"{third} while delivering #DF (after {fault}, {second})")
+
+    def _at_fault(self, fault):
+        """A fault from past a task switch's commit point is the new task's:
+        it is taken at the new task's CS:EIP, not the switching instruction's."""
+        if fault.task_eip is not None:
+            self.eip = fault.task_eip
 
     def _note_exception(self, vector, code, is_interrupt):
         self.recent_exceptions.append((vector, code, self.eip, is_interrupt))
@@ -124,9 +133,8 @@ class Interrupts:
         if not hi & 0x8000:
             raise Fault(NP, gate_err)
         if gtype == 0x05:        # a task gate: the handler is a task of its own
-            tasks.switch(self, lo >> 16, "int", return_eip)
-            if code is not None and vector in WITH_ERROR_CODE:
-                self.push_value(code, 4 if self.tr_attr & 8 else 2)
+            tasks.switch(self, lo >> 16, "int", return_eip,
+                         code if code is not None and vector in WITH_ERROR_CODE else None)
             return
         sel = lo >> 16
         offset = (hi & 0xFFFF0000) | (lo & 0xFFFF)
@@ -147,6 +155,7 @@ class Interrupts:
         conforming = cattr & A_CONFORMING_OR_EXPANDDOWN
         new_cpl = self.cpl if conforming else dpl(cattr)
         if self.fl & VM:
+            require_in_code_limit(checked, offset, ext)
             v86.interrupt_out(self, sel, checked, new_cpl, gate32, eflags, return_eip, code, vector, offset,
                               gtype & 1)
             return
@@ -154,6 +163,7 @@ class Interrupts:
             # inner privilege: switch to the stack the TSS names for new_cpl
             ss_sel, esp = self._tss_stack(new_cpl)
             _, sbase, slimit, sattr = self.check_stack_segment(ss_sel, new_cpl, vector=10)
+            require_in_code_limit(checked, offset, ext)
             saved = (list(self.regs), self.seg[:], self.sbase[:], self.slimit[:], self.sattr[:], self.cpl)
             try:
                 self.set_seg(SS, ss_sel, sbase, slimit, sattr)
@@ -166,6 +176,7 @@ class Interrupts:
                 self._restore(saved)
                 raise
         else:
+            require_in_code_limit(checked, offset, ext)
             self._push_frame(eflags, old_cs, return_eip, code, vector, size)
         self.load_code_segment(sel, new_cpl, checked)
         self.eip = offset
@@ -234,19 +245,32 @@ class Interrupts:
         if not cattr & A_PRESENT:
             raise Fault(NP, cs & 0xFFFC)
         old_cpl = self.cpl
+        eip &= 0xFFFFFFFF if size == 4 else 0xFFFF
         if rpl > self.cpl:
             esp = self.stack_read(3 * size, size)
             ss = self.stack_read(4 * size, size) & 0xFFFF
             ss_checked = self.check_stack_segment(ss, rpl)
+            require_in_code_limit(checked, eip)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
-            self.regs[4] = esp if size == 4 else (self.regs[4] & 0xFFFF0000) | (esp & 0xFFFF)
+            self._set_outer_sp(esp)
             self._null_inaccessible_segments(rpl)
         else:
+            require_in_code_limit(checked, eip)
             self.stack_release(3 * size)
             self.load_code_segment(cs, rpl, checked)
-        self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
+        self.eip = eip
         self._set_flags_from_pop(flags, size, iret=True, cpl=old_cpl)
+
+    def _set_outer_sp(self, sp):
+        """(E)SP after IRET or RETF to an outer level, SS already loaded: the
+        popped value (a word after 16-bit pops, zero-extended) goes whole
+        into ESP on a 32-bit stack and into SP only on a 16-bit one; SS's B
+        bit decides, not the operand size (SDM RET: "ESP <- tempESP")."""
+        if self._stack32():
+            self.regs[4] = sp & 0xFFFFFFFF
+        else:
+            self.regs[4] = (self.regs[4] & 0xFFFF0000) | (sp & 0xFFFF)
 
     def _null_inaccessible_segments(self, cpl):
         for i in (ES, DS, FS, GS):
@@ -267,9 +291,11 @@ class Interrupts:
             return
         if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "jmp", next_eip):
             return
-        self._far_target_checks(sel)
-        self.load_code_segment(sel, self.cpl)
-        self.eip = offset & (0xFFFFFFFF if osz == 32 else 0xFFFF)
+        checked = self._far_target_checks(sel)
+        offset &= 0xFFFFFFFF if osz == 32 else 0xFFFF
+        require_in_code_limit(checked, offset)
+        self.load_code_segment(sel, self.cpl, checked)
+        self.eip = offset
 
     def far_call(self, sel, offset, osz, next_eip):
         size = osz // 8
@@ -281,6 +307,7 @@ class Interrupts:
             if system is not None and tasks.far_transfer(self, sel, system[0], system[1], "call", next_eip):
                 return
             checked = self._far_target_checks(sel)
+            require_in_code_limit(checked, offset & (0xFFFFFFFF if osz == 32 else 0xFFFF))
         saved_sp = self.regs[4]
         try:
             self.push_value(self.seg[CS], size)
@@ -317,22 +344,24 @@ class Interrupts:
             return
         checked = self.check_code_segment(cs)
         rpl, attr = cs & 3, checked[3]
-        if rpl < self.cpl or (not attr & A_CONFORMING_OR_EXPANDDOWN and dpl(attr) != rpl):
+        if rpl < self.cpl:
+            raise Fault(GP, cs & 0xFFFC)
+        if (dpl(attr) > rpl) if attr & A_CONFORMING_OR_EXPANDDOWN else (dpl(attr) != rpl):
             raise Fault(GP, cs & 0xFFFC)
         if not attr & A_PRESENT:
             raise Fault(NP, cs & 0xFFFC)
+        eip &= 0xFFFFFFFF if size == 4 else 0xFFFF
         if rpl > self.cpl:
             esp = self.stack_read(2 * size + release, size)
             ss = self.stack_read(3 * size + release, size) & 0xFFFF
             ss_checked = self.check_stack_segment(ss, rpl)
+            require_in_code_limit(checked, eip)
             self.load_code_segment(cs, rpl, checked)
             self.set_seg(SS, ss, *ss_checked[1:])
-            if size == 4:
-                self.regs[4] = (esp + release) & 0xFFFFFFFF
-            else:        # a 16-bit return loads SP only
-                self.regs[4] = (self.regs[4] & 0xFFFF0000) | ((esp + release) & 0xFFFF)
+            self._set_outer_sp(esp + release)     # `retf n` releases n bytes on the outer stack too
             self._null_inaccessible_segments(rpl)
         else:
+            require_in_code_limit(checked, eip)
             self.stack_release(2 * size + release)
             self.load_code_segment(cs, rpl, checked)
-        self.eip = eip & (0xFFFFFFFF if size == 4 else 0xFFFF)
+        self.eip = eip

@@ -36,6 +36,15 @@ def rights_masks(sattr, checked):
     return noread, nowrite | 1 << CS
 
 
+def require_in_code_limit(checked, eip, code=0):
+    """A far transfer's target offset must lie within the new code
+    segment's limit (`checked`: its (addr, base, limit, attr)), else the
+    transfer itself faults with #GP(0) (#GP(EXT) for an interrupt) before
+    anything changes (SDM JMP, CALL, RET, IRET, INT n pseudo-code)."""
+    if eip > checked[2]:
+        raise Fault(GP, code)
+
+
 def write_fault(seg):
     """The fault for a write the segment's type forbids."""
     return Fault(SSF if seg == SS else GP, 0)

@@ -643,6 +643,12 @@ def sem_nm(e, i):
     e.end_block(None)
 
 
+def sem_wait(e, i):
+    """WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set (a task switch
+    sets TS: the FPU state belongs to the previous task); else nothing."""
+    e.emit("if s.cr[0] & 0xA == 0xA: raise Fault(7)")
+
+
 # ---- segments and system --------------------------------------------------------------
 def sem_mov_from_sreg(e, i):
     dst, sreg = i.ops

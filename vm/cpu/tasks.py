@@ -4,10 +4,12 @@ a task gate, and IRET with NT=1 back along the back link.  Both TSS formats:
 the 386 TSS (types 9/B, 32-bit fields, CR3) and the 286 TSS (types 1/3,
 16-bit fields).  The outgoing state is saved in the current TSS, the busy
 bits, back link and NT are kept as the SDM's table 7-2 gives them, CR0.TS is
-set, and the incoming state is loaded; a bad incoming segment raises
-#TS(selector) (#NP for a not-present one), in the new task's context."""
+set, and the incoming state is loaded; its segments are checked in the
+order of the SDM's table 7-1 (task_segments.py), and a fault there is
+taken in the new task's context, at its CS:EIP."""
 from __future__ import annotations
 
+from . import task_segments
 from .faults import Fault
 from .flags import NT, VM
 from .segments import CS, DS, ES, FS, GS, GP, NP, SS, dpl
@@ -50,9 +52,10 @@ def far_transfer(cpu, sel, lo, hi, source, next_eip):
     return True
 
 
-def switch(cpu, sel, source, return_eip):
+def switch(cpu, sel, source, return_eip, error_code=None):
     """Switch to the task whose TSS `sel` names.  `source`: "jmp", "call",
-    "int" (an interrupt or exception through a task gate) or "iret"."""
+    "int" (an interrupt or exception through a task gate, whose
+    `error_code` is pushed on the new task's stack) or "iret"."""
     addr, base, limit, attr = tss_descriptor(cpu, sel, TS if source == "iret" else GP)
     busy = bool(attr & BUSY)
     if busy != (source == "iret"):
@@ -75,7 +78,14 @@ def switch(cpu, sel, source, return_eip):
         _set_busy(cpu, addr, True)
     cpu.tr_sel, cpu.tr_base, cpu.tr_limit, cpu.tr_attr = sel, base, limit, attr | BUSY
     cpu.cr[0] |= 8                                        # CR0.TS: the FPU state belongs to the old task
-    _load_state(cpu, new32, nested=source in ("call", "int"))
+    # the commit point: a fault from here on is taken in the new task, at its CS:EIP
+    try:
+        _load_state(cpu, new32, nested=source in ("call", "int"))
+        if error_code is not None:
+            cpu.push_value(error_code, 4 if new32 else 2)
+    except Fault as f:
+        f.task_eip = cpu.eip
+        raise
 
 
 def _set_busy(cpu, desc_addr, busy):
@@ -111,39 +121,4 @@ def _load_state(cpu, new32, nested):
     cpu.regs[:] = regs
     cpu.eip = eip
     cpu.set_eflags((eflags | NT) if nested else eflags)
-    _load_segments(cpu, ldt, dict(zip(SEG_ORDER, sels)), eflags)
-
-
-def _load_segments(cpu, ldt, sels, eflags):
-    """LDTR, then CS (which gives the new CPL), SS and the data segments,
-    each with its descriptor checks; a bad one is #TS(selector)."""
-    if eflags & VM:
-        raise Fault(TS, cpu.tr_sel & 0xFFFC)              # V86 tasks: not supported here
-    try:
-        cpu.load_ldt(ldt)
-    except Fault as f:
-        raise Fault(TS, ldt & 0xFFFC) from f
-    cs = sels[CS]
-    cpl = cs & 3
-    _checked(cpu, lambda: cpu.load_code_segment(cs, cpl, _code_checks(cpu, cs, cpl)), cs)
-    _checked(cpu, lambda: cpu.load_stack_segment(sels[SS], cpl), sels[SS])
-    for seg in (ES, DS, FS, GS):
-        _checked(cpu, lambda: cpu.load_data_segment(seg, sels[seg]), sels[seg])
-
-
-def _code_checks(cpu, cs, cpl):
-    checked = cpu.check_code_segment(cs, TS)
-    attr = checked[3]
-    conforming = attr & 0x04
-    if (conforming and dpl(attr) > cpl) or (not conforming and dpl(attr) != cpl):
-        raise Fault(TS, cs & 0xFFFC)
-    return checked
-
-
-def _checked(cpu, load, sel):
-    try:
-        load()
-    except Fault as f:
-        if f.vector == GP:
-            raise Fault(TS, sel & 0xFFFC) from f
-        raise
+    task_segments.load(cpu, ldt, dict(zip(SEG_ORDER, sels)), eflags & VM)

@@ -27,10 +27,11 @@ MAX_BLOCK_INSNS = 48
 
 
 class AddrOp:
-    """A memory operand whose linear address is already in a local."""
+    """A memory operand whose linear address is already in a local; `seg`
+    is its segment register (a store through it checks the segment's type)."""
 
-    def __init__(self, bits, name):
-        self.bits, self.name = bits, name
+    def __init__(self, bits, name, seg=None):
+        self.bits, self.name, self.seg = bits, name, seg
 
 
 class Emitter:
@@ -124,7 +125,7 @@ class Emitter:
             self.emit(f"{name} = {self.linear(mem.seg, offset, max(1, mem.bits // 8))}")
         else:
             self.emit(f"{name} = ({self.addr(mem)} + {delta}) & 0xFFFFFFFF")
-        return AddrOp(mem.bits, name)
+        return AddrOp(mem.bits, name, mem.seg)
 
     # ---- operands -----------------------------------------------------------------
     def v(self, op) -> str:
@@ -167,7 +168,7 @@ class Emitter:
             else:
                 self.emit(f"R[{i - 4}] = R[{i - 4}] & 0xFFFF00FF | ({expr}) << 8")
         elif isinstance(op, (Mem, AddrOp)):
-            if isinstance(op, Mem) and self.limited >> op.seg & 1:
+            if op.seg is not None and self.limited >> op.seg & 1:
                 self.emit(f"s.checked_write({op.seg})")     # the segment's type may forbid writes
             self.writes += 1
             self.emit(f"if wr{op.bits}({self.addr(op)}, {expr}): _w = 1")

@@ -1,5 +1,6 @@
 """Virtual-8086 mode (SDM vol. 3, chapter 20; 80386): entry by IRET at CPL 0
-with VM=1 in the popped EFLAGS, real-mode-style segments at CPL 3, and the
+with VM=1 in the popped EFLAGS or by a task switch to a 386 TSS whose
+EFLAGS image has VM=1, real-mode-style segments at CPL 3, and the
 way out: an interrupt or exception to a DPL-0 non-conforming handler, which
 pushes GS, FS, DS, ES, SS, ESP, EFLAGS, CS, EIP (and the error code) on
 the ring-0 stack and nulls DS, ES, FS and GS.  The IOPL-sensitive
@@ -20,19 +21,28 @@ def enter_from_iret(cpu, eip, cs, flags):
     9-dword frame and start the V86 task at CS:IP."""
     esp, ss, es, ds, fs, gs = (cpu.stack_read(4 * k, 4) for k in range(3, 9))
     cpu.set_eflags(flags)                       # at CPL 0 every flag, VM included, is taken
-    for seg, sel in ((CS, cs), (SS, ss), (ES, es), (DS, ds), (FS, fs), (GS, gs)):
-        sel &= 0xFFFF
-        cpu.set_seg(seg, sel, sel << 4, 0xFFFF, V86_CODE if seg == CS else V86_DATA)
+    load_segments(cpu, {CS: cs, SS: ss, ES: es, DS: ds, FS: fs, GS: gs})
     cpu.regs[4] = esp
-    cpu.set_cpl(3)
     cpu.eip = eip & 0xFFFF
+
+
+def load_segments(cpu, sels):
+    """The six segment registers from `sels` ({register: selector}) the way
+    V86 mode loads them (base = selector x 16, limit 64 KiB, DPL 3, no
+    descriptor read), and CPL 3: the end of an IRET to V86 and of a task
+    switch to a TSS whose EFLAGS image has VM=1 (VM is already set)."""
+    for seg in (CS, SS, ES, DS, FS, GS):
+        sel = sels[seg] & 0xFFFF
+        cpu.set_seg(seg, sel, sel << 4, 0xFFFF, V86_CODE if seg == CS else V86_DATA)
+    cpu.set_cpl(3)
     cpu.update_mode()
 
 
 def interrupt_out(cpu, sel, checked, new_cpl, gate32, eflags, return_eip, code, vector, offset, trap):
     """An interrupt or exception taken in V86 mode through an interrupt or
     trap gate: only to a DPL-0 non-conforming code segment, #GP(selector)
-    otherwise."""
+    otherwise.  (Through a task gate the task switch saves the V86 state,
+    VM=1 included, in the V86 task's TSS: tasks.py.)"""
     if new_cpl != 0:
         raise Fault(GP, sel & 0xFFFC)
     ss_sel, esp = cpu._tss_stack(0)
