@@ -204,3 +204,26 @@ def test_grub_boots_under_seabios_on_the_vm(built, tmp_path):
     qemu_status, qemu_serial = boot_qemu(tmp_path, "-drive", f"format=raw,file={built / 'grub.img'}")
     assert qemu_status == 0
     assert kernel_part(serial) == kernel_part(qemu_serial)
+
+
+# ---------------------------------------------------------------- kpyc build --grub
+
+@needs_grub
+def test_kpyc_build_grub_writes_grub_img(tmp_path, capsys):
+    from compiler.cli import main
+    assert main(["build", "--grub", "--cmdline", "exp=printf", "-o", str(tmp_path)]) == 0
+    assert f"kpyc: wrote {tmp_path / 'grub.img'}" in capsys.readouterr().err
+    image = (tmp_path / "grub.img").read_bytes()
+    assert image[510:512] == b"\x55\xAA" and len(image) > KERNEL_LBA * 512
+    assert main(["run", "--grub", "--image", str(tmp_path / "grub.img")]) == 1
+    assert "--grub: no effect with --image" in capsys.readouterr().err
+
+
+def test_kpyc_build_grub_bad_input_is_a_message(tmp_path, capsys, monkeypatch):
+    from compiler import grubimage
+    from compiler.cli import main
+    assert main(["build", "--grub", "--cmdline", "exp='x'", "-o", str(tmp_path)]) == 1
+    assert "kpyc: error: the boot command line must not contain a single quote" in capsys.readouterr().err
+    monkeypatch.setattr(grubimage, "grub_mkimage", lambda: None)
+    assert main(["build", "--grub", "-o", str(tmp_path)]) == 1
+    assert "grub-mkimage or /usr/lib/grub/i386-pc is missing" in capsys.readouterr().err
