@@ -227,3 +227,18 @@ def test_kpyc_build_grub_bad_input_is_a_message(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(grubimage, "grub_mkimage", lambda: None)
     assert main(["build", "--grub", "-o", str(tmp_path)]) == 1
     assert "grub-mkimage or /usr/lib/grub/i386-pc is missing" in capsys.readouterr().err
+
+
+@needs_grub
+def test_a_kernel_of_ones_own_goes_in_as_it_is(tmp_path):
+    """`kpyc init`'s kernel carries its own Multiboot header: GRUB ELF-loads it unchanged."""
+    from compiler.cli import main
+    project = tmp_path / "mine"
+    assert main(["init", str(project)]) == 0
+    assert main(["build", "--grub", "--root", str(project)]) == 0
+    elf = (project / "build" / "kernel.elf").read_bytes()
+    image = (project / "build" / "grub.img").read_bytes()
+    assert image[KERNEL_LBA * 512:].rstrip(b"\0") == elf.rstrip(b"\0")
+    status, serial = boot_qemu(tmp_path, "-drive", f"format=raw,file={project / 'build' / 'grub.img'}")
+    assert status == 0
+    assert serial.startswith("hello from my kernel: 6 * 7 = 42")
