@@ -64,6 +64,9 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
                    "(an ELF-only build gets it as the Multiboot command line)")
     p.add_argument("--root", type=Path, help="project directory (default: found from the cwd)")
     p.add_argument("-o", "--out-dir", type=Path, help="output directory (default ROOT/build)")
+    p.add_argument("--grub", action="store_true",
+                   help="also write grub.img: Debian's GRUB (grub-pc-bin) multiboot-loading the kernel "
+                        "ELF with --cmdline; `kpyc run --grub` boots that image")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -124,14 +127,22 @@ def do_build(args, for_run: bool = False) -> "object":
         desc = load_description(root)
         if not (desc.mbr and desc.kernel):
             cmdline = ""        # an ELF-only build: run_elf passes it as the Multiboot command line
-    return build(root, opt=2 if args.opt is None else args.opt, debug=args.debug, cmdline=cmdline,
-                 out_dir=out_dir, progress=args.stages)
+    res = build(root, opt=2 if args.opt is None else args.opt, debug=args.debug, cmdline=cmdline,
+                out_dir=out_dir, progress=args.stages)
+    if getattr(args, "grub", False):
+        from compiler.grubimage import write_grub_image
+        args.stages("writing grub.img (grub-mkimage)")
+        res.grub_image = write_grub_image(res.kernel_elf, Path(out_dir) / "grub.img", args.cmdline)
+        res.outputs.append(res.grub_image)
+    return res
 
 
 def cmd_build(args) -> int:
     res = do_build(args)
     wrote = res.disk_image if res.disk_image in res.outputs else res.kernel_elf
     print(f"kpyc: wrote {wrote}", file=sys.stderr)
+    if getattr(args, "grub", False):
+        print(f"kpyc: wrote {res.grub_image}", file=sys.stderr)
     return 0
 
 
@@ -140,6 +151,8 @@ def check_run_options(args) -> None:
     if args.image is not None:
         given = [name for name, on in (("-O", args.opt is not None), ("-g", args.debug),
                                        ("--root", args.root), ("-o/--out-dir", args.out_dir)) if on]
+        if getattr(args, "grub", False):
+            given.append("--grub")
         if given:
             raise UsageError(f"{', '.join(given)}: no effect with --image, which boots an image already built")
     if args.qemu:
@@ -173,7 +186,7 @@ def cmd_run(args) -> int:
     image = args.image
     if image is None:
         res = do_build(args, for_run=True)
-        image = res.disk_image
+        image = res.grub_image if getattr(args, "grub", False) else res.disk_image
         if image not in res.outputs:
             return run_elf(res.kernel_elf, args)
     elif not image.is_file():
@@ -266,7 +279,8 @@ def user_error_types() -> tuple[type, ...]:
     """The exceptions that carry a message meant for the user."""
     types: list[type] = [UsageError]
     for mod, name in (("compiler.driver", "CompileError"), ("compiler.build", "BuildError"),
-                      ("compiler.linker", "LinkError"), ("compiler.init", "InitError")):
+                      ("compiler.linker", "LinkError"), ("compiler.init", "InitError"),
+                      ("compiler.grubimage", "GrubImageError")):
         try:
             types.append(getattr(__import__(mod, fromlist=[name]), name))
         except (ImportError, AttributeError):

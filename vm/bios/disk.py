@@ -16,6 +16,7 @@ HEADS, SECTORS_PER_TRACK = 16, 63
 STATUS_OK, STATUS_BAD_COMMAND, STATUS_MEDIA_ERROR = 0x00, 0x01, 0x0C
 BOOT_DRIVE = 0x80
 BDA_DISK_STATUS = 0x474
+EL_TORITO_PACKET_SIZE = 0x13
 
 
 class Disk:
@@ -42,6 +43,8 @@ class DiskServices:
 
     def handle(self, call: BiosCall):
         function = call.ah
+        if function == 0x4B:
+            return self._cd_emulation_status(call)
         if call.dl != BOOT_DRIVE or self.disk is None:
             return self._no_such_drive(call, function)
         handler = {
@@ -91,6 +94,15 @@ class DiskServices:
         call.bl = 0
         call.ax = 0
         self._finish(call, STATUS_OK)
+
+    def _cd_emulation_status(self, call):
+        """AH=4Bh (El Torito: AL=00h terminate emulation, 01h status), for any
+        drive as SeaBIOS answers it: success and the 13h-byte specification
+        packet at DS:SI with media type 0, "no emulation" (nothing boots
+        from an emulated CD here), and every other field 0."""
+        packet = bytes((EL_TORITO_PACKET_SIZE,)) + bytes(EL_TORITO_PACKET_SIZE - 1)
+        call.write(call.linear(call.seg(3), call.si), packet)
+        call.succeed()
 
     # ------------------------------------------------------------ CHS
     def _chs(self, call):

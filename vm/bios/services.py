@@ -1,6 +1,11 @@
 """The smaller BIOS services: int 10h video, 11h equipment, 12h memory
 size, 15h system (E820, E801, 88h, A20), 16h keyboard (no key is ever
-pressed), 1Ah time of day."""
+pressed), 1Ah time of day.
+
+Absent on purpose, answered as a BIOS without them (Ralf Brown's list):
+VBE (int 10h AH=4Fh: AX is left as it was, so AX != 004Fh) and APM
+(int 15h AH=53h: CF=1, AH=86h). SeaBIOS on QEMU has both; GRUB probes them
+and does without."""
 
 from ..devices import write_to_host
 from .call import BiosCall, BiosFault
@@ -10,6 +15,8 @@ SMAP = 0x534D4150
 BDA_EQUIPMENT, BDA_BASE_MEMORY, BDA_TICKS = 0x410, 0x413, 0x46C
 BDA_CURSOR = 0x450
 UNSUPPORTED = 0x86
+APM = 0x53
+VBE = 0x4F
 
 
 class VideoServices:
@@ -48,6 +55,8 @@ class VideoServices:
             self._write_string(call)
         elif function == 0x12 and call.bl == 0x10:
             call.bh, call.bl, call.cx = 0, 3, 0x0009      # colour, 256 KiB, EGA switches
+        elif function == VBE:
+            pass                           # no VBE: AX stays 4Fxxh, not 004Fh (GRUB's multiboot probes it)
         elif function not in (0x01, 0x05, 0x06, 0x07, 0x08, 0x10, 0x11, 0x12, 0x1A):
             self.log("guest_errors", f"int 10h: unsupported function AH={function:#04x}")
         call.write16(BDA_CURSOR, (self.vga.cursor // 80) << 8 | self.vga.cursor % 80)
@@ -92,6 +101,8 @@ class SystemServices:
             self._a20(call)
         elif function == 0x86:
             call.succeed()                 # wait: emulated time has nothing to wait for
+        elif function == APM:
+            call.fail(UNSUPPORTED)         # every APM call: 86h "APM not present" (GRUB's lsapm probes it)
         else:
             self.board.log("guest_errors", f"int 15h: unsupported function AX={call.ax:#06x}")
             call.fail(UNSUPPORTED)
