@@ -56,6 +56,17 @@ def kpyc_version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """--version, asking importlib.metadata (~15 ms) only when given."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"kpyc {kpyc_version()}")
+        parser.exit()
+
+
 def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=None,
                    help="optimisation level (default 2)")
@@ -68,8 +79,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpyc", description="the kpy kernel toolchain")
-    parser.add_argument("--version", action="version", version=f"kpyc {kpyc_version()}",
-                        help="print kpyc's version and exit")
+    parser.add_argument("--version", action=_VersionAction, help="print kpyc's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -106,7 +116,7 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", dest="output", type=Path,
                    help="output file; - for standard output (default: stdout for llvm/asm, SOURCE.o for obj)")
     rp = sub.add_parser("report", help="run the seed's experiments on the VM and QEMU; write report.md/.html")
-    from compiler.report.command import add_options as add_report_options
+    from compiler.report.options import add_options as add_report_options
     add_report_options(rp)
     return parser
 
