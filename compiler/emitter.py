@@ -162,12 +162,25 @@ def isolated(fn, *args):
         _child = None
     if _child is None:
         _child = _Child()
+        _reap_at_exit()
     child = _child
     try:
         return child.call(fn, args)
     finally:
         if child.dead:
             _child = None          # the next request forks a fresh one
+
+
+def _reap_at_exit() -> None:
+    """Wait for the child when this process ends (it would exit by itself on
+    the closed pipe, but unwaited it is an orphan whose time no one counts).
+    A multiprocessing worker runs no atexit handlers, only its finalizers."""
+    import atexit
+    import sys
+    atexit.register(shutdown)
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.Finalize(None, shutdown, exitpriority=10)
 
 
 def shutdown() -> None:
