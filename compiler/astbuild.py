@@ -243,7 +243,11 @@ class AstBuilder:
         out = []
         for a in alts:
             if isinstance(a, Tree) and a.data == "literal_pattern":
-                out.append(self.expr(a.children[0]))
+                lit = a.children[0]
+                if isinstance(lit, Tree) and lit.data == "neg_number":      # `case -1:` (C's case -1:)
+                    out.append(A.UnaryOp(self.loc(lit), "-", self.expr(lit.children[0])))
+                else:
+                    out.append(self.expr(lit))
             elif isinstance(a, Tree) and a.data == "capture_pattern":
                 # Python would bind the name; kpy compares with a Final constant of that name.
                 out.append(A.Name(self.loc(a.children[0]), str(a.children[0])))
