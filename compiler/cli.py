@@ -101,7 +101,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("init", help="write a new kernel project (build.toml, main.kpy, README) into DIR")
     i.add_argument("directory", type=Path, metavar="DIR", help="the new project's directory (created; must be empty)")
-    i.add_argument("--template", default="hello", help="which template (default hello; see the kpy README)")
+    i.add_argument("--template", default="hello",
+                   help="which template: hello (COM1 and ACPI power-off, the default) or threads (two threads on the timer)")
 
     c = sub.add_parser("compile", help="compile one module")
     c.add_argument("source", type=Path, metavar="SOURCE", help="the .kpy module to compile")
