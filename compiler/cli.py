@@ -191,7 +191,7 @@ def cmd_run(args) -> int:
         raise UsageError(f"no such image: {image}")
     elif args.cmdline:
         image = image_with_cmdline(image, args.cmdline)
-    args.stages(f"booting {image} on {'qemu-system-i386' if args.qemu else 'the VM'}")
+    args.stages(f"booting {image} on {'qemu-system-i386' if args.qemu else 'the VM'}", hands_over=True)
     if args.qemu:
         return run_on_qemu(image, args)
     from vm.cli import run_from_args
@@ -202,7 +202,7 @@ def run_elf(elf: Path, args) -> int:
     """A build with no [image] table: boot its kernel ELF through Multiboot
     (the VM's --kernel, QEMU's -kernel), the command line as -append."""
     args.kernel = str(elf)
-    args.stages(f"booting {elf} (Multiboot) on {'qemu-system-i386' if args.qemu else 'the VM'}")
+    args.stages(f"booting {elf} (Multiboot) on {'qemu-system-i386' if args.qemu else 'the VM'}", hands_over=True)
     if getattr(args, "append", None) is None:
         args.append = args.cmdline or ""
     if args.qemu:
@@ -287,8 +287,8 @@ def user_error_types() -> tuple[type, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    from compiler.progress import Stages
-    args.stages = Stages()
+    from compiler.progress import make_stages
+    args.stages = make_stages()
     try:
         try:
             return COMMANDS[args.command](args)
