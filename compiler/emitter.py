@@ -73,6 +73,8 @@ class _Child:
             os.close(ans_r)
             os.dup2(self.errf.fileno(), 2)
             _quiet_fault_handler()
+            import signal
+            signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C is the parent's to handle
             code = 0
             try:
                 _serve(req_r, ans_w)
@@ -90,6 +92,11 @@ class _Child:
             answer = _read_message(self.ans)
         except (BrokenPipeError, OSError):
             answer = None
+        except BaseException:
+            # Interrupted (Ctrl-C) mid-request: the child's answer would be
+            # read as the next request's, so this child is done for.
+            self.kill()
+            raise
         if answer is None:                              # it died serving this request
             report = self._stderr_since(start)
             self.close()
@@ -115,6 +122,14 @@ class _Child:
         except ChildProcessError:
             pass
         self.errf.close()
+
+    def kill(self) -> None:
+        import signal
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.close()
 
     def forget(self) -> None:
         """In a forked process: drop the parent's child without waiting for

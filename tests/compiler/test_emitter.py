@@ -59,3 +59,26 @@ def test_compile_all_blames_the_module_that_killed_llvm(tmp_path, jobs):
     (src / "b.kpy").write_text(GOOD)
     objects = compile_all(paths, roots=[src], opt=1, cache_dir=tmp_path / "cache", jobs=jobs)
     assert all(obj[:4] == b"\x7fELF" for obj in objects.values())
+
+
+def _sleep(seconds):
+    import time
+    time.sleep(seconds)
+    return "slept"
+
+
+def test_an_interrupted_request_does_not_leak_its_answer_into_the_next():
+    import signal
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            emitter.isolated(_sleep, 5)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert emitter.isolated(_pid, None) != os.getpid()      # a fresh child, answering this request
+    assert emitter.isolated(_sleep, 0) == "slept"
