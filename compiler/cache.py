@@ -357,7 +357,10 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(_compile_job, work, chunksize=max(1, len(work) // (4 * jobs))))
+            # Largest sources first, one at a time: the workers finish together
+            # instead of one of them compiling a last chunk alone.
+            work.sort(key=lambda w: -len(read_source(w[0])[0]))
+            results = list(pool.map(_compile_job, work, chunksize=1))
         cache._meta.clear()     # the workers wrote metadata this process has not read
     else:
         results = [_compile_job(w) for w in work]
