@@ -57,9 +57,13 @@ MAX_INT_LITERAL_CHARS = 80
 
 
 class AstBuilder:
-    def __init__(self, filename: str, sink: DiagnosticSink):
+    def __init__(self, filename: str, sink: DiagnosticSink, bodies: bool = True):
         self.filename = filename
         self.sink = sink
+        # An imported module is used for its declarations only (each module's
+        # bodies are checked when it is compiled itself): without bodies its
+        # syntax tree costs about a third of the time.
+        self.bodies = bodies
 
     # ---- helpers --------------------------------------------------------
     def loc(self, node) -> Loc:
@@ -243,7 +247,11 @@ class AstBuilder:
         out = []
         for a in alts:
             if isinstance(a, Tree) and a.data == "literal_pattern":
-                out.append(self.expr(a.children[0]))
+                lit = a.children[0]
+                if isinstance(lit, Tree) and lit.data == "neg_number":      # `case -1:` (C's case -1:)
+                    out.append(A.UnaryOp(self.loc(lit), "-", self.expr(lit.children[0])))
+                else:
+                    out.append(self.expr(lit))
             elif isinstance(a, Tree) and a.data == "capture_pattern":
                 # Python would bind the name; kpy compares with a Final constant of that name.
                 out.append(A.Name(self.loc(a.children[0]), str(a.children[0])))
@@ -293,7 +301,10 @@ class AstBuilder:
     def funcdef(self, n: Tree, decos) -> A.FunctionDef:
         name, params, ret, body = n.children
         plist, varargs = self.parameters(params)
-        stmts = self.suite(body)
+        if self.bodies or _statement_count(body) == 1:
+            stmts = self.suite(body)        # (a one-statement body may be the stub `...`)
+        else:
+            stmts = []
         is_stub = (len(stmts) == 1 and isinstance(stmts[0], A.ExprStmt)
                    and isinstance(stmts[0].value, A.EllipsisLit))
         return A.FunctionDef(self.loc(name), self.name_of(name), plist, varargs,
@@ -481,5 +492,14 @@ class AstBuilder:
         return A.StrLit(self.loc(n), b"".join(parts))
 
 
-def build_module(tree: Tree, filename: str, modname: str, sink: DiagnosticSink) -> A.Module:
-    return AstBuilder(filename, sink).module(tree, modname)
+def build_module(tree: Tree, filename: str, modname: str, sink: DiagnosticSink,
+                 bodies: bool = True) -> A.Module:
+    """The module's syntax tree; `bodies=False`: function bodies are left
+    empty (a stub `...` is kept), for a module that is only imported."""
+    return AstBuilder(filename, sink, bodies).module(tree, modname)
+
+
+def _statement_count(body) -> int:
+    if isinstance(body, Tree) and body.data == "suite":
+        return len(body.children)
+    return 1

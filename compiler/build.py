@@ -188,10 +188,33 @@ def _module_files(pattern: str, roots: list[Path]) -> list[Path]:
 
 def _imports_of(path: Path, roots: list[Path]) -> list[Path]:
     """Modules a source imports that exist under the roots (the compiler reports the rest)."""
+    files = []
+    for name in _import_names(path, roots):
+        files += _module_files(name, roots)
+    return files
+
+
+def _import_names(path: Path, roots: list[Path]) -> list[str]:
+    """The module names a source's import statements name, kept in the compile
+    cache by the source's content (a no-change build parses nothing)."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError, ValueError):
         return []           # the compiler gives the proper diagnostic
+    memo = _memo(roots, "imports")
+    names = memo.get(text) if memo is not None else None
+    if names is None:
+        names = _parse_import_names(text, path)
+        if memo is not None and names is not None:
+            memo.put(text, names)
+    return names or []
+
+
+def _parse_import_names(text: str, path: Path) -> list[str] | None:
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except (SyntaxError, ValueError):
+        return None
     names = []
     for node in tree.body:          # kpy imports are module-level statements (compiler/modules.py)
         if isinstance(node, ast.Import):
@@ -199,15 +222,39 @@ def _imports_of(path: Path, roots: list[Path]) -> list[Path]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
             names += [f"{node.module}.{a.name}" for a in node.names]
-    files = []
-    for name in names:
-        files += _module_files(name, roots)
-    return files
+    return names
 
 
-def target_sources(spec: TargetSpec, project_root: Path, roots: list[Path]) -> list[Path]:
-    """Every source file of a target, in link order, without repeats."""
+def _memo(roots: list[Path], kind: str):
+    """The compile cache's content memo of this kind, or None without one."""
+    try:
+        from compiler.cache import content_memo
+    except ImportError:
+        return None
+    return content_memo(roots, kind)
+
+
+class _HeaderCache:
+    """compiler.linker's header cache, kept in the compile cache's content memo."""
+
+    def __init__(self, roots: list[Path]):
+        self.memo = _memo(roots, "elf-headers")
+
+    def get(self, data: bytes):
+        return self.memo.get(data) if self.memo is not None else None
+
+    def put(self, data: bytes, headers) -> None:
+        if self.memo is not None:
+            self.memo.put(data, [list(h) for h in headers])
+
+
+def target_sources(spec: TargetSpec, project_root: Path, roots: list[Path],
+                   imports: dict | None = None) -> list[Path]:
+    """Every source file of a target, in link order, without repeats.
+    `imports`: {path: its imports' files}, shared by the targets of one build
+    (each source's imports are looked up once per build, not once per target)."""
     ordered: dict[Path, None] = {}
+    imports = {} if imports is None else imports
 
     def visit(path: Path):
         path = path.resolve()
@@ -215,7 +262,9 @@ def target_sources(spec: TargetSpec, project_root: Path, roots: list[Path]) -> l
             return
         ordered[path] = None
         if spec.follow_imports:
-            for dep in _imports_of(path, roots):
+            if path not in imports:
+                imports[path] = _imports_of(path, roots)
+            for dep in imports[path]:
                 visit(dep)
 
     for pattern in spec.modules:
@@ -293,9 +342,11 @@ def _display_name(path: Path, project_root: Path) -> str:
         return str(path)
 
 
-def target_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cache: _ObjectCache):
-    objects = [(_display_name(p, project_root), cache.get(p))
-               for p in target_sources(spec, project_root, roots)]
+def target_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cache: _ObjectCache,
+                   sources: list[Path] | None = None):
+    if sources is None:
+        sources = target_sources(spec, project_root, roots)
+    objects = [(_display_name(p, project_root), cache.get(p)) for p in sources]
     for rel in spec.objects:
         path = project_root / rel
         try:
@@ -306,11 +357,12 @@ def target_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cach
     return objects
 
 
-def _runtime_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cache: _ObjectCache):
+def _runtime_objects(spec: TargetSpec, project_root: Path, roots: list[Path], cache: _ObjectCache,
+                     sources: list[Path]):
     """The runtime modules the target refers to and does not list itself."""
     from .resources import runtime_sources
     from .runtimelib import needed_runtime
-    have = set(target_sources(spec, project_root, roots))
+    have = set(sources)
     objects = [cache.get(p) for p in have]
     return [(_display_name(p, project_root), cache.get(p))
             for p in needed_runtime(objects, have, runtime_sources(), cache.get)]
@@ -326,17 +378,20 @@ def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", ou
     out_dir = Path(out_dir) if out_dir is not None else project_root / "build"
     desc = load_description(project_root)
     cache = _ObjectCache(desc.roots, opt, debug)
-    sources = list(dict.fromkeys(p for spec in desc.targets.values()
-                                 for p in target_sources(spec, project_root, desc.roots)))
+    imports: dict[Path, list[Path]] = {}
+    per_target = {name: target_sources(spec, project_root, desc.roots, imports)
+                  for name, spec in desc.targets.items()}
+    sources = list(dict.fromkeys(p for files in per_target.values() for p in files))
     progress(f"compiling {len(sources)} modules (-O{opt}{' -g' if debug else ''})")
     cache.prefetch(sources)
     links: dict[str, LinkResult] = {}
+    headers = _HeaderCache(desc.roots)
     for name, spec in desc.targets.items():
         progress(f"linking {name}")
-        objects = target_objects(spec, project_root, desc.roots, cache) + \
-            _runtime_objects(spec, project_root, desc.roots, cache)
+        objects = target_objects(spec, project_root, desc.roots, cache, per_target[name]) + \
+            _runtime_objects(spec, project_root, desc.roots, cache, per_target[name])
         try:
-            links[name] = link(objects, spec.layout)
+            links[name] = link(objects, spec.layout, header_cache=headers)
         except LinkError as exc:
             raise BuildError(f"link of target {name} failed:\n{exc}") from None
     files = _output_files(desc, links, cmdline)

@@ -9,6 +9,9 @@ Layout under the cache directory (default: build/.kpyc-cache next to the
 source roots, or $KPY_CACHE_DIR):
     meta/<module>-<srchash>.json   {"imports": [...], "iface": {deps: digest}}
     obj/<key>.<emit>               the compiled output
+    memo/<kind>/<hash>.json        facts derived from a file's content alone, for
+                                   the build (ContentMemo: a source's import
+                                   statements, an object's section headers)
 """
 from __future__ import annotations
 
@@ -103,6 +106,7 @@ class CompileCache:
         # Interface digests by module, kept during one compile_all only
         # (sources may change between calls in a long-lived process).
         self._digests: dict[tuple, str] | None = None
+        self.memos: dict[str, ContentMemo] = {}
 
     # ---- per-module metadata ------------------------------------------------------
     def _meta_path(self, module: str, srchash: str) -> Path:
@@ -248,6 +252,57 @@ class CompileCache:
         return result.output
 
 
+class ContentMemo:
+    """JSON values computed from some content alone, kept under its hash so
+    a no-change build does not compute them again (kpyc build: the imports
+    of each source, the section headers of each object for the linker)."""
+
+    def __init__(self, directory: Path, kind: str):
+        self.dir = Path(directory) / "memo" / kind
+        self._seen: dict[str, object] = {}
+
+    def _path(self, digest: str) -> Path:
+        return self.dir / f"{digest[:40]}.json"
+
+    def get(self, content):
+        digest = _content_hash(content)
+        if digest in self._seen:
+            return self._seen[digest]
+        try:
+            value = json.loads(self._path(digest).read_text())
+        except (OSError, ValueError):
+            return None
+        self._seen[digest] = value
+        return value
+
+    def put(self, content, value) -> None:
+        digest = _content_hash(content)
+        self._seen[digest] = value
+        try:
+            path = self._path(digest)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "w") as f:
+                json.dump(value, f)
+            os.replace(tmp, path)
+        except OSError:
+            pass           # an unwritable cache only costs time
+
+
+def _content_hash(content) -> str:
+    data = content if isinstance(content, (bytes, bytearray)) else content.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_memo(roots, kind: str, cache_dir=None) -> ContentMemo:
+    """The memo of one kind, in the compile cache the build's sources use."""
+    cache = _cache_for(roots, cache_dir)
+    memo = cache.memos.get(kind)
+    if memo is None:
+        memo = cache.memos[kind] = ContentMemo(cache.dir, kind)
+    return memo
+
+
 _caches: dict[Path, CompileCache] = {}
 
 
@@ -282,6 +337,14 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
         misses = [p for p in paths if not cache.has(p, roots, opt, debug, emit)]
     finally:
         cache._digests = None
+    if not misses:
+        # Nothing to compile: read every object with one set of interface
+        # digests (sources cannot change under a single call's feet).
+        cache._digests = {}
+        try:
+            return {p: cache.compile(p, roots, opt, debug, emit) for p in paths}
+        finally:
+            cache._digests = None
     jobs = min(jobs or os.cpu_count() or 1, len(misses))
     work = [(p, [Path(r) for r in roots], opt, debug, emit, cache.dir) for p in misses]
     if jobs > 1 and hasattr(os, "fork"):
@@ -294,7 +357,10 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(_compile_job, work, chunksize=max(1, len(work) // (4 * jobs))))
+            # Largest sources first, one at a time: the workers finish together
+            # instead of one of them compiling a last chunk alone.
+            work.sort(key=lambda w: -len(read_source(w[0])[0]))
+            results = list(pool.map(_compile_job, work, chunksize=1))
         cache._meta.clear()     # the workers wrote metadata this process has not read
     else:
         results = [_compile_job(w) for w in work]

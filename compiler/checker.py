@@ -303,12 +303,24 @@ class Checker:
             self.block(c.body)
 
     def case_value(self, p: A.Expr, ty: T.IntType, seen: dict) -> A.Expr:
+        negative = isinstance(p, A.UnaryOp) and p.op == "-"        # `case -1:` (a signed number pattern)
         try:
-            v = self.check_expr(p, ty)
+            # A negative pattern is checked as written, not wrapped to the subject's type.
+            v = self.check_expr(p, None if negative else ty)
+            if negative and v.const is not None and isinstance(v.ty, T.LiteralIntType) and ty.signed \
+                    and T.fits(v.const, ty):
+                v = self.check_expr(p, ty)
         except Abort:
             return p
         if v.const is None or not isinstance(v.ty, (T.IntType, T.LiteralIntType, T.BoolType)):
             self.sink.error(p.loc, "a case value must be an integer constant (a literal or a Final name)")
+            return v
+        if v.const < 0 and not ty.signed:
+            # C converts `case -1:` to the subject's type (0xFFFFFFFF); that is
+            # rarely meant, so kpy asks for the value it would be.
+            self.sink.error(p.loc, f"case value {v.const} is negative, and the subject's type {ty} is unsigned; "
+                                   f"write {ty.wrap(v.const):#x} if that value is meant, or match a signed value "
+                                   f"(match {'i64' if ty.bits == 64 else 'i32'}(x):)")
             return v
         if not T.fits(v.const, ty) and not (isinstance(v.ty, T.LiteralIntType) and self._literal_fits(v.const, ty)):
             self.sink.error(p.loc, f"case value {v.const} does not fit in the subject's type {ty}")

@@ -56,6 +56,17 @@ def kpyc_version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """--version, asking importlib.metadata (~15 ms) only when given."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"kpyc {kpyc_version()}")
+        parser.exit()
+
+
 def add_build_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2), default=None,
                    help="optimisation level (default 2)")
@@ -71,8 +82,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpyc", description="the kpy kernel toolchain")
-    parser.add_argument("--version", action="version", version=f"kpyc {kpyc_version()}",
-                        help="print kpyc's version and exit")
+    parser.add_argument("--version", action=_VersionAction, help="print kpyc's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -94,7 +104,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("init", help="write a new kernel project (build.toml, main.kpy, README) into DIR")
     i.add_argument("directory", type=Path, metavar="DIR", help="the new project's directory (created; must be empty)")
-    i.add_argument("--template", default="hello", help="which template (default hello; see the kpy README)")
+    i.add_argument("--template", default="hello",
+                   help="which template: hello (COM1 and ACPI power-off, the default) or threads (two threads on the timer)")
 
     c = sub.add_parser("compile", help="compile one module")
     c.add_argument("source", type=Path, metavar="SOURCE", help="the .kpy module to compile")
@@ -109,7 +120,7 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", dest="output", type=Path,
                    help="output file; - for standard output (default: stdout for llvm/asm, SOURCE.o for obj)")
     rp = sub.add_parser("report", help="run the seed's experiments on the VM and QEMU; write report.md/.html")
-    from compiler.report.command import add_options as add_report_options
+    from compiler.report.options import add_options as add_report_options
     add_report_options(rp)
     return parser
 
@@ -193,7 +204,7 @@ def cmd_run(args) -> int:
         raise UsageError(f"no such image: {image}")
     elif args.cmdline:
         image = image_with_cmdline(image, args.cmdline)
-    args.stages(f"booting {image} on {'qemu-system-i386' if args.qemu else 'the VM'}")
+    args.stages(f"booting {image} on {'qemu-system-i386' if args.qemu else 'the VM'}", hands_over=True)
     if args.qemu:
         return run_on_qemu(image, args)
     from vm.cli import run_from_args
@@ -204,7 +215,7 @@ def run_elf(elf: Path, args) -> int:
     """A build with no [image] table: boot its kernel ELF through Multiboot
     (the VM's --kernel, QEMU's -kernel), the command line as -append."""
     args.kernel = str(elf)
-    args.stages(f"booting {elf} (Multiboot) on {'qemu-system-i386' if args.qemu else 'the VM'}")
+    args.stages(f"booting {elf} (Multiboot) on {'qemu-system-i386' if args.qemu else 'the VM'}", hands_over=True)
     if getattr(args, "append", None) is None:
         args.append = args.cmdline or ""
     if args.qemu:
@@ -290,8 +301,8 @@ def user_error_types() -> tuple[type, ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    from compiler.progress import Stages
-    args.stages = Stages()
+    from compiler.progress import make_stages
+    args.stages = make_stages()
     try:
         try:
             return COMMANDS[args.command](args)

@@ -45,7 +45,8 @@ class Program:
         self._loading: list[str] = []
 
     # ---- loading --------------------------------------------------------
-    def add_source(self, name: str, filename: str, source: str) -> ModuleInfo:
+    def add_source(self, name: str, filename: str, source: str, bodies: bool = True) -> ModuleInfo:
+        """`bodies=False` for an imported module: only its declarations are used."""
         self.sink.add_source(filename, source)
         info = ModuleInfo(name, filename, source)
         self.modules[name] = info
@@ -56,7 +57,7 @@ class Program:
             except CompileError as e:
                 self.sink.diagnostics.extend(e.diagnostics)
                 raise Abort()
-            info.ast = build_module(tree, filename, name, self.sink)
+            info.ast = build_module(tree, filename, name, self.sink, bodies)
             self._collect(info)
         finally:
             self._loading.pop()
@@ -80,7 +81,7 @@ class Program:
             self.sink.error(loc, f"cannot read module '{name}' ({path}): {e}")
             return None
         try:
-            return self.add_source(name, str(path), source)
+            return self.add_source(name, str(path), source, bodies=False)
         except Abort:
             return None
 

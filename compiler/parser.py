@@ -20,12 +20,26 @@ _parser: Lark | None = None
 def get_parser() -> Lark:
     global _parser
     if _parser is None:
-        _parser = Lark.open_from_package(
-            "lark", "python.lark", ["grammars"],
-            parser="lalr", postlex=PythonIndenter(), start="file_input",
-            propagate_positions=True, maybe_placeholders=True, cache=True,
-        )
+        _parser = Lark(grammar_text(), parser="lalr", postlex=PythonIndenter(), start="file_input",
+                       propagate_positions=True, maybe_placeholders=True, cache=True)
     return _parser
+
+
+# lark's Python grammar lacks Python's negative literal patterns (`case -1:`,
+# a signed_number in the language reference): kpy adds them as `neg_number`.
+_LITERAL_PATTERN = """                      | STRING -> string
+                      | number
+"""
+_WITH_NEGATIVE = _LITERAL_PATTERN + """                      | "-" number -> neg_number
+"""
+
+
+def grammar_text() -> str:
+    """lark's python.lark with the negative literal patterns; unchanged if a
+    lark release words that rule differently (then `case -1:` is a syntax error)."""
+    from importlib.resources import files
+    text = files("lark").joinpath("grammars", "python.lark").read_text(encoding="utf-8")
+    return text.replace(_LITERAL_PATTERN, _WITH_NEGATIVE, 1)
 
 
 _TOKEN_WORDS = {

@@ -63,52 +63,5 @@ def emit_assembly(module, opt: int) -> str:
     return target_machine(opt).emit_assembly(module)
 
 
-class EmitFailure(Exception):
-    """LLVM rejected the module while emitting it (in practice: inline or
-    module asm that does not assemble); `report` is LLVM's stderr text."""
-
-    def __init__(self, report: str):
-        super().__init__(report)
-        self.report = report
-
-
-def isolated(fn, *args):
-    """Run an emission step in a forked child process.
-
-    LLVM reports an error in inline or module asm by printing it and
-    exiting the whole process, which would take the compiler (and a test
-    run or the build) down with it. In a child, that exit becomes an
-    EmitFailure carrying LLVM's message."""
-    import os
-    import pickle
-    import tempfile
-    if not hasattr(os, "fork"):
-        return fn(*args)
-    with tempfile.TemporaryFile() as errf:
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:                                    # child
-            code = 0
-            try:
-                os.close(r)
-                os.dup2(errf.fileno(), 2)
-                payload = pickle.dumps(("ok", fn(*args)))
-            except BaseException as e:                  # noqa: BLE001 - reported to the parent
-                payload, code = pickle.dumps(("error", f"{type(e).__name__}: {e}")), 1
-            try:
-                with os.fdopen(w, "wb") as f:
-                    f.write(payload)
-            finally:
-                os._exit(code)
-        os.close(w)
-        with os.fdopen(r, "rb") as f:
-            payload = f.read()
-        os.waitpid(pid, 0)
-        errf.seek(0)
-        stderr = errf.read().decode("utf-8", "replace")
-    if payload:
-        kind, value = pickle.loads(payload)
-        if kind == "ok":
-            return value
-        raise EmitFailure(f"{value}\n{stderr}".strip())
-    raise EmitFailure(stderr.strip() or "LLVM stopped while emitting the module")
+# Emission runs in a forked child that LLVM may kill: see emitter.py.
+from .emitter import EmitFailure, isolated  # noqa: E402,F401

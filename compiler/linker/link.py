@@ -11,7 +11,8 @@ from .layout import TargetLayout
 from .mapfile import render_map
 from .merge import piece_index
 from .objfile import (SHF_EXECINSTR, SHF_MERGE, SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FILE, STT_NOTYPE,
-                      STT_OBJECT, STT_SECTION, InputObject, read_object)
+                      STT_OBJECT, STT_SECTION, InputObject, read_object,
+                      section_headers)
 from .place import OutputSection, assign_addresses, assign_inputs, merge_outputs, non_alloc_outputs
 from .relocate import Relocator, build_contents
 from .resolve import SymbolTable, resolve
@@ -37,8 +38,11 @@ class LinkResult:
         return max((o.lma + o.size for o in alloc), default=self.load_address)
 
 
-def link(objects: list[tuple[str, bytes]], layout: TargetLayout) -> LinkResult:
-    inputs = [read_object(name, data) for name, data in objects]
+def link(objects: list[tuple[str, bytes]], layout: TargetLayout, header_cache=None) -> LinkResult:
+    """`header_cache`: optional `get(data) -> headers | None` / `put(data, headers)`
+    keeping objects' section headers by content, so an unchanged object is
+    not decoded with pyelftools again (the build passes the compile cache's)."""
+    inputs = [_read_input(name, data, header_cache) for name, data in objects]
     symbols = resolve(inputs)
     defined_by_layout = _layout_symbol_names(layout)
     for name in defined_by_layout:
@@ -69,6 +73,17 @@ def link(objects: list[tuple[str, bytes]], layout: TargetLayout) -> LinkResult:
                           _map_symbols(out_symbols), discarded)
     return LinkResult(layout.name, layout.format, elf, load_address, flat, entry, address_of,
                       outputs, map_text, discarded)
+
+
+def _read_input(name: str, data: bytes, header_cache) -> InputObject:
+    headers = header_cache.get(data) if header_cache is not None else None
+    if headers is not None:
+        return read_object(name, data, headers)
+    headers = section_headers(name, data)
+    obj = read_object(name, data, headers)
+    if header_cache is not None:
+        header_cache.put(data, headers)     # only an object that read without error
+    return obj
 
 
 def _layout_symbol_names(layout: TargetLayout) -> list[str]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
+# pyelftools is imported when an object is first decoded: a warm link
+# takes the section headers from the header cache and never needs it.
 
 from .errors import LinkError
 
@@ -111,64 +112,107 @@ def _names_code_or_data(sym: ObjSymbol) -> bool:
     return sym.type == STT_NOTYPE and bool(sym.name) and not sym.name.startswith(".L")
 
 
-def read_object(name: str, data: bytes) -> InputObject:
-    """Parse one relocatable object; raise LinkError naming what is wrong."""
+class SectionHeader(NamedTuple):
+    """One ELF section header, decoded (a plain tuple: it is what the
+    header cache stores, so a warm link needs no pyelftools)."""
+    name: str
+    type: int
+    flags: int
+    addralign: int
+    size: int
+    entsize: int
+    offset: int
+    link: int
+    info: int
+
+
+_MALFORMED = (struct.error, IndexError, ValueError, KeyError, UnicodeDecodeError, AttributeError,
+              TypeError)
+
+
+def read_object(name: str, data: bytes, headers: list | None = None) -> InputObject:
+    """Parse one relocatable object; raise LinkError naming what is wrong.
+    `headers`: the object's section_headers(), when already known (cached
+    by content): the checks pyelftools makes were made when they were read."""
+    if headers is None:
+        headers = section_headers(name, data)
+    try:
+        return _read(name, bytes(data), [SectionHeader(*h) for h in headers])
+    except LinkError:
+        raise
+    except _MALFORMED as exc:
+        raise LinkError(f"{name}: malformed ELF object: {exc}") from None
+
+
+def section_headers(name: str, data: bytes) -> list[SectionHeader]:
+    """The section headers of an object, read and validated by pyelftools."""
     if not isinstance(data, (bytes, bytearray)) or data[:4] != b"\x7fELF":
         raise LinkError(f"{name}: not an ELF file")
     if len(data) < 52:
         raise LinkError(f"{name}: truncated ELF file ({len(data)} bytes, shorter than an ELF header)")
     if data[4] != 1 or data[5] != 1:
         raise LinkError(f"{name}: not an ELF32 little-endian object (EI_CLASS={data[4]}, EI_DATA={data[5]})")
+    from elftools.common.exceptions import ELFError
     try:
-        return _read(name, bytes(data))
+        return _section_headers(name, bytes(data))
     except LinkError:
         raise
-    except (ELFError, struct.error, IndexError, ValueError, KeyError, UnicodeDecodeError, AttributeError) as exc:
+    except _MALFORMED + (ELFError,) as exc:
         raise LinkError(f"{name}: malformed ELF object: {exc}") from None
 
 
-def _read(name: str, data: bytes) -> InputObject:
+def _section_headers(name: str, data: bytes) -> list[SectionHeader]:
+    from elftools.elf.elffile import ELFFile
     elf = ELFFile(io.BytesIO(data))
     hdr = elf.header
     if hdr["e_machine"] != "EM_386":
         raise LinkError(f"{name}: wrong machine {hdr['e_machine']}, expected EM_386 (i386)")
     if hdr["e_type"] != "ET_REL":
         raise LinkError(f"{name}: is {hdr['e_type']}, expected a relocatable object (ET_REL)")
+    table = []
+    for i in range(elf.num_sections()):
+        sec = elf.get_section(i)
+        stype = sec.header["sh_type"]
+        stype = stype if isinstance(stype, int) else _SHT_NUMBERS.get(stype, -1)
+        table.append(SectionHeader(sec.name, stype, sec["sh_flags"], sec["sh_addralign"], sec["sh_size"],
+                                   sec["sh_entsize"], sec["sh_offset"], sec["sh_link"], sec["sh_info"]))
+    return table
+
+
+def _read(name: str, data: bytes, raw: list[SectionHeader]) -> InputObject:
     obj = InputObject(name=name, sections=[], symbols=[], groups=[])
-    raw = [elf.get_section(i) for i in range(elf.num_sections())]
     for index, sec in enumerate(raw):
         obj.sections.append(_input_section(obj, index, sec, data))
-    symtab = next((s for s in raw if s["sh_type"] == "SHT_SYMTAB"), None)
+    symtab = next((s for s in raw if s.type == SHT_SYMTAB), None)
     if symtab is not None:
         obj.symbols = _read_symbols(obj, symtab, raw, data)
     for sec in raw:
-        if sec["sh_type"] == "SHT_REL":
+        if sec.type == SHT_REL:
             _attach_relocs(obj, sec, data)
-        elif sec["sh_type"] == "SHT_RELA":
+        elif sec.type == SHT_RELA:
             raise LinkError(f"{name}: section {sec.name}: RELA relocations are not used on i386")
-        elif sec["sh_type"] == "SHT_GROUP":
+        elif sec.type == SHT_GROUP:
             _read_group(obj, sec, data)
     return obj
 
 
-def _section_bytes(sec, data: bytes) -> bytes:
-    off, size = sec["sh_offset"], sec["sh_size"]
+def _section_bytes(sec: SectionHeader, data: bytes) -> bytes:
+    off, size = sec.offset, sec.size
     if off + size > len(data):
         raise LinkError(f"section {sec.name} extends past the end of the file")
     return data[off:off + size]
 
 
-def _input_section(obj, index, sec, data):
-    stype = sec.header["sh_type"]
-    stype = stype if isinstance(stype, int) else _SHT_NUMBERS.get(stype, -1)
+def _input_section(obj, index, sec: SectionHeader, data):
+    stype = sec.type
     if stype in (SHT_NULL, SHT_SYMTAB, SHT_STRTAB, SHT_REL, SHT_RELA, SHT_GROUP, SHT_SYMTAB_SHNDX):
         return None
-    align = max(sec["sh_addralign"], 1)
+    align = max(sec.addralign, 1)
     if align & (align - 1):
         raise LinkError(f"{obj.name}: section {sec.name}: alignment {align} is not a power of two")
     body = None if stype == SHT_NOBITS else _section_bytes(sec, data)
-    return InputSection(obj=obj, index=index, name=sec.name, type=stype, flags=sec["sh_flags"],
-                        align=align, size=sec["sh_size"], entsize=sec["sh_entsize"], data=body)
+    return InputSection(obj=obj, index=index, name=sec.name, type=stype, flags=sec.flags,
+                        align=align, size=sec.size, entsize=sec.entsize, data=body)
 
 
 _SHT_NUMBERS = {"SHT_NULL": 0, "SHT_PROGBITS": 1, "SHT_SYMTAB": 2, "SHT_STRTAB": 3, "SHT_RELA": 4,
@@ -183,7 +227,7 @@ def _cstring(table: bytes, offset: int) -> str:
 
 
 def _read_symbols(obj, symtab, raw, data):
-    strtab = _section_bytes(raw[symtab["sh_link"]], data)
+    strtab = _section_bytes(raw[symtab.link], data)
     body = _section_bytes(symtab, data)
     symbols = []
     for name_off, value, size, info, _other, shndx in _SYM.iter_unpack(body[: len(body) // 16 * 16]):
@@ -205,7 +249,7 @@ def _read_symbols(obj, symtab, raw, data):
 
 
 def _attach_relocs(obj, rel, data):
-    target_index = rel["sh_info"]
+    target_index = rel.info
     if target_index >= len(obj.sections):
         raise LinkError(f"{obj.name}: {rel.name} applies to section {target_index}, which does not exist")
     target = obj.sections[target_index]
@@ -224,9 +268,9 @@ def _attach_relocs(obj, rel, data):
 
 
 def _read_group(obj, grp, data):
-    words = struct.unpack(f"<{grp['sh_size'] // 4}I", _section_bytes(grp, data))
+    words = struct.unpack(f"<{grp.size // 4}I", _section_bytes(grp, data))
     if not words or not words[0] & GRP_COMDAT:
         return
-    symidx = grp["sh_info"]
+    symidx = grp.info
     signature = obj.symbols[symidx].name if symidx < len(obj.symbols) else grp.name
     obj.groups.append((signature, list(words[1:])))

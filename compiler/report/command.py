@@ -9,18 +9,11 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from compiler.report.options import add_options  # noqa: F401 - the CLI's entry
 from compiler.report.experiments import (EXPERIMENTS, VM_TARGETS, Job, build_images, ignore_sigint,
                                          qemu_kvm_works, run_job)
 
 WORKERS = 2
-
-
-def add_options(p) -> None:
-    p.add_argument("-o", "--out-dir", type=Path, default=Path("report"), help="output directory (default ./report)")
-    p.add_argument("--runs", type=int, default=1, help="QEMU runs per experiment (default 1; its figures vary with the host)")
-    p.add_argument("--full", action="store_true", help="the seed's own sizes where the kernel supports them")
-    p.add_argument("--no-qemu", action="store_true", help="the VM only")
-    p.add_argument("--root", type=Path, help="project directory (default: found from the cwd)")
 
 
 def plan(images: dict, elfs: tuple, runs: int, qemu_targets: list) -> list[Job]:

@@ -22,6 +22,14 @@ def test_dense_match_becomes_a_jump_table_at_O2():
     assert re.search(r"^\.LJTI\d+_\d+:\n(\s+\.long\s+\.LBB\d+_\d+\n){12}", text, re.M), text
 
 
+def test_dense_negative_match_becomes_a_jump_table_at_O2():
+    decls = "".join(f"@extern\ndef h{i}() -> u32: ...\n" for i in range(12))
+    cases = "".join(f"        case {i - 6}:\n            return h{i}()\n" for i in range(12))
+    src = f"{decls}def f(x: i32) -> u32:\n    match x:\n{cases}        case _:\n            return 0\n"
+    text = compile_source(src, filename="t.kpy", module="t", roots=[], opt=2, emit="asm")
+    assert re.search(r"^\.LJTI\d+_\d+:\n(\s+\.long\s+\.LBB\d+_\d+\n){12}", text, re.M), text
+
+
 def _elif_chain(n: int) -> str:
     arms = "".join(f"    elif x == {i}:\n        return {i * 3 + 1}\n" for i in range(1, n))
     return f"def f(x: u32) -> u32:\n    if x == 0:\n        return 1\n{arms}    return 7\n"

@@ -56,21 +56,27 @@ def test_wheel_ships_runtime_library_and_templates(installed):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("compiler/runtime/divmod64.kpy", "compiler/runtime/lib/string.kpy",
                    "compiler/kpylib/kpy/printf.kpy", "compiler/templates/hello/main.kpy",
-                   "compiler/templates/hello/gitignore"):
+                   "compiler/templates/hello/gitignore", "compiler/templates/threads/main.kpy",
+                   "compiler/kpylib/kpy/threads.kpy", "compiler/kpylib/kpy/timer.kpy"):
         assert needed in names
 
 
+FIRST_LINE = {"hello": b"hello from my kernel: 6 * 7 = 42",
+              "threads": b"threads: timer at 100 Hz; ping wakes every 10 ticks, pong every 25\nping: round 1\n"}
+
+
 @pytest.mark.skipif(shutil.which("qemu-system-i386") is None, reason="needs qemu-system-i386")
-def test_init_and_run_from_the_installed_wheel(installed, tmp_path):
+@pytest.mark.parametrize("template", ["hello", "threads"])
+def test_init_and_run_from_the_installed_wheel(installed, tmp_path, template):
     _, env_dir = installed
     kpyc = env_dir / "bin" / "kpyc"
     where = run([env_dir / "bin" / "python", "-c", "import compiler; print(compiler.__file__)"], cwd=tmp_path)
     assert str(env_dir) in where.stdout.decode()        # the installed copy, not a checkout
     env = {"PATH": f"{env_dir / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path),
            "KPY_CACHE_DIR": str(tmp_path / "cache")}
-    run([kpyc, "init", "hello"], cwd=tmp_path, env=env)
-    vm = run([kpyc, "run"], cwd=tmp_path / "hello", env=env)
-    qemu = run([kpyc, "run", "--qemu"], cwd=tmp_path / "hello", env=env)
-    assert vm.stdout.startswith(b"hello from my kernel: 6 * 7 = 42"), vm.stdout
+    run([kpyc, "init", "--template", template, "mine"], cwd=tmp_path, env=env)
+    vm = run([kpyc, "run"], cwd=tmp_path / "mine", env=env)
+    qemu = run([kpyc, "run", "--qemu"], cwd=tmp_path / "mine", env=env)
+    assert vm.stdout.startswith(FIRST_LINE[template]), vm.stdout
     assert vm.stdout.endswith(b"acpi: powering off\n")
     assert qemu.stdout == vm.stdout

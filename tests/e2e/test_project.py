@@ -73,3 +73,35 @@ def test_init_refuses_a_non_empty_directory_and_unknown_template(tmp_path):
     assert (tmp_path / "x").read_text() == "mine"
     r = kpyc("init", tmp_path / "new", "--template", "nope", cwd=tmp_path)
     assert r.returncode == 1 and b"--template 'nope'" in r.stderr
+
+
+THREADS_OUTPUT = (b"threads: timer at 100 Hz; ping wakes every 10 ticks, pong every 25\n"
+                  b"ping: round 1\nping: round 2\npong: round 1\nping: round 3\npong: round 2\npong: round 3\n"
+                  b"threads: both done; the timer ticked at least 75 times\n")
+
+
+@pytest.fixture(scope="module")
+def threads_project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("proj") / "threaded"
+    r = kpyc("init", "--template", "threads", root, cwd=root.parent)
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+def test_threads_template_boots_on_the_vm(threads_project):
+    r = kpyc("run", cwd=threads_project)
+    assert r.returncode == 0, r.stderr
+    # ping wakes at ticks 10, 20, 30 and pong at 25, 50, 75: the order is the timer's
+    assert r.stdout.startswith(THREADS_OUTPUT), r.stdout
+    assert r.stdout.endswith(EXPECTED[1]), r.stdout
+    # the library modules come from kpyc, not from the project
+    assert sorted(p.name for p in threads_project.iterdir() if p.suffix == ".kpy") == ["main.kpy"]
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-i386") is None, reason="needs qemu-system-i386")
+def test_threads_template_same_output_on_qemu(threads_project):
+    vm = kpyc("run", cwd=threads_project)
+    qemu = kpyc("run", "--qemu", cwd=threads_project)
+    assert qemu.returncode == 0, qemu.stderr
+    assert qemu.stdout == vm.stdout
+    assert qemu.stdout.startswith(THREADS_OUTPUT)
