@@ -28,7 +28,10 @@ EXIT_HELP = ("exit status: 0 power-off (ACPI S5); odd = isa-debug-exit write v: 
              "bug; 130 Ctrl-C; 137 killed from gdb")
 
 
-SEABIOS_ROM = "/usr/share/seabios/bios.bin"   # Debian's seabios package, what qemu-system-x86 boots
+# Debian's seabios package: bios-256k.bin is the build QEMU's -machine pc boots
+# (same code layout, so the same pages run during POST); bios.bin (128 KiB)
+# boots too, with --bios
+SEABIOS_ROM = "/usr/share/seabios/bios-256k.bin"
 
 
 class OptionError(ValueError):
