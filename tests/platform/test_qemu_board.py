@@ -95,7 +95,7 @@ def test_fw_cfg_signature_id_ram_cpus_and_file_directory():
     assert words[3] == "0100"
     directory = bytes.fromhex(words[4])
     fw = out.machine.qemu_board.fw_cfg
-    assert struct.unpack(">I", directory[:4])[0] == len(fw.files) == 5
+    assert struct.unpack(">I", directory[:4])[0] == len(fw.files) == 7
     size, select = struct.unpack(">IH", directory[4:10])
     assert (size, select) == (0, 0x20)                  # "bootorder" sorts first, empty
     assert directory[12:20] == b"bootorde"
@@ -107,8 +107,9 @@ def test_fw_cfg_e820_file_is_packed_little_endian():
     out = run_vm(program(REAL_MODE_SETUP + "jmp poweroff"), qemu_board=True)
     fw = out.machine.qemu_board.fw_cfg
     directory = fw.items[0x19]
-    names = [directory[4 + 64 * i + 8:4 + 64 * (i + 1)].rstrip(b"\0") for i in range(5)]
-    assert names == [b"bootorder", b"etc/acpi/rsdp", b"etc/acpi/tables", b"etc/e820", b"etc/table-loader"]
+    names = [directory[4 + 64 * i + 8:4 + 64 * (i + 1)].rstrip(b"\0") for i in range(7)]
+    assert names == [b"bootorder", b"etc/acpi/rsdp", b"etc/acpi/tables", b"etc/e820", b"etc/smbios/smbios-anchor",
+                     b"etc/smbios/smbios-tables", b"etc/table-loader"]
     assert fw.items[0x23] == e820_table([(0, 16 << 20, 1)])
 
 

@@ -1,6 +1,6 @@
 """The QEMU `-machine pc` devices that the real firmware (SeaBIOS) talks to
 and the built-in BIOS does not need: the 0x402 debug log, fw_cfg (with the
-ACPI tables and their table-loader script), PCI configuration space with the
+ACPI tables and their table-loader script, and SMBIOS), PCI configuration space with the
 PAM shadowing of the BIOS, the IDE function and the ATA disk behind it, and
 the PIIX4 power-management function. Installed only when the machine runs a
 firmware ROM, so the built-in BIOS path is unchanged."""
@@ -10,6 +10,7 @@ from .ata import AtaChannel
 from .debugport import FirmwareLog
 from .fwcfg import qemu_pc_fwcfg
 from .pci import Pam, PciBus
+from .smbios import smbios_files
 
 
 class QemuBoard:
@@ -18,7 +19,7 @@ class QemuBoard:
         (instead of the machine's plain 64 KiB at 0xF0000)."""
         self.firmware_log = FirmwareLog(machine)
         self.fw_cfg = qemu_pc_fwcfg(machine.ram_size)
-        for name, data in acpi_files().items():
+        for name, data in {**acpi_files(), **smbios_files(machine.ram_size)}.items():
             self.fw_cfg.add_file(name, data)
         self.pam = Pam(machine.memory, bios) if bios is not None else None
         self.pci = PciBus(self.pam, ide=True, acpi=True)
