@@ -260,6 +260,8 @@ def run_from_args(args, disk_image) -> int:
     outputs = _Outputs()
     try:
         machine = build_machine(args, disk_image, outputs)
+        if machine.firmware is None:      # a ROM: say which, since firmware pages show in exp=scan
+            print(f"kpy vm: firmware: {machine.firmware_name}", file=sys.stderr)
         profiler = machine.profiler = _attach_profiler(args, machine, disk_image)    # gdb: monitor profile
         gdb_port = getattr(args, "gdb", None)
         if gdb_port is not None:

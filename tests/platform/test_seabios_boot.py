@@ -93,3 +93,45 @@ def test_scan_lists_exactly_the_bios_pages_where_seabios_ran(image):
     r = Machine(ram_size=RAM, timing="tcg", disk=scan, serial=builtin).run(max_insns=400_000_000)
     assert r.reason == "poweroff", r.report
     assert listed_pages(builtin.getvalue().decode()) == set()
+
+
+def test_table_loader_lays_out_the_builtin_bios_tables():
+    """Run etc/table-loader host-side with SeaBIOS's allocator rules (high
+    RAM from the top down, 64-aligned; the F-segment): the tables land at
+    the top 128 KiB of RAM, byte for byte the built-in BIOS's."""
+    from vm.bios.acpi import AcpiTables
+    from vm.bios.e820 import high_tables_base
+    from vm.devices.acpi_loader import acpi_files, run_table_loader
+    memory = {}
+    tops = {1: RAM, 2: 0xF6000}
+
+    def allocate_in(zone, size, align):
+        tops[zone] = (tops[zone] - size) & ~(align - 1)
+        return tops[zone]
+    loaded = run_table_loader(acpi_files(), lambda at, data: memory.__setitem__(at, data), allocate_in)
+    builtin = AcpiTables(high_tables_base(RAM))
+    assert loaded["etc/acpi/tables"] == builtin.base == 0x7FE0000
+    blob = memory[builtin.base]
+    assert blob[:len(builtin.blob)] == builtin.blob and not any(blob[len(builtin.blob):])
+    rsdp = memory[loaded["etc/acpi/rsdp"]]
+    assert rsdp == builtin.rsdp and sum(rsdp[:20]) % 256 == 0
+
+
+@pytest.mark.parametrize("kind", ["truncated-odd", "truncated-aligned", "random", "unaligned"])
+def test_bad_firmware_ends_in_a_clear_error_or_report(kind, tmp_path, capsys):
+    import random
+    from vm.cli import main
+    rom = Path(SEABIOS_ROM).read_bytes()
+    data = {"truncated-odd": rom[:100_000],            # cut mid-file: not a 64 KiB multiple
+            "truncated-aligned": rom[:0x20000],        # the first half: no reset vector where it belongs
+            "random": bytes(random.Random(19).randrange(256) for _ in range(0x40000)),
+            "unaligned": rom + b"\0" * 512}[kind]
+    path = tmp_path / "bios.bin"
+    path.write_bytes(data)
+    status = main(["--bios", str(path), "--max-insns", "20000", "--serial", "none"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and status != 16, err
+    if len(data) % 0x10000:
+        assert status == 1 and "must be 64, 128, 192 or 256 KiB" in err, err
+    else:
+        assert status in (4, 6, 8, 12, 14) and "kpy vm: " in err, err
