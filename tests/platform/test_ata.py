@@ -155,3 +155,13 @@ def test_secondary_channel_floats_on_the_machine():
     m = Machine(ram_size=16 << 20, timing="off", disk=bytes(512 * 4), qemu_board=True)
     assert m.ports.read(0x177, 1) == 0xFF and m.ports.read(0x1F7, 1) == 0x50
     assert m.qemu_board.pci.functions[(0, 1, 1)].config[0:4] == bytes.fromhex("86801070")
+
+
+def test_machine_reset_puts_the_disk_back_to_power_on():
+    ch = channel()
+    out(ch, 2, 8)
+    out(ch, 7, 0xC6)
+    ch.port_write(CONTROL, 1, 0x0A)
+    out(ch, 6, 0xB0)
+    ch.reset()
+    assert (ch.multiple, ch.control, inb(ch, 6), inb(ch, 7), inb(ch, 2)) == (0, 0, 0xA0, 0x50, 1)

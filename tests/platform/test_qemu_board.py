@@ -289,13 +289,15 @@ def test_keyboard_answers_reset_and_identify_as_seabios_expects():
 def test_cli_firmware_seabios_logs_to_the_d_file(tmp_path, capsys):
     import os
     import pytest
-    from vm.cli import main
-    if not os.path.isfile(SEABIOS):
-        pytest.skip(f"{SEABIOS} is missing (Debian package seabios)")
+    from vm.cli import SEABIOS_ROM, main
+    if not os.path.isfile(SEABIOS_ROM):
+        pytest.skip(f"{SEABIOS_ROM} is missing (Debian package seabios)")
     log = tmp_path / "fw.log"
     status = main(["--firmware", "seabios", "-d", "firmware", "-D", str(log), "--max-insns", "300000",
                    "--quiet-report", "--serial", "none"])
     assert status == 8
+    assert capsys.readouterr().err.startswith(
+        f"kpy vm: firmware: SeaBIOS 1.16.2-debian-1.16.2-1 from {SEABIOS_ROM}, 256 KiB\n")
     lines = log.read_text().splitlines()
     assert lines[0] == "[firmware] SeaBIOS (version 1.16.2-debian-1.16.2-1)"
     assert "[firmware] Found QEMU fw_cfg" in lines

@@ -87,6 +87,13 @@ class AtaChannel:
         self._signature()
 
     # ---------------------------------------------------------------- state
+    def reset(self):
+        """Power-on state (a machine reset): interrupts enabled, no multiple mode."""
+        self.control, self.multiple = 0, 0
+        self.select = 0xA0
+        self._set_irq(False)
+        self._signature()
+
     def _signature(self):
         """The registers after reset or power-on: an ATA device's signature."""
         self.feature = self.error = 0x01     # diagnostic code: no error

@@ -36,6 +36,8 @@ class QemuBoard:
         """A system reset puts the chipset back: PAM to ROM, no config address
         (SeaBIOS's reboot path relies on finding its ROM at 0xF0000 again)."""
         self.pci.address = 0
+        if self.ata is not None:
+            self.ata.reset()
         bridge = self.pci.host_bridge
         for reg in range(0x59, 0x60):
             bridge.write(reg, 0)
