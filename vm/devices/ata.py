@@ -128,7 +128,7 @@ class AtaChannel:
             return self._read_data(size)
         if port == CONTROL_PORT:
             return 0 if self._slave() else self.status
-        if port == CONTROL_PORT + 1:            # drive address: both drives deselected bits
+        if port == CONTROL_PORT + 1:            # drive address register: not modelled, floats
             return 0xFF
         reg = port - COMMAND_BASE
         if reg == 7:
