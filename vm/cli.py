@@ -28,7 +28,10 @@ EXIT_HELP = ("exit status: 0 power-off (ACPI S5); odd = isa-debug-exit write v: 
              "bug; 130 Ctrl-C; 137 killed from gdb")
 
 
-SEABIOS_ROM = "/usr/share/seabios/bios.bin"   # Debian's seabios package, what qemu-system-x86 boots
+# Debian's seabios package: bios-256k.bin is the build QEMU's -machine pc boots
+# (same code layout, so the same pages run during POST); bios.bin (128 KiB)
+# boots too, with --bios
+SEABIOS_ROM = "/usr/share/seabios/bios-256k.bin"
 
 
 class OptionError(ValueError):
@@ -257,6 +260,8 @@ def run_from_args(args, disk_image) -> int:
     outputs = _Outputs()
     try:
         machine = build_machine(args, disk_image, outputs)
+        if machine.firmware is None:      # a ROM: say which, since firmware pages show in exp=scan
+            print(f"kpy vm: firmware: {machine.firmware_name}", file=sys.stderr)
         profiler = machine.profiler = _attach_profiler(args, machine, disk_image)    # gdb: monitor profile
         gdb_port = getattr(args, "gdb", None)
         if gdb_port is not None:

@@ -149,11 +149,13 @@ class Machine:
             if len(rom) % ROM_SIZE or not rom:
                 raise MachineError("BIOS ROM must be a non-empty multiple of 64 KiB")
             self.firmware = None
+            self.firmware_name = firmware_name(rom, bios)
             # the last 64 KiB at 0xF0000 (or PAM's mapping), the whole ROM at the top of the 4 GiB space
             if not self.qemu_board:
                 self.memory.add_rom(ROM_BASE, rom[-ROM_SIZE:])
             self.memory.add_rom((1 << 32) - len(rom), rom)
         else:
+            self.firmware_name = "the built-in BIOS"
             multiboot = None
             if kernel is not None:
                 image = kernel if isinstance(kernel, (bytes, bytearray)) else _read(kernel, "kernel")
@@ -491,6 +493,18 @@ class Machine:
         if self.post.codes:
             lines.append("  POST codes: " + " ".join(f"{v:02x}" for _, v in list(self.post.codes)[-16:]))
         return "\n".join(lines) + "\n"
+
+
+def firmware_name(rom: bytes, source) -> str:
+    """What a ROM calls itself ("SeaBIOS 1.16.2-..." from its banner and
+    version string), and where it came from."""
+    import re
+    name = "a BIOS ROM"
+    if b"SeaBIOS (version %s)" in rom:
+        version = re.search(rb"\0(\d+\.\d+[\w.+~-]*)\0", rom)
+        name = "SeaBIOS" + (f" {version.group(1).decode()}" if version else "")
+    where = "" if isinstance(source, (bytes, bytearray)) else f" from {source}"
+    return f"{name}{where}, {len(rom) >> 10} KiB"
 
 
 def _chip_state(chip) -> str:

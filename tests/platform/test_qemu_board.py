@@ -95,7 +95,7 @@ def test_fw_cfg_signature_id_ram_cpus_and_file_directory():
     assert words[3] == "0100"
     directory = bytes.fromhex(words[4])
     fw = out.machine.qemu_board.fw_cfg
-    assert struct.unpack(">I", directory[:4])[0] == len(fw.files) == 2
+    assert struct.unpack(">I", directory[:4])[0] == len(fw.files) == 7
     size, select = struct.unpack(">IH", directory[4:10])
     assert (size, select) == (0, 0x20)                  # "bootorder" sorts first, empty
     assert directory[12:20] == b"bootorde"
@@ -107,9 +107,10 @@ def test_fw_cfg_e820_file_is_packed_little_endian():
     out = run_vm(program(REAL_MODE_SETUP + "jmp poweroff"), qemu_board=True)
     fw = out.machine.qemu_board.fw_cfg
     directory = fw.items[0x19]
-    names = [directory[4 + 64 * i + 8:4 + 64 * (i + 1)].rstrip(b"\0") for i in range(2)]
-    assert names == [b"bootorder", b"etc/e820"]
-    assert fw.items[0x21] == e820_table([(0, 16 << 20, 1)])
+    names = [directory[4 + 64 * i + 8:4 + 64 * (i + 1)].rstrip(b"\0") for i in range(7)]
+    assert names == [b"bootorder", b"etc/acpi/rsdp", b"etc/acpi/tables", b"etc/e820", b"etc/smbios/smbios-anchor",
+                     b"etc/smbios/smbios-tables", b"etc/table-loader"]
+    assert fw.items[0x23] == e820_table([(0, 16 << 20, 1)])
 
 
 # read dword config registers (address in %eax) and print them
@@ -219,7 +220,8 @@ SEABIOS = "/usr/share/seabios/bios.bin"
 def test_seabios_post_sees_fw_cfg_e820_and_the_pci_devices():
     """Debian's SeaBIOS on the VM, its first 1.46M instructions (past PCI
     init): it finds fw_cfg, takes the e820 file, shadows itself into RAM
-    through PAM (it relocates and keeps running) and lists both PCI functions."""
+    through PAM (it relocates and keeps running) and lists the PCI functions:
+    host bridge, ISA bridge, IDE, power management."""
     import os
     import pytest
     if not os.path.isfile(SEABIOS):
@@ -230,8 +232,10 @@ def test_seabios_post_sees_fw_cfg_e820_and_the_pci_devices():
     lines = [line[len("[firmware] "):] for line in log.getvalue().splitlines()]
     for expected in ("Running on QEMU (i440fx)", "Found QEMU fw_cfg",
                      "qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]",
-                     "Found 2 PCI devices (max PCI bus is 00)",
-                     "PCI: init bdf=00:00.0 id=8086:1237", "PCI: init bdf=00:01.0 id=8086:7000"):
+                     "Found 4 PCI devices (max PCI bus is 00)",
+                     "PCI: init bdf=00:00.0 id=8086:1237", "PCI: init bdf=00:01.0 id=8086:7000",
+                     "PCI: init bdf=00:01.1 id=8086:7010", "PCI: init bdf=00:01.3 id=8086:7113",
+                     "Using pmtimer, ioport 0x608"):
         assert expected in lines, lines
     assert lines[0].startswith("SeaBIOS (version 1.16")
     pam = bytes(out.machine.qemu_board.pci.host_bridge.config[0x59:0x60])
@@ -285,13 +289,15 @@ def test_keyboard_answers_reset_and_identify_as_seabios_expects():
 def test_cli_firmware_seabios_logs_to_the_d_file(tmp_path, capsys):
     import os
     import pytest
-    from vm.cli import main
-    if not os.path.isfile(SEABIOS):
-        pytest.skip(f"{SEABIOS} is missing (Debian package seabios)")
+    from vm.cli import SEABIOS_ROM, main
+    if not os.path.isfile(SEABIOS_ROM):
+        pytest.skip(f"{SEABIOS_ROM} is missing (Debian package seabios)")
     log = tmp_path / "fw.log"
     status = main(["--firmware", "seabios", "-d", "firmware", "-D", str(log), "--max-insns", "300000",
                    "--quiet-report", "--serial", "none"])
     assert status == 8
+    assert capsys.readouterr().err.startswith(
+        f"kpy vm: firmware: SeaBIOS 1.16.2-debian-1.16.2-1 from {SEABIOS_ROM}, 256 KiB\n")
     lines = log.read_text().splitlines()
     assert lines[0] == "[firmware] SeaBIOS (version 1.16.2-debian-1.16.2-1)"
     assert "[firmware] Found QEMU fw_cfg" in lines

@@ -36,6 +36,13 @@ PSE = 1 << 4
 P_, RW, US, ACC, DIRTY, PS = 1, 2, 4, 0x20, 0x40, 0x80
 
 
+
+class _PlainRam:
+    kind = "ram"
+
+
+_RAM = _PlainRam()          # page_region's answer for a page with no overlay
+
 class TlbEntry:
     __slots__ = ("ppage", "writable", "user", "dirty", "pte_addr")
 
@@ -270,7 +277,10 @@ class MMU:
         self._first_touch(paddr)
         page = paddr >> 12
         executed = mem.code_count.get(page, 0)
-        if executed:
+        # a store to ROM (the firmware's F-segment once PAM locks it) is dropped:
+        # no translated code can go stale, so no executed-page cost (QEMU sends
+        # it down the read-only memory path, not to the code-page invalidation)
+        if executed and mem.page_region.get(page, _RAM).kind != "rom":
             self._charge_code_page_write(page, executed)
             if user is None and mem.is_plain_ram(page):
                 self.ctlb[lin >> 12] = page << 12

@@ -6,8 +6,13 @@ through configuration mechanism #1: 0xCF8 holds the 32-bit address
 
 The host bridge's PAM registers 0x59-0x5F decide, per segment of
 0xC0000-0xFFFFF, whether reads/writes reach RAM or the BIOS ROM (`Pam`).
-Other functions (IDE 01.1, PIIX4 PM 01.3 for ACPI) are not there yet:
-their config space reads all-ones, like an empty slot.
+Function 01.1 is the PIIX3 IDE controller (8086:7010) in legacy mode
+(prog-if 0x80: the fixed 0x1F0/0x3F6 ports, IRQ 14; BAR4 is its 16-byte
+bus-master block, sized and placed by the firmware but not implemented:
+SeaBIOS reads by PIO). Function 01.3 is the PIIX4 power management
+(8086:7113); its PMBA (0x40) and PMREGMISC (0x80) are plain registers,
+since vm.devices.acpi_pm sits at 0x600 from power-on, where SeaBIOS moves
+pm_base anyway. Other slots read all-ones, like an empty slot.
 """
 
 import struct
@@ -33,6 +38,14 @@ class PciFunction:
         for reg in (0x04, 0x05, 0x0C, 0x0D, 0x3C):
             self.writable[reg] = 0xFF
         self.writable[0x40:] = b"\xff" * 0xC0
+
+    def add_bar(self, index: int, size: int, io: bool = True):
+        """A base address register of `size` bytes (a power of two): the bits
+        below the size read 0 (the I/O flag bit 0 reads 1), so writing all-ones
+        and reading back tells the firmware the size, as PCI sizing expects."""
+        at = 0x10 + 4 * index
+        struct.pack_into("<I", self.writable, at, ~(size - 1) & 0xFFFFFFFF)
+        struct.pack_into("<I", self.config, at, 1 if io else 0)
 
     def read(self, reg: int) -> int:
         return self.config[reg]
@@ -62,13 +75,35 @@ def piix3() -> PciFunction:
     return fn
 
 
+def piix3_ide() -> PciFunction:
+    fn = PciFunction(0x8086, 0x7010, 0x010180)        # IDE, legacy mode, bus-master capable
+    fn.add_bar(4, 16)
+    return fn
+
+
+def piix4_pm() -> PciFunction:
+    fn = PciFunction(0x8086, 0x7113, 0x068000, revision=0x03)
+    fn.config[0x3D] = 1                                 # INTA#, the SCI (the firmware routes it to IRQ 9)
+    # DEVACTB's APMC_EN already set: "SMM is initialised", as QEMU's smm=off
+    # marks it, so SeaBIOS (bios-256k.bin has SMM support) does not try to
+    # run its SMI handler on this SMM-less CPU
+    fn.config[0x5B] = 0x02
+    return fn
+
+
 class PciBus:
     timed = False
 
-    def __init__(self, pam=None):
+    def __init__(self, pam=None, ide=False, acpi=False):
+        """`ide`, `acpi`: put the IDE (01.1) and power-management (01.3)
+        functions on the bus (the machine has the disk / ACPI block they front)."""
         self.address = 0
         self.host_bridge = HostBridge(pam)
         self.functions = {(0, 0, 0): self.host_bridge, (0, 1, 0): piix3()}
+        if ide:
+            self.functions[(0, 1, 1)] = piix3_ide()
+        if acpi:
+            self.functions[(0, 1, 3)] = piix4_pm()
 
     def _target(self):
         if not self.address & 0x80000000:
