@@ -97,6 +97,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         self.tf_trap = False
         self.cold_until = 0
         self.limit = -1
+        self.room = 0             # instructions a looping block may retire past a chunk of laps (run)
         self.cyc_limit = INF
         self.device_event = INF   # the cycle of the next device event (the machine keeps it)
         self.triple_fault_report = None
@@ -249,6 +250,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
             try:
                 if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
                         or n < self.cold_until or self._shadow is not None):
+                    self.room = 0          # a looping block returns after one chunk of laps
                     try:
                         n += self.exact_step(insn_limit - n, n, single)   # stepper.py
                     except TripleFault as tf:      # a single-step #DB with no way to deliver it: a guest outcome
@@ -259,11 +261,22 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                     continue
                 budget = insn_limit - SLOW_MARGIN
                 blk = None
-                while self.cycles < self.limit and n < budget:
-                    blk = vget(self.eip | self.mode_key)
-                    if blk is None:
-                        blk = self._lookup()
-                    n += blk()
+                if budget == INF:
+                    self.room = INF
+                    while self.cycles < self.limit:
+                        blk = vget(self.eip | self.mode_key)
+                        if blk is None:
+                            blk = self._lookup()
+                        n += blk()
+                else:
+                    while self.cycles < self.limit and n < budget:
+                        blk = vget(self.eip | self.mode_key)
+                        if blk is None:
+                            blk = self._lookup()
+                        # a looping block goes on past a chunk of laps while n stays below budget
+                        self.room = budget - n
+                        n += blk()
+                self.room = 0
                 if self._stop_exit is not None:
                     self._follow_stopped(blk)      # stepper.py: the rest of the block runs exactly
             except Fault as fault:
