@@ -23,6 +23,7 @@ from .flags import FIXED, IF, TF
 from .flags import carry, cf_source, condition, materialize
 from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
+from .portio import make_port_accessors
 from .segments import CS, GP, Segments
 from .stepper import Block, Stepper
 from .system import System
@@ -104,6 +105,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         acc = make_accessors(self)
         self.rd = {1: acc["rd8"], 2: acc["rd16"], 4: acc["rd32"]}
         self.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
+        acc.update(make_port_accessors(self))
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
                             FAULT_AT=self._fault_at, HOOK=self._run_hooks, LIN=self.checked_linear,
@@ -150,6 +152,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
 
     def set_costs(self, timing):
         self.timing = load_profile(timing)
+        self.io_cost = self.timing.io          # portio.py's fast path reads it
         self.cost_key = tuple(getattr(self.timing, name) for name in COST_NAMES)
 
     def set_timing(self, timing):
@@ -202,13 +205,15 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         self.vcache.clear()
 
     def _fault_at(self, fault, laps_done):
-        """Called from a block's except clause: which instruction faulted?"""
+        """Called from a block's except clause: which instruction faulted
+        (its index in the block's lap, returned)?"""
         tb = fault.__traceback__          # its first entry is the block's own frame
         line_starts, eips, cycles_before = self.block_tables[tb.tb_frame.f_code]
         idx = max(0, bisect_right(line_starts, tb.tb_lineno) - 1)
         self.eip = eips[idx]
         self.cycles += cycles_before[idx]
         fault.done = laps_done + idx
+        return idx
 
     # ---- running -------------------------------------------------------------------------------
     def run(self, max_insns=None, until_cycle=None):

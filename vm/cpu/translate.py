@@ -54,6 +54,7 @@ class Emitter:
         self.used = set()          # ... and those whose flags something reads
         self.pending_producer = None
         self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
+        self.deferred = []           # (insn index, flags store) for the fault handler (defer_flags)
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -281,6 +282,16 @@ class Emitter:
             self.emit(store)
             self.pending = None
 
+    def defer_flags(self) -> None:
+        """Before an instruction whose only way to look at s.lf is a fault in
+        its memory access: the pending record stays in locals, and the
+        block's fault handler stores it if this instruction faults
+        (`deferred`, assemble)."""
+        if self.pending is None:
+            self.flush_flags(reads=True)
+            return
+        self.deferred.append((self.n, self.flag_store()))
+
     def carry(self) -> str:
         p = self.pending
         self._use_flags()
@@ -443,7 +454,7 @@ def has_memory_operand(insn) -> bool:
 
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
-               "CFSRC", "ALU", "HOOK", "LIN")
+               "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT")
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
@@ -589,7 +600,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         count = n + 1
         e.begin_insn(n)
         e.follow = follow[n] if follow is not None and n < len(insns) - 1 else None
-        if insn.mnem not in PURE or has_memory_operand(insn):
+        if insn.mnem in PURE and has_memory_operand(insn):
+            e.defer_flags()
+        elif insn.mnem not in PURE:
             e.flush_flags(reads=True)
         starts.append((len(e.lines), n))
         e.emit(f"# {insn.eip:08x}  {insn.text()}")     # to read a block beside the guest's disassembly
@@ -677,7 +690,13 @@ def assemble(e, starts, loop, name="blk"):
     assert first_line == len(head) + 1
     done = f"_it * {len(starts)}" if loop else "0"
     # the handler finds the block's line table (CPU.block_tables) by its code object
-    tail = ["    except Fault as _e:",
-            f"        FAULT_AT(_e, {done})",
-            "        raise"]
+    tail = ["    except Fault as _e:"]
+    if e.deferred:
+        # the flags record an instruction left in locals, stored when the next one faults
+        tail.append(f"        _i = FAULT_AT(_e, {done})")
+        for k, (n, store) in enumerate(e.deferred):
+            tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n}: {store}")
+    else:
+        tail.append(f"        FAULT_AT(_e, {done})")
+    tail.append("        raise")
     return "\n".join(head + body + tail) + "\n"
