@@ -23,6 +23,8 @@ from .protection import lock_allowed
 from .semantics import PURE, SEMANTICS
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF}
+# flags.cf_source(s.lf) inline (INC = 4, DEC = 5): the record an inc/dec takes its carry from
+CF_SOURCE = "(_l if (_l := s.lf)[0] < 4 else _l[4])"
 MAX_BLOCK_INSNS = 48
 
 
@@ -237,7 +239,7 @@ class Emitter:
                 b = "_cfs"
                 self.first_flag_use = "cfs"
             elif p is None:
-                b = "CFSRC(s.lf)"
+                b = CF_SOURCE
             elif p[0] in (INC, DEC):
                 b = p[4]
             else:
@@ -303,7 +305,7 @@ class Emitter:
                 return f"(1 if {r} < 0 else 0)"
             if kind == LOGIC:
                 return "0"
-            if p[4] != "CFSRC(s.lf)":
+            if p[4] != CF_SOURCE:
                 return f"CARRY({p[4]})"
         if self.first_flag_use is None:
             self.first_flag_use = "read"
