@@ -23,6 +23,7 @@ from .flags import FIXED, IF, TF
 from .flags import carry, cf_source, condition, materialize
 from .interrupts import Interrupts
 from .mmu import MMU, make_accessors
+from .portio import make_port_accessors
 from .segments import CS, GP, Segments
 from .stepper import Block, Stepper
 from .system import System
@@ -97,12 +98,14 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         self.tf_trap = False
         self.cold_until = 0
         self.limit = -1
+        self.room = 0             # instructions a looping block may retire past a chunk of laps (run)
         self.cyc_limit = INF
         self.device_event = INF   # the cycle of the next device event (the machine keeps it)
         self.triple_fault_report = None
         acc = make_accessors(self)
         self.rd = {1: acc["rd8"], 2: acc["rd16"], 4: acc["rd32"]}
         self.wr = {1: acc["wr8"], 2: acc["wr16"], 4: acc["wr32"]}
+        acc.update(make_port_accessors(self))
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
                             FAULT_AT=self._fault_at, HOOK=self._run_hooks, LIN=self.checked_linear,
@@ -149,6 +152,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
 
     def set_costs(self, timing):
         self.timing = load_profile(timing)
+        self.io_cost = self.timing.io          # portio.py's fast path reads it
         self.cost_key = tuple(getattr(self.timing, name) for name in COST_NAMES)
 
     def set_timing(self, timing):
@@ -201,13 +205,15 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         self.vcache.clear()
 
     def _fault_at(self, fault, laps_done):
-        """Called from a block's except clause: which instruction faulted?"""
+        """Called from a block's except clause: which instruction faulted
+        (its index in the block's lap, returned)?"""
         tb = fault.__traceback__          # its first entry is the block's own frame
         line_starts, eips, cycles_before = self.block_tables[tb.tb_frame.f_code]
         idx = max(0, bisect_right(line_starts, tb.tb_lineno) - 1)
         self.eip = eips[idx]
         self.cycles += cycles_before[idx]
         fault.done = laps_done + idx
+        return idx
 
     # ---- running -------------------------------------------------------------------------------
     def run(self, max_insns=None, until_cycle=None):
@@ -249,6 +255,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
             try:
                 if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
                         or n < self.cold_until or self._shadow is not None):
+                    self.room = 0          # a looping block returns after one chunk of laps
                     try:
                         n += self.exact_step(insn_limit - n, n, single)   # stepper.py
                     except TripleFault as tf:      # a single-step #DB with no way to deliver it: a guest outcome
@@ -259,11 +266,22 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                     continue
                 budget = insn_limit - SLOW_MARGIN
                 blk = None
-                while self.cycles < self.limit and n < budget:
-                    blk = vget(self.eip | self.mode_key)
-                    if blk is None:
-                        blk = self._lookup()
-                    n += blk()
+                if budget == INF:
+                    self.room = INF
+                    while self.cycles < self.limit:
+                        blk = vget(self.eip | self.mode_key)
+                        if blk is None:
+                            blk = self._lookup()
+                        n += blk()
+                else:
+                    while self.cycles < self.limit and n < budget:
+                        blk = vget(self.eip | self.mode_key)
+                        if blk is None:
+                            blk = self._lookup()
+                        # a looping block goes on past a chunk of laps while n stays below budget
+                        self.room = budget - n
+                        n += blk()
+                self.room = 0
                 if self._stop_exit is not None:
                     self._follow_stopped(blk)      # stepper.py: the rest of the block runs exactly
             except Fault as fault:

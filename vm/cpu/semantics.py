@@ -765,12 +765,12 @@ def sem_wrmsr(e, i):
 def sem_in(e, i):
     dst, port = i.ops
     p = e.v(port)
-    e.st(dst, f"s.port_in({p}, {dst.bits // 8})")
+    e.st(dst, f"PIN({p}, {dst.bits // 8}, {e.cycles_so_far()})")      # portio.py
 
 
 def sem_out(e, i):
     src, port = i.ops
-    e.emit(f"s.port_out({e.v(port)}, {src.bits // 8}, {e.v(src)})")
+    e.emit(f"POUT({e.v(port)}, {src.bits // 8}, {e.v(src)}, {e.cycles_so_far()})")
     e.end_block(i.next_eip)      # a device may have raised an interrupt or asked to stop
 
 

@@ -23,6 +23,8 @@ from .protection import lock_allowed
 from .semantics import PURE, SEMANTICS
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF}
+# flags.cf_source(s.lf) inline (INC = 4, DEC = 5): the record an inc/dec takes its carry from
+CF_SOURCE = "(_l if (_l := s.lf)[0] < 4 else _l[4])"
 MAX_BLOCK_INSNS = 48
 
 
@@ -55,6 +57,7 @@ class Emitter:
         self.used = set()          # ... and those whose flags something reads
         self.pending_producer = None
         self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
+        self.deferred = []           # (insn index, flags store) for the fault handler (defer_flags)
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -224,14 +227,20 @@ class Emitter:
     def set_flags(self, kind, bits, r, a, b, exact=False) -> None:
         """Record a lazy flags result; `exact` marks a plain a - b (no borrow in),
         for which signed comparisons can be tested directly on a and b."""
-        if self.first_flag_use is None:
+        first = self.first_flag_use is None
+        if first:
             self.first_flag_use = "read" if kind in (INC, DEC) else "set"
         if kind in (INC, DEC):
             # an inc/dec keeps the carry of the record before it: remember that
             # record (as an expression) instead of storing it now
             p = self.pending
-            if p is None:
-                b = "CFSRC(s.lf)"
+            if p is None and first and self.loop_start is not None:
+                # a loop's first flag use: its carry source is kept in a local
+                # across laps (_loop_back), so a lap need not store s.lf
+                b = "_cfs"
+                self.first_flag_use = "cfs"
+            elif p is None:
+                b = CF_SOURCE
             elif p[0] in (INC, DEC):
                 b = p[4]
             else:
@@ -276,6 +285,16 @@ class Emitter:
             self.emit(store)
             self.pending = None
 
+    def defer_flags(self) -> None:
+        """Before an instruction whose only way to look at s.lf is a fault in
+        its memory access: the pending record stays in locals, and the
+        block's fault handler stores it if this instruction faults
+        (`deferred`, assemble)."""
+        if self.pending is None:
+            self.flush_flags(reads=True)
+            return
+        self.deferred.append((self.n, self.flag_store()))
+
     def carry(self) -> str:
         p = self.pending
         self._use_flags()
@@ -287,7 +306,7 @@ class Emitter:
                 return f"(1 if {r} < 0 else 0)"
             if kind == LOGIC:
                 return "0"
-            if p[4] != "CFSRC(s.lf)":
+            if p[4] != CF_SOURCE:
                 return f"CARRY({p[4]})"
         if self.first_flag_use is None:
             self.first_flag_use = "read"
@@ -371,20 +390,31 @@ class Emitter:
         self.ended = True
 
     def _loop_back(self, cond, exit_eip):
-        """The end of a self-looping block: go round again while allowed."""
+        """The end of a self-looping block: go round again while allowed.
+
+        A call runs laps in chunks of LOOP_ITERATIONS and goes on past a
+        chunk's end exactly when the run loop would call the block again
+        there: the cycle limit `s.limit` not reached and the instruction
+        room `s.room` (CPU.run) not used up; so interrupts, events and
+        limits are seen at the same laps as with one call per chunk."""
+        p = self.pending
         store = self.flag_store()
         self.emit("_it += 1")
         with self.block(f"if {cond}:"):
             if store and self.first_flag_use == "read":
                 self.emit(store)       # the next lap reads s.lf before setting flags
                 store = None
+            elif self.first_flag_use == "cfs":
+                self._carry_source_for_next_lap(p)
+            chunk = f"_it & {LOOP_ITERATIONS - 1}"
+            room = f"_it * {self.ninsns} < s.room"
             if self.pure_loop:
                 # nothing in the body can look at the clock: charge the laps on exit
-                self.emit(f"if _it < {LOOP_ITERATIONS}: continue")
+                self.emit(f"if {chunk} or {room} and s.cycles + __CYC__ * _it < s.limit: continue")
                 self.emit("s.cycles += __CYC__ * _it")
             else:
                 self.emit("s.cycles += __CYC__")
-                self.emit(f"if _it < {LOOP_ITERATIONS} and s.cycles < s.limit: continue")
+                self.emit(f"if s.cycles < s.limit and ({chunk} or {room}): continue")
             if store:
                 self.emit(store)
             self.emit(f"s.eip = {self.loop_start}; return _it * {self.ninsns}")
@@ -392,6 +422,18 @@ class Emitter:
         if self.pure_loop:
             self.emit("s.cycles += __CYC__ * (_it - 1)")
         self.emit("_it -= 1")     # the epilogue counts this lap itself
+
+    def _carry_source_for_next_lap(self, p) -> None:
+        """`_cfs` for the next lap's first inc/dec: what CFSRC(s.lf) would give
+        had this lap stored its flags record (nothing in a lap reads s.lf
+        before that inc/dec, so the store itself can wait for the exit)."""
+        if p is None:
+            self.emit("_cfs = CFSRC(s.lf)")      # the lap stored its last record itself
+        elif p[0] in (INC, DEC):
+            if p[4] != "_cfs":
+                self.emit(f"_cfs = {p[4]}")
+        else:
+            self.emit(f"_cfs = ({p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]})")
 
     def end_block(self, target) -> None:
         if self.follow is not None and target is not None:
@@ -415,7 +457,7 @@ def has_memory_operand(insn) -> bool:
 
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
-               "CFSRC", "ALU", "HOOK", "LIN")
+               "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT")
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 
@@ -546,6 +588,7 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     if loop:
         e.ninsns = len(insns)
         e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
+        e.emit("_cfs = CFSRC(s.lf)")      # removed again unless the loop uses it (_finish_loop)
         e.emit("while True:")
         e.depth += 1
     starts = []             # (first line index, insn index)
@@ -560,7 +603,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         count = n + 1
         e.begin_insn(n)
         e.follow = follow[n] if follow is not None and n < len(insns) - 1 else None
-        if insn.mnem not in PURE or has_memory_operand(insn):
+        if insn.mnem in PURE and has_memory_operand(insn):
+            e.defer_flags()
+        elif insn.mnem not in PURE:
             e.flush_flags(reads=True)
         starts.append((len(e.lines), n))
         e.emit(f"# {insn.eip:08x}  {insn.text()}")     # to read a block beside the guest's disassembly
@@ -598,7 +643,40 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     e.emit(f"return {'_it * %d + %d' % (count, count) if loop else count}")
     e.lines = [_CYC_N.sub(lambda m: cycles_after[m.group(1)], line.replace("__CYC__", str(e.static_cycles)))
                if "__CYC" in line else line for line in e.lines]
+    if loop:
+        _finish_loop(e, starts)
     return e, starts, cycles_before, count
+
+
+_REG = re.compile(r"\bR\[(\d)\]")
+
+
+def _finish_loop(e, starts):
+    """Drop the unused carry-source local; in a pure loop without hooks, keep
+    the registers in locals (nothing in it can fault or call out, so nobody
+    sees R until a return, where they are written back)."""
+    if e.first_flag_use != "cfs":
+        del e.lines[0]
+        for k, (idx, n) in enumerate(starts):
+            starts[k] = (idx - 1, n)
+    if not e.pure_loop or any("HOOK(" in line for line in e.lines):
+        return
+    used = sorted({int(m) for line in e.lines for m in _REG.findall(line)})
+    stored = sorted({int(m) for line in e.lines for m in re.findall(r"^\s*R\[(\d)\] = ", line)})
+    if not used:
+        return
+    back = "".join(f"R[{i}] = _R{i}; " for i in stored)
+    lines = []
+    for line in e.lines:
+        line = _REG.sub(r"_R\1", line)
+        if "return " in line:
+            body = line.lstrip()
+            line = line[:len(line) - len(body)] + back + body
+        lines.append(line)
+    head = "    " * 2 + "; ".join(f"_R{i} = R[{i}]" for i in used)
+    e.lines = [head] + lines
+    for k, (idx, n) in enumerate(starts):
+        starts[k] = (idx + 1, n)
 
 
 _CYC_N = re.compile(r"__CYC(\d+)__")
@@ -615,7 +693,13 @@ def assemble(e, starts, loop, name="blk"):
     assert first_line == len(head) + 1
     done = f"_it * {len(starts)}" if loop else "0"
     # the handler finds the block's line table (CPU.block_tables) by its code object
-    tail = ["    except Fault as _e:",
-            f"        FAULT_AT(_e, {done})",
-            "        raise"]
+    tail = ["    except Fault as _e:"]
+    if e.deferred:
+        # the flags record an instruction left in locals, stored when the next one faults
+        tail.append(f"        _i = FAULT_AT(_e, {done})")
+        for k, (n, store) in enumerate(e.deferred):
+            tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n}: {store}")
+    else:
+        tail.append(f"        FAULT_AT(_e, {done})")
+    tail.append("        raise")
     return "\n".join(head + body + tail) + "\n"

@@ -1,0 +1,73 @@
+"""Port I/O as translated blocks call it: `PIN(port, size, into)` for `in`
+and `POUT(port, size, value, into)` for `out`.
+
+`into` is the static cycles of the block's instructions before this one
+(the translator knows it): a device that reads the clock sees the count as
+of the accessing instruction, as System.port_in/port_out arrange by
+searching the running block's line table, without the search.  A device
+that never reads the clock (PortBus.untimed, e.g. the UART) costs one dict
+lookup and the `io` charge.  Anything but the always-allowed case (real
+mode, or CPL 0 outside V86) takes System's path with its I/O permission
+checks.
+"""
+from __future__ import annotations
+
+import sys
+
+from .flags import VM
+
+MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
+
+
+def make_port_accessors(cpu):
+    ports = cpu.ports
+    untimed, devices = ports.untimed, ports.devices    # PortBus fills these dicts in place
+    cr = cpu.cr
+    # CPython: add the io charge in place unless a subscriber (vm.profiler)
+    # replaced CPU.charge on the instance (it is then in the instance dict).
+    # PyPy: always call charge (its JIT inlines the call); never touch the
+    # CPU's __dict__ there, which turns every attribute of it into a dict entry
+    # (the UART loop fell from ~40 to 13 MIPS)
+    pypy = sys.implementation.name == "pypy"
+    own = {} if pypy else cpu.__dict__
+
+    def pin(port, size, into):
+        if cr[0] & 1 and (cpu.cpl or cpu.fl & VM):
+            return cpu.port_in(port, size)       # the I/O permission checks
+        dev = untimed.get(port)
+        if pypy or "charge" in own:
+            cpu.charge("io", cpu.io_cost)
+        else:
+            cpu.cycles += cpu.io_cost       # what CPU.charge does, without the call
+        if dev is not None:
+            return dev.port_read(port, size) & MASK[size]
+        dev = devices.get(port)
+        if dev is None:
+            return MASK[size]
+        cpu.cycles += into              # the device sees the count as of this instruction
+        try:
+            return dev.port_read(port, size) & MASK[size]
+        finally:
+            cpu.cycles -= into
+
+    def pout(port, size, value, into):
+        if cr[0] & 1 and (cpu.cpl or cpu.fl & VM):
+            return cpu.port_out(port, size, value)
+        dev = untimed.get(port)
+        if pypy or "charge" in own:
+            cpu.charge("io", cpu.io_cost)
+        else:
+            cpu.cycles += cpu.io_cost       # what CPU.charge does, without the call
+        if dev is not None:
+            dev.port_write(port, size, value & MASK[size])
+            return
+        dev = devices.get(port)
+        if dev is None:
+            return
+        cpu.cycles += into
+        try:
+            dev.port_write(port, size, value & MASK[size])
+        finally:
+            cpu.cycles -= into
+
+    return {"PIN": pin, "POUT": pout}
