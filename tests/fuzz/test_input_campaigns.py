@@ -62,3 +62,9 @@ def test_multiboot_elf_header_fields_through_the_vm_cli(fields):
 @given(case=vm_inputs.disk_or_rom())
 def test_random_images_and_roms_through_the_vm_cli(case):
     vm_inputs.check_image_cli(case)
+
+
+@bounded(40)
+@given(case=vm_inputs.rep_runs())
+def test_max_insns_is_exact_inside_any_rep(case):
+    vm_inputs.check_rep_limit(case)

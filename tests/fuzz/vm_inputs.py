@@ -123,3 +123,40 @@ def check_image_cli(case) -> None:
         f.flush()
         status, err = vm((["--bios", f.name] if rom else [f.name]) + RUN)
     check_run(status, err, f"{'ROM' if rom else 'disk image'} of {len(data)} bytes {data[:32]!r}")
+
+
+# ---- limits inside reps ---------------------------------------------------------------
+@st.composite
+def rep_runs(draw):
+    """A guest that runs one rep string instruction (any op, size, direction,
+    count up to 4 G, addresses anywhere) and then loops, with an instruction
+    limit and a timing profile."""
+    op = draw(st.sampled_from(["movs", "stos", "cmps", "scas", "lods"]))
+    return {"insn": f"{draw(st.sampled_from(['rep', 'repe', 'repne']))} {op}{draw(st.sampled_from('bwl'))}",
+            "ecx": draw(_pick([0, 1, 255, 256, 257, 0x10000, 0xFFFFFFFF], 32)),
+            "esi": draw(_pick([0, 0xFF0, 0x7C00, 0x100000, 0x1FFFFF, 0xFFFFF000], 32)),
+            "edi": draw(_pick([0, 0xFF0, 0xB8000, 0x100000, 0x1FFFFF, 0xFFFFFFFF], 32)),
+            "std": draw(st.booleans()), "max_insns": draw(st.integers(1, 30_000)),
+            "timing": draw(st.sampled_from(["off", "kvm", "tcg"]))}
+
+
+def check_rep_limit(case) -> None:
+    """--max-insns stops the guest after exactly that many instructions (a
+    rep's items count one each), and where it stops does not depend on the
+    timing profile."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+    from guest_asm import PROTECTED_MODE, program
+    from vm.machine import Machine
+    source = PROTECTED_MODE + (f"mov ${case['ecx']}, %ecx; mov ${case['esi']}, %esi; mov ${case['edi']}, %edi;"
+                               f"{'std' if case['std'] else 'cld'}; {case['insn']}; 1: jmp 1b")
+    image = program(source)
+    states = []
+    for timing in {case["timing"], "off"}:
+        m = Machine(ram_size=2 << 20, timing=timing, disk=image, serial=io.BytesIO())
+        r = m.run(max_insns=case["max_insns"])
+        record(VM, r.exit_code, f"{case}\n{r.report}")
+        assert (r.reason, r.insns) == ("insn-limit", case["max_insns"]), f"{case}\n{r.report}"
+        states.append((list(m.cpu.regs), m.cpu.eip))
+    assert states[0] == states[-1], f"{case}: the profile changed where the run stopped"
