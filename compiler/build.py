@@ -98,6 +98,9 @@ def _parse_description(project_root: Path, path: Path, table: dict) -> BuildDesc
     unknown_image = set(image) - {"mbr", "stage2", "kernel"}
     if unknown_image:
         raise BuildError(f"{path}: [image] unknown key(s) {', '.join(sorted(unknown_image))}; known: mbr, stage2, kernel")
+    for role, value in image.items():
+        if not isinstance(value, str):
+            raise BuildError(f"{path}: [image] {role} must be a target name (a string), not {value!r}")
     unknown_build = set(build) - {"roots"}
     if unknown_build:
         raise BuildError(f"{path}: [build] unknown key(s) {', '.join(sorted(unknown_build))}; known: roots")

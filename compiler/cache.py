@@ -8,10 +8,10 @@ so a warm lookup only reads and hashes source files: no parsing.
 Layout under the cache directory (default: build/.kpyc-cache next to the
 source roots, or $KPY_CACHE_DIR):
     meta/<module>-<srchash>.json   {"imports": [...], "iface": {deps: digest}}
-    obj/<key>.<emit>               the compiled output
     memo/<kind>/<hash>.json        facts derived from a file's content alone, for
                                    the build (ContentMemo: a source's import
                                    statements, an object's section headers)
+    obj/<key>.<emit>               its sha256, then the compiled output (a damaged entry is a miss)
 """
 from __future__ import annotations
 
@@ -237,16 +237,18 @@ class CompileCache:
         module = module_name_for(path, roots)
         try:
             obj_path = self._obj_path(self.lookup_key(module, path, srchash, roots, opt, debug, emit), emit)
-            data = obj_path.read_bytes()
-            return data if emit == "obj" else data.decode()
-        except (Unknown, OSError):
-            pass
+            data = _checked(obj_path.read_bytes())
+            if data is not None:
+                return data if emit == "obj" else data.decode()
+        except (Unknown, OSError, UnicodeDecodeError):
+            pass                     # a miss, or an entry damaged on disk: compile again
         result = compile_module(src, str(path), module, roots, opt, debug, emit)
         try:
             self.record(result, roots)
             key = self.object_key(module, path, srchash, roots, opt, debug, emit)
             out = result.output
-            self._write(self._obj_path(key, emit), out if isinstance(out, bytes) else out.encode())
+            data = out if isinstance(out, bytes) else out.encode()
+            self._write(self._obj_path(key, emit), _DIGEST(data).digest() + data)
         except (Unknown, OSError):
             pass           # an unwritable cache only costs time
         return result.output
@@ -301,6 +303,15 @@ def content_memo(roots, kind: str, cache_dir=None) -> ContentMemo:
     if memo is None:
         memo = cache.memos[kind] = ContentMemo(cache.dir, kind)
     return memo
+_DIGEST = hashlib.sha256
+_DIGEST_SIZE = 32
+
+
+def _checked(entry: bytes):
+    """The object in a cache entry (its sha256, then its bytes), or None when
+    the entry is damaged (truncated, overwritten): never link a corrupt object."""
+    digest, data = entry[:_DIGEST_SIZE], entry[_DIGEST_SIZE:]
+    return data if len(digest) == _DIGEST_SIZE and _DIGEST(data).digest() == digest else None
 
 
 _caches: dict[Path, CompileCache] = {}

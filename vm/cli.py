@@ -23,7 +23,7 @@ from pathlib import Path
 
 LOG_CATEGORIES = ("int", "cpu_reset", "guest_errors", "post", "a20", "firmware")
 EXIT_HELP = ("exit status: 0 power-off (ACPI S5); odd = isa-debug-exit write v: (v<<1)|1; 1 bad input; "
-             "2 bad command line; 4 triple fault; 6 hlt that nothing can wake; 8 instruction or cycle "
+             "2 bad command line; 4 triple fault (or an exception loop); 6 hlt that nothing can wake; 8 instruction or cycle "
              "limit; 10 timeout; 12 no bootable device; 14 guest reset with --no-reboot; 16 emulator "
              "bug; 130 Ctrl-C; 137 killed from gdb")
 
@@ -72,7 +72,8 @@ def add_run_options(parser: argparse.ArgumentParser):
     g.add_argument("--append", metavar="CMDLINE", help="Multiboot command line for --kernel")
     g.add_argument("--no-reboot", action="store_true", default=True, help="stop on triple fault or guest reset (default)")
     g.add_argument("--reboot", dest="no_reboot", action="store_false", help="reset like QEMU without -no-reboot")
-    g.add_argument("--max-insns", type=parse_int, metavar="N", help="stop after N guest instructions")
+    g.add_argument("--max-insns", type=parse_int, metavar="N",
+                   help="stop after N guest instructions (each item of a rep counts as one)")
     g.add_argument("--max-cycles", type=parse_int, metavar="N", help="stop after N emulated cycles")
     g.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this much wall-clock time")
     g.add_argument("-d", dest="log", default="", metavar="LIST", help="log categories: " + ",".join(LOG_CATEGORIES))

@@ -415,7 +415,10 @@ class Machine:
 
     def _triple_fault(self):
         self.log("cpu_reset", f"triple fault at EIP={self.cpu.eip:#010x}")
-        if self.no_reboot:
+        why = (self.cpu.triple_fault_report or "").split("\n", 1)[0]
+        if self.no_reboot and "exception loop" in why:
+            self.request_exit("triple-fault", None, why)      # a guest that can only fault (cpu/interrupts.py)
+        elif self.no_reboot:
             self.request_exit("triple-fault", None, "triple fault: an exception occurred while the CPU "
                               "could not deliver a double fault")
         else:

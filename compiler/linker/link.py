@@ -172,7 +172,12 @@ def _assign_symbol_addresses(symbols: SymbolTable, layout: TargetLayout, outputs
 
 def _entry_address(layout: TargetLayout, symbols: SymbolTable, outputs: list[OutputSection]) -> int:
     if layout.entry:
-        return symbols.globals[layout.entry].addr
+        entry = symbols.globals[layout.entry]
+        if entry.addr is None:       # defined in a section the layout does not place (or gc removed)
+            where = entry.definition.section.name if entry.definition and entry.definition.section else "?"
+            raise LinkError(f"target {layout.name}: the entry point {layout.entry} is in section {where!r}, "
+                            "which is not in the output")
+        return entry.addr
     for name in ("_start", "_entry"):
         entry = symbols.globals.get(name)
         if entry is not None and entry.is_defined and entry.addr is not None:

@@ -47,3 +47,24 @@ def test_non_utf8_source_is_located(tmp_path):
     with pytest.raises(CompileError) as err:
         read_source(src)
     assert f"{src}:2:10: error: source is not UTF-8 (byte 0xff)" in str(err.value)
+
+
+def test_entry_point_in_a_section_the_layout_does_not_place(tmp_path):
+    """Found by the object campaign (tests/fuzz/build_inputs.py): an object
+    whose entry symbol sits in a non-allocated section was an internal
+    error (struct.error writing the ELF header)."""
+    root = make_project(tmp_path, mbr_asm='.section .note.kpy,""\n.globl _start\n_start: ret\n')
+    with pytest.raises(BuildError) as err:
+        build(root)
+    assert "the entry point _start is in section '.note.kpy', which is not in the output" in str(err.value)
+    assert _no_temporaries(root)
+
+
+@pytest.mark.parametrize("value", ['["obj/nope.o"]', "{}", "1"])
+def test_image_role_that_is_not_a_name(tmp_path, value):
+    """Found by the build.toml campaign: `[image] mbr = [...]` was an internal
+    TypeError (unhashable list)."""
+    root = make_project(tmp_path, toml=BUILD_TOML.replace('mbr = "boot"', f"mbr = {value}"))
+    with pytest.raises(BuildError) as err:
+        build(root)
+    assert "[image] mbr must be a target name (a string)" in str(err.value)

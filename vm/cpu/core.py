@@ -26,12 +26,13 @@ from .mmu import MMU, make_accessors
 from .portio import make_port_accessors
 from .segments import CS, GP, Segments
 from .stepper import Block, Stepper
-from .system import System
+from .system import REP_MARGIN, System
 from .translate import BODY_FIRST_LINE, LOOP_ITERATIONS, MAX_BLOCK_INSNS, assemble, translate_block
 from ..timing import COST_NAMES, load_profile
 
 INF = float("inf")
-SLOW_MARGIN = MAX_BLOCK_INSNS * 64   # near the instruction limit, step block by block
+# near the instruction limit, step block by block (a block's reps count items too)
+SLOW_MARGIN = MAX_BLOCK_INSNS * 64 + REP_MARGIN
 COLD_BLOCK_INSNS = 8     # the length of blocks for code that has not proved hot
 BLOCK_INSNS = {"single": 1, "cold": COLD_BLOCK_INSNS, "hot": MAX_BLOCK_INSNS}
 HOT_AFTER = 2            # executions as short blocks before a block is compiled as a trace
@@ -241,6 +242,9 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         n = self.insns
         single = False
         while True:
+            if self.rep_insns:          # system.py: a rep's items are instructions
+                n += self.take_rep_insns()
+            self.rep_room = insn_limit - n
             if self.attn and (self._shadow is None or self.stop_requested):
                 self.insns = n
                 reason, single = self._attend()
@@ -259,7 +263,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                     try:
                         n += self.exact_step(insn_limit - n, n, single)   # stepper.py
                     except TripleFault as tf:      # a single-step #DB with no way to deliver it: a guest outcome
-                        self.insns = n
+                        self.insns = n + self.take_rep_insns()
                         self._triple_fault(str(tf), None)
                         return "triple-fault"
                     single = False
@@ -285,7 +289,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                 if self._stop_exit is not None:
                     self._follow_stopped(blk)      # stepper.py: the rest of the block runs exactly
             except Fault as fault:
-                n += fault.done
+                n += fault.done + self.take_rep_insns()
                 self.insns = n
                 if self._fault_taken(fault):
                     return "triple-fault"

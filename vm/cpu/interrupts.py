@@ -10,6 +10,17 @@ from .flags import IF, NT, RF, TF, VM, AC, IOPL
 from .segments import A_CONFORMING_OR_EXPANDDOWN, A_PRESENT, CS, DS, ES, F_DB, FS, GS, GP, NP, SS, dpl
 
 RECENT = 8
+# Exceptions in a row with no instruction retired between them after which
+# the guest is taken to be faulting forever (a handler whose first
+# instruction faults again and again, say): a guest outcome, reported as a
+# triple fault. Nested faults a kernel means (a #PF on the handler's stack,
+# then its own handler) are a handful deep.
+EXCEPTION_LOOP = 1024
+# Exceptions between two returns of the run loop to the machine, which looks
+# at the wall clock (--timeout) only then: an exception costs far more host
+# time than its emulated cycles, so a guest that faults in a loop would
+# otherwise stay inside a time slice for a minute.
+EXCEPTIONS_PER_TURN = 64
 
 
 class Interrupts:
@@ -18,6 +29,9 @@ class Interrupts:
     def init_interrupts(self):
         self.recent_exceptions = []
         self.on_exception = None
+        self._fault_mark = -1       # the instruction count at the last exception
+        self._fault_streak = 0      # exceptions delivered since an instruction retired
+        self._faults = 0            # exceptions delivered (EXCEPTIONS_PER_TURN)
 
     # ---- stack helpers used by the slow paths -------------------------------------
     def _stack32(self):
@@ -52,6 +66,7 @@ class Interrupts:
         """Deliver a fault raised while executing at self.eip (which is the
         faulting instruction).  Escalates to #DF and triple fault."""
         self._at_fault(fault)
+        self._check_exception_loop(fault)
         self._note_exception(fault.vector, fault.code, False)
         try:
             self.interrupt(fault.vector, self.eip, fault.code, software=False)
@@ -76,6 +91,22 @@ class Interrupts:
         it is taken at the new task's CS:EIP, not the switching instruction's."""
         if fault.task_eip is not None:
             self.eip = fault.task_eip
+    def _check_exception_loop(self, fault):
+        """End a guest that can only fault: EXCEPTION_LOOP exceptions with no
+        instruction retired (rep items count) would go on forever, as on
+        hardware whose handler faults at its first instruction with the
+        stack never running out; the CPU shuts down instead."""
+        self._faults += 1
+        if self._faults % EXCEPTIONS_PER_TURN == 0:
+            self.cyc_limit = self.limit = -1     # the run returns "event" before the handler runs
+        progress = self.insns + self.rep_insns
+        if progress != self._fault_mark:
+            self._fault_mark, self._fault_streak = progress, 0
+        self._fault_streak += 1
+        if self._fault_streak > EXCEPTION_LOOP:
+            self._fault_streak = 0
+            raise TripleFault(f"exception loop: {EXCEPTION_LOOP} exceptions in a row, the last {fault}, "
+                              "with no instruction retired between them")
 
     def _note_exception(self, vector, code, is_interrupt):
         self.recent_exceptions.append((vector, code, self.eip, is_interrupt))

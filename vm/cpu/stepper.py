@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .faults import Fault
 from .segments import CS
+from .system import REP_MARGIN
 from .translate import LOOP_ITERATIONS
 
 
@@ -38,6 +39,13 @@ class Block:
     source: str           # the generated Python source (for reading and the profiler)
     static_cycles: int    # cycles folded into the block ...
     memory_cycles: int    # ... of which ordinary loads and stores
+
+
+def _rep_slack(block):
+    """Items a block's reps may count beyond its span before the run loop's
+    next turn: such a block runs whole only that far from the instruction
+    limit; nearer, it is walked through, and each rep stops at the limit."""
+    return REP_MARGIN if ", 'rep" in block.source else 0
 
 
 @dataclass
@@ -120,7 +128,7 @@ class Stepper:
                 fn = self.vcache.get(self.eip | self.mode_key)
                 if fn is None:
                     fn = self._lookup()
-            if self.trace is None and fn.block.span <= budget:
+            if self.trace is None and fn.block.span + _rep_slack(fn.block) <= budget:
                 k = fn()
                 self._ended = k if cold else 0
                 if self._stop_exit is not None:

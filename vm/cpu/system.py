@@ -7,9 +7,16 @@ from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP
 from .faults import Fault
 from .flags import AC, ARITH, DF, FIXED, ID, IF, IOPL, NT, RF, TF, VM, materialize
 from .mmu import PG, WP
-from .segments import ES, SS
+from .segments import CS, ES, SS
+from .translate import MAX_BLOCK_INSNS
 
 GP, UD = 13, 6
+INF = float("inf")
+# A long rep goes back to the run loop whenever ECX reaches a multiple of
+# this; with at most MAX_BLOCK_INSNS reps in a block, a block's reps count at
+# most REP_MARGIN items between two turns of the run loop.
+REP_CHUNK = 256
+REP_MARGIN = MAX_BLOCK_INSNS * REP_CHUNK
 EFLAGS_WRITABLE = TF | IF | DF | IOPL | NT | AC | ID | RF | VM
 CPUID_FEATURES = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 8) | (1 << 15)   # PSE TSC MSR CX8 CMOV
 PORT_MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
@@ -31,6 +38,8 @@ class System:
     """Mixin for CPU."""
 
     def init_system(self):
+        self.rep_insns = 0          # rep items counted as instructions, not yet in the run's count
+        self.rep_room = INF         # instructions the run may still execute (set by the run loop)
         self.msrs = dict(KNOWN_MSRS)
         self.dr = [0, 0, 0, 0, 0, 0, 0xFFFF0FF0, 0x400]
 
@@ -343,26 +352,77 @@ class System:
     # ---- string instructions -----------------------------------------------------------------
     def string_op(self, op, size, asz, seg, rep, into_block=0):
         """One string instruction; with a rep prefix, its items a run at a
-        time.  Returns True when a rep stopped with items left because a
-        device event is due (not a debugger's stop or the end of a run's
-        time slice, so observing a run does not change it), as hardware takes
-        interrupts between iterations: the block then leaves with EIP at
-        this instruction, which goes on from where it stopped when it runs
-        again.  `into_block`: the static cycles of the instructions before
-        this one in its block (charged at the block's end)."""
+        time.  Every item of a rep counts as one instruction (as QEMU counts
+        them under icount), so `--max-insns` stops a rep between items.
+
+        Returns True when a rep stopped with items left: a device event is
+        due (as hardware takes interrupts between iterations), ECX reached a
+        multiple of REP_CHUNK (so a long rep goes back to the run loop, which
+        looks at its limits, at points that depend on the guest only), or
+        the run's instruction budget is spent.  The block then leaves with
+        EIP at this instruction, which goes on from where it stopped when it
+        runs again.  `into_block`: the static cycles of the instructions
+        before this one in its block (charged at the block's end)."""
         if rep is None:
             self._string_loop(op, size, asz, seg, None)
             return False
-        fast = op in ("movs", "stos", "cmps", "scas") and not self.fl & DF
         amask = 0xFFFFFFFF if asz == 32 else 0xFFFF
+        started = self.regs[ECX] & amask
+        stopped = True            # a fault mid-rep: the items before it were done, the rep was not
+        try:
+            stopped = self._rep_run(op, size, asz, seg, rep, into_block, started, amask)
+        finally:
+            self._count_rep_items((started - self.regs[ECX]) & amask, stopped)
+        return stopped
+
+    def _rep_stop_at(self, started):
+        """The ECX value at which this call of a rep stops (0: at its end):
+        the next multiple of REP_CHUNK below `started`, or where the run's
+        instruction budget (`rep_room`, less the items counted but not yet
+        added to the run's count) runs out."""
+        chunk_end = (started - 1) // REP_CHUNK * REP_CHUNK if started > REP_CHUNK else 0
+        room = self.rep_room - self.rep_insns
+        return max(chunk_end, started - max(1, room)) if room < started else chunk_end
+
+    def _rep_cut(self):
+        """A rep stopped for the run loop's sake goes on in a block that begins
+        at the rep: a boundary the code did not make, so (like a block cut by
+        its length limit) it records no block start for the tcg write penalty
+        (core.py, cut_points), and the time of the run stays what it was."""
+        eip, _ = self.locate_instruction()
+        phys = self.probe((self.sbase[CS] + eip) & 0xFFFFFFFF)
+        if phys is not None:
+            self.cut_points.add(phys)
+
+    def _count_rep_items(self, items, stopped):
+        """A rep's items are instructions; the block counts one for a rep it
+        retires, the rest wait in `rep_insns` for the run loop, which adds
+        them to its count at its next turn (limit -1 makes the hot loop take
+        that turn after this block)."""
+        extra = items if stopped else max(items - 1, 0)
+        if extra:
+            self.rep_insns += extra
+            self.limit = -1
+
+    def take_rep_insns(self):
+        """The run loop's turn: the counted rep items, and its usual limit back."""
+        extra, self.rep_insns = self.rep_insns, 0
+        self.limit = -1 if self.attn else self.cyc_limit
+        return extra
+
+    def _rep_run(self, op, size, asz, seg, rep, into_block, started, amask):
+        fast = op in ("movs", "stos", "cmps", "scas") and not self.fl & DF
         r = self.regs
-        started = r[ECX] & amask
-        moved = self._rep_fast(op, size, asz, seg, rep, into_block) if fast else 0
+        stop_at = self._rep_stop_at(started)
+        moved = self._rep_fast(op, size, asz, seg, rep, into_block, stop_at) if fast else 0
         tried_slow = False
         while True:
             left = r[ECX] & amask
             if left == 0:
                 return False
+            if left <= stop_at:
+                self._rep_cut()
+                return True
             # the time now: the running block charges its static costs at its end
             if left != started and self.cycles + into_block >= self.device_event:
                 return True
@@ -371,10 +431,10 @@ class System:
             # on (code, watched or timed MMIO pages), the rest of these pages
             # go item by item
             limit = 1 if fast and (moved or not tried_slow) else self._items_on_pages(op, size, asz, seg)
-            if not self._string_loop(op, size, asz, seg, rep, limit=limit):
-                return False
+            if not self._string_loop(op, size, asz, seg, rep, limit=min(limit, left - stop_at)):
+                return False                   # the rep ended (ECX 0, or a repe/repne condition)
             tried_slow = True
-            moved = self._rep_fast(op, size, asz, seg, rep, into_block) if fast else 0
+            moved = self._rep_fast(op, size, asz, seg, rep, into_block, stop_at) if fast else 0
 
     def _items_on_pages(self, op, size, asz, seg):
         """Items of a forward rep before its source or destination crosses a
@@ -394,7 +454,7 @@ class System:
         writes = 1 if op in ("movs", "stos") else 0
         return t.string_iter + reads * t.mem_read + writes * t.mem_write
 
-    def _rep_fast(self, op, size, asz, seg, rep, into_block=0):
+    def _rep_fast(self, op, size, asz, seg, rep, into_block=0, stop_at=0):
         """Whole runs of a forward rep movs/stos/cmps/scas inside RAM pages the
         fast TLBs already map, done with bytearray slices; stops (leaving the
         registers consistent) wherever the element-by-element loop must take
@@ -417,7 +477,7 @@ class System:
             r[ECX] = (r[ECX] & ~amask) | ((count - k) & amask)
             self.cycles += k * (per_item + extra_cost)
 
-        while r[ECX] & amask:
+        while r[ECX] & amask > stop_at:
             if done and self.cycles + into_block >= self.device_event:
                 return done                        # an event is due: string_op stops here
             count = r[ECX] & amask
@@ -428,7 +488,7 @@ class System:
             room = _page_room(op, src, dst)
             if asz == 16:
                 room = min(room, 0x10000 - di, 0x10000 - si if op in ("movs", "cmps") else 0x10000)
-            k = min(count, room // size)
+            k = min(count - stop_at, room // size)
             if k < 2:
                 return done
             n = k * size
