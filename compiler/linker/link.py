@@ -31,6 +31,13 @@ class LinkResult:
     map_text: str
     discarded: list = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # The sections hold every input object's bytes and relocations: the
+        # generated repr of one link runs to gigabytes (pytest prints it).
+        return (f"LinkResult(target={self.target!r}, format={self.format!r}, entry={self.entry:#x}, "
+                f"load_address={self.load_address:#x}, flat={len(self.flat)} bytes, "
+                f"elf={len(self.elf)} bytes, {len(self.sections)} sections, {len(self.symbols)} symbols)")
+
     @property
     def mem_end(self) -> int:
         """Highest load address + 1 of any allocated section, including .bss."""
