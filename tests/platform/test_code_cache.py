@@ -32,6 +32,19 @@ def test_a_run_from_the_store_matches_a_cold_run_and_compiles_nothing(tmp_path):
     assert warm.misses == 0 and warm.hits == first.misses
 
 
+def test_a_warm_run_reads_the_store_a_page_at_a_time(tmp_path):
+    store = tmp_path / "blocks.sqlite"
+    first = CodeCache(store)
+    cold = outcome(program(STAMPS), first)
+    first.save()
+    warm = CodeCache(store)
+    queries = []
+    warm._open().set_trace_callback(lambda sql: queries.append(sql) if sql.startswith("SELECT") else None)
+    assert outcome(program(STAMPS), warm) == cold
+    assert warm.misses == 0 and warm.hits == first.misses
+    assert 0 < len(queries) == len(warm._groups) < warm.hits / 4
+
+
 def test_changed_code_at_the_same_address_is_translated_again():
     cache = CodeCache(None)
     body = "    mov $'{}', %al\n    call putc\n    jmp poweroff\n"

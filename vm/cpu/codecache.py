@@ -98,19 +98,24 @@ def _store_dir() -> Path:
 class CodeCache:
     def __init__(self, store: Path | None):
         self.entries: dict[tuple, list[Translation]] = {}
-        self.pending: list[tuple[tuple, Translation]] = []     # made since the last save
+        self.pending: list[tuple] = []     # (key, translation, group) made since the last save
+        self._groups: set = set()          # groups read from the store ...
+        self._stored: dict[str, list[bytes]] = {}     # ... and their blobs not yet asked for, by key
         self.store_path = store
         self._db = None
         self._pid = os.getpid()      # a connection must not cross a fork
         self.hits = self.misses = 0
 
     # ---- lookup ------------------------------------------------------------------------
-    def find(self, key: tuple, mem) -> Translation | None:
+    def find(self, key: tuple, mem, group=None) -> Translation | None:
         """A translation for `key` (kind, profile costs, block key, EIP) whose
-        bytes are still in memory, or None."""
+        bytes are still in memory, or None. `group` (core.py: the profile and
+        the physical page) is what a run asks for together: the store's
+        entries of a group are read in one query, the first time one of them
+        is asked for (one query a block cost a warm boot ~0.03 s)."""
         candidates = self.entries.get(key)
         if candidates is None:
-            candidates = self.entries[key] = self._load(key)
+            candidates = self.entries[key] = self._stored_for(key, group)
         for t in candidates:
             if t.matches(mem):
                 self.hits += 1
@@ -118,12 +123,14 @@ class CodeCache:
         self.misses += 1
         return None
 
-    def add(self, key: tuple, t: Translation) -> None:
+    def add(self, key: tuple, t: Translation, group=None) -> None:
         if len(self.entries) > MEMORY_LIMIT:
             self.entries.clear()
+            self._groups.clear()
+            self._stored.clear()
         self.entries.setdefault(key, []).append(t)
         if self.store_path is not None:
-            self.pending.append((key, t))
+            self.pending.append((key, t, group))
             if len(self.pending) >= SAVE_EVERY:
                 self.save()
 
@@ -144,8 +151,9 @@ class CodeCache:
                     self._drop_old_stores()
                 db = sqlite3.connect(self.store_path, timeout=10)
                 db.execute("PRAGMA journal_mode=WAL")
-                db.execute("CREATE TABLE IF NOT EXISTS blocks (key TEXT, digest BLOB, blob BLOB, "
+                db.execute("CREATE TABLE IF NOT EXISTS blocks (key TEXT, grp TEXT, digest BLOB, blob BLOB, "
                            "PRIMARY KEY (key, digest))")
+                db.execute("CREATE INDEX IF NOT EXISTS blocks_grp ON blocks (grp)")
                 self._db = db
             except (OSError, sqlite3.Error):
                 self.store_path = None
@@ -163,15 +171,37 @@ class CodeCache:
         except OSError:
             pass                 # left for a later run
 
-    def _load(self, key: tuple) -> list[Translation]:
+    def _stored_for(self, key: tuple, group) -> list[Translation]:
+        """The store's translations for `key`; a damaged entry is left out
+        (it costs only time)."""
+        if group is None:
+            blobs = self._query("SELECT key, blob FROM blocks WHERE key = ?", repr(key)).get(repr(key), ())
+        else:
+            if group not in self._groups:
+                self._groups.add(group)
+                for k, found in self._query("SELECT key, blob FROM blocks WHERE grp = ?", repr(group)).items():
+                    self._stored.setdefault(k, []).extend(found)
+            blobs = self._stored.pop(repr(key), ())
+        out = []
+        for blob in blobs:
+            try:
+                out.append(Translation.from_blob(blob))
+            except (ValueError, EOFError, TypeError):
+                pass
+        return out
+
+    def _query(self, sql: str, arg: str) -> dict[str, list[bytes]]:
+        """{key: [blob, ...]} of the rows `sql` selects, {} without a store."""
         db = self._open()
+        found: dict[str, list[bytes]] = {}
         if db is None:
-            return []
+            return found
         try:
-            rows = db.execute("SELECT blob FROM blocks WHERE key = ?", (repr(key),)).fetchall()
-            return [Translation.from_blob(blob) for (blob,) in rows]
-        except (sqlite3.Error, ValueError, EOFError, TypeError):    # a damaged store costs only time
-            return []
+            for k, blob in db.execute(sql, (arg,)):
+                found.setdefault(k, []).append(blob)
+        except sqlite3.Error:
+            return {}
+        return found
 
     def save(self) -> None:
         """Write the translations made since the last save to the store."""
@@ -184,8 +214,9 @@ class CodeCache:
             return
         try:
             with db:
-                db.executemany("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?)",
-                               ((repr(key), hashlib.sha1(t.code_bytes).digest(), t.to_blob()) for key, t in made))
+                db.executemany("INSERT OR IGNORE INTO blocks VALUES (?, ?, ?, ?)",
+                               ((repr(key), None if group is None else repr(group),
+                                 hashlib.sha1(t.code_bytes).digest(), t.to_blob()) for key, t, group in made))
         except sqlite3.Error:
             self.store_path = None
 

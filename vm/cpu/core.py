@@ -35,6 +35,7 @@ INF = float("inf")
 SLOW_MARGIN = MAX_BLOCK_INSNS * 64 + REP_MARGIN
 COLD_BLOCK_INSNS = 8     # the length of blocks for code that has not proved hot
 BLOCK_INSNS = {"single": 1, "cold": COLD_BLOCK_INSNS, "hot": MAX_BLOCK_INSNS}
+DECODED_LIMIT = 20_000   # decoded instructions remembered (~0.6 KB each) before the memo starts afresh
 HOT_AFTER = 2            # executions as short blocks before a block is compiled as a trace
 RESET_CR0 = 0x60000010
 REG_NAMES = ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi")
@@ -84,6 +85,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         self.heat: dict[int, int] = {}              # executions of code not yet hot
         self.cut_points: set[int] = set()           # physical addresses where a block was cut
         self.init_stepper()
+        self.decoded: dict = {}                     # (linear, EIP, code32) -> Insn (_compile_block)
         self.block_tables: dict = {}                # code object -> (line starts, EIPs, cycles before)
         self.page_blocks: dict[int, list] = {}    # physical page -> [(key, lo, hi, cache)]
         self.exec_hooks: dict[int, list] = {}
@@ -407,12 +409,13 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         # the block checks the exec hooks on its page inline: it depends on where they are
         hooks = tuple(sorted(h & 0xFFF for h in self.exec_hooks if h >> 12 == phys >> 12))
         ckey = (kind, self.cost_key, key, self.eip, hooks)
-        t = shared.find(ckey, self.mem) if shared is not None else None
+        group = (self.cost_key, phys >> 12)      # read from the store together (codecache.py)
+        t = shared.find(ckey, self.mem, group) if shared is not None else None
         if t is None:
             t = self._compile_block(lin, phys, kind)
             # a block that reaches onto another page depends on that page's mapping too: not kept
             if shared is not None and all(start >> 12 == phys >> 12 for start, _ in t.runs):
-                shared.add(ckey, t)
+                shared.add(ckey, t, group)
         return self._install(t, key, cache, phys)
 
     def _compile_block(self, lin, phys, kind):
@@ -435,6 +438,37 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
 
         decoder = Decoder(fetch)
         hooks = self.exec_hooks     # checked inline before the instructions they are at
+        known = self.decoded
+        if len(known) > DECODED_LIMIT:
+            known.clear()
+        region = self.mem.page_region.get(phys >> 12)
+        # fetching a byte twice must be harmless: RAM and ROM, not a device's memory
+        memo = region is None or region.kind == "rom"
+
+        def recall(eip, a):
+            """The instruction at `eip` (linear `a`, on the block's page) as
+            decoded before, if memory still holds its bytes: a hot trace and
+            the cold blocks before it decode the same code. Its bytes are
+            fetched in the decoder's order, so the fetch record is the same."""
+            insn = known.get((a, eip, code32))
+            if insn is None or (a & 0xFFF) + insn.length > 0x1000:
+                return None
+            mark, raw = len(fetched), insn.raw
+            for k in range(insn.length):
+                if fetch(eip + k) != raw[k]:
+                    del fetched[mark:]
+                    return None
+            return insn
+
+        def decoded(eip):
+            a = (cs_base + eip) & 0xFFFFFFFF
+            same_page = memo and a >> 12 == page_lin
+            insn = recall(eip, a) if same_page else None
+            if insn is None:
+                insn = decoder.decode(eip, code32)
+                if same_page:
+                    known[(a, eip, code32)] = insn
+            return insn
 
         cs_end = self.srange[CS][1] if self.limited >> CS & 1 else 0xFFFFFFFF
 
@@ -445,7 +479,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
             try:
                 if eip > cs_end:
                     raise Fault(GP, 0)           # fetching past CS's limit
-                insn = decoder.decode(eip, code32)
+                insn = decoded(eip)
                 if eip + insn.length - 1 > cs_end:
                     raise Fault(GP, 0)
                 first_byte[eip] = fetched[mark]

@@ -1,0 +1,47 @@
+"""The decoded-instruction memo (core.py `CPU.decoded`): a hot trace and the
+cold blocks before it share their decoded instructions, and one is reused
+only while memory still holds its bytes."""
+from tests.cpu.asm import assemble
+from vm.flat import FlatMachine
+
+# f runs as cold blocks, then as part of a hot trace; then the guest rewrites
+# f's first instruction (5 bytes) as three shorter ones at the same address
+PATCHED = """
+xorl %edx, %edx
+movl $4, %ecx
+1: call f
+addl %eax, %edx
+loop 1b
+movl $0x09b0c031, f
+movb $0x90, f+4
+call f
+addl %eax, %edx
+movl %edx, %eax
+ret
+f: movl $7, %eax
+ret
+"""
+
+
+def test_code_rewritten_at_a_decoded_address_is_decoded_again():
+    fm = FlatMachine.from_code(assemble(PATCHED, base=0x100000))
+    assert fm.call("start") == 4 * 7 + 9
+    assert fm.call("start") == 4 * 9 + 9      # the patched f from the start
+
+
+def test_each_instruction_is_decoded_once_while_its_bytes_stay():
+    from vm.cpu import decoder
+    decoded = []
+    original = decoder.Decoder.decode
+
+    def counting(self, eip, code32):
+        decoded.append(eip)
+        return original(self, eip, code32)
+    decoder.Decoder.decode = counting
+    try:
+        fm = FlatMachine.from_code(assemble("movl $3, %ecx\n1: decl %ecx\njnz 1b\nincl %eax\nret", base=0x100000))
+        fm.call("start")
+    finally:
+        decoder.Decoder.decode = original
+    # cold blocks at the loop head, then its hot loop: all from the memo after the first decode
+    assert len(decoded) == len(set(decoded))
