@@ -58,6 +58,7 @@ class Emitter:
         self.pending_producer = None
         self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
         self.deferred = []           # (insn index, flags store) for the fault handler (defer_flags)
+        self.lap_end_store = None    # a loop's flags store at its back edge (_loop_back)
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -290,10 +291,20 @@ class Emitter:
         its memory access: the pending record stays in locals, and the
         block's fault handler stores it if this instruction faults
         (`deferred`, assemble)."""
+        if self.pending is None and self.carried():
+            # the record is the previous lap's, still in its locals: stored
+            # by the handler on a later lap (on the first, s.lf holds it)
+            self.deferred.append((self.n, LAP_END))
+            return
         if self.pending is None:
             self.flush_flags(reads=True)
             return
         self.deferred.append((self.n, self.flag_store()))
+
+    def carried(self) -> bool:
+        """In a loop before anything of this lap set or read the flags: the
+        flags record is the one the previous lap ended with (LAP_END)."""
+        return self.loop_start is not None and self.first_flag_use is None and self.pending is None
 
     def carry(self) -> str:
         p = self.pending
@@ -398,7 +409,7 @@ class Emitter:
         room `s.room` (CPU.run) not used up; so interrupts, events and
         limits are seen at the same laps as with one call per chunk."""
         p = self.pending
-        store = self.flag_store()
+        store = self.lap_end_store = self.flag_store()
         self.emit("_it += 1")
         with self.block(f"if {cond}:"):
             if store and self.first_flag_use == "read":
@@ -460,6 +471,7 @@ BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MA
                "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT")
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
+LAP_END = "__LAP_END__"  # stands for the flags store at a loop's back edge until it is known
 
 
 def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loop=True,
@@ -632,6 +644,8 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
             with e.block("if _w:"):
                 if e.pending is not None:
                     e.emit(e.flag_store())
+                elif e.carried():
+                    e.emit(f"if _it: {LAP_END}")     # the previous lap's record
                 # where the trace goes on: a followed call continues at its target
                 nxt = insns[n + 1].eip if follow is not None and n + 1 < len(insns) else insn.next_eip & mask
                 e.emit(f"s.eip = {nxt}; s.cycles += {e.static_cycles}; return {e.retired(n + 1)}")
@@ -645,7 +659,16 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
                if "__CYC" in line else line for line in e.lines]
     if loop:
         _finish_loop(e, starts)
+    _resolve_lap_end(e)
     return e, starts, cycles_before, count
+
+
+def _resolve_lap_end(e):
+    """Put the loop's back-edge flags store where LAP_END stands (`pass`
+    when the laps store no record: s.lf is then still the entry's)."""
+    store = e.lap_end_store or "pass"
+    e.lines = [line.replace(LAP_END, store) for line in e.lines]
+    e.deferred = [(n, f"if _it: {store}" if st == LAP_END else st) for n, st in e.deferred]
 
 
 _REG = re.compile(r"\bR\[(\d)\]")
@@ -698,7 +721,10 @@ def assemble(e, starts, loop, name="blk"):
         # the flags record an instruction left in locals, stored when the next one faults
         tail.append(f"        _i = FAULT_AT(_e, {done})")
         for k, (n, store) in enumerate(e.deferred):
-            tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n}: {store}")
+            if store.startswith("if _it: "):       # the previous lap's record, from its second lap on
+                tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n} and _it: {store[8:]}")
+            else:
+                tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n}: {store}")
     else:
         tail.append(f"        FAULT_AT(_e, {done})")
     tail.append("        raise")
