@@ -28,6 +28,21 @@ CF_SOURCE = "(_l if (_l := s.lf)[0] < 4 else _l[4])"
 MAX_BLOCK_INSNS = 48
 
 
+def carry_record(p) -> str:
+    """A record with the carry of pending record `p`, as the source an
+    inc/dec keeps (only its CF is ever read): a FIXED record of CF alone
+    where the carry is cheap to state, so `p`'s operand snapshots are not
+    kept alive for it (and the copy pass can drop them)."""
+    kind, bits, r, a, b = p[:5]
+    if kind == ADD:
+        return f"(0, 0, {r} >> {bits} & 1, 0, 0)"
+    if kind == SUB:
+        return f"(0, 0, 1 if {r} < 0 else 0, 0, 0)"
+    if kind == LOGIC:
+        return "(0, 0, 0, 0, 0)"
+    return f"({kind}, {bits}, {r}, {a}, {b})"
+
+
 class AddrOp:
     """A memory operand whose linear address is already in a local; `seg`
     is its segment register (a store through it checks the segment's type)."""
@@ -245,7 +260,7 @@ class Emitter:
             elif p[0] in (INC, DEC):
                 b = p[4]
             else:
-                b = f"({p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]})"
+                b = carry_record(p)
                 self._use_flags()
         if kind in (INC, DEC):
             # never dropped: a following inc/dec takes its carry source from it
@@ -444,7 +459,7 @@ class Emitter:
             if p[4] != "_cfs":
                 self.emit(f"_cfs = {p[4]}")
         else:
-            self.emit(f"_cfs = ({p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]})")
+            self.emit(f"_cfs = {carry_record(p)}")
 
     def end_block(self, target) -> None:
         if self.follow is not None and target is not None:
@@ -660,7 +675,61 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     if loop:
         _finish_loop(e, starts)
     _resolve_lap_end(e)
+    _propagate_copies(e, starts)
     return e, starts, cycles_before, count
+
+
+_DEF = re.compile(r"^( *)(_[avr]\d+(?:_\d+)?) = ([^;]+)$")
+_CALL = re.compile(r"[\w\])]\(")
+_SIMPLE = re.compile(r"^( *)([\w]+)(?:\[\d\])? = [^;]+$")
+# helpers that change no register and no attribute the next line reads
+_MOVABLE_CALLS = {"rd8", "rd16", "rd32", "PIN"}
+
+
+def _propagate_copies(e, starts):
+    """Substitute a temporary that is used once, later in the same
+    instruction, into that use and drop its assignment: fewer loads and
+    stores per instruction on CPython.  Only where moving the expression
+    cannot change what it computes: nothing in between assigns what it
+    reads and nothing in between calls out; an expression with a call
+    (only a memory or port read) moves only into the very next line, and
+    only one without a call or attribute of its own."""
+    text = "\n".join(e.lines + [st for _, st in e.deferred])
+    uses = {}
+    for name in re.findall(r"\b_[avr]\d+(?:_\d+)?\b", text):
+        uses[name] = uses.get(name, 0) + 1
+    lines = e.lines
+    i = len(lines) - 1
+    while i >= 0:
+        m = _DEF.match(lines[i])
+        if m is None or uses.get(m.group(2)) != 2:
+            i -= 1
+            continue
+        indent, name, expr = m.groups()
+        calls = _CALL.findall(expr)
+        if calls and not {c[:-1] for c in re.findall(r"\w+\(", expr)} <= _MOVABLE_CALLS:
+            i -= 1
+            continue
+        words = set(re.findall(r"\w+", expr))
+        pat = re.compile(rf"\b{name}\b")
+        for j in range(i + 1, len(lines)):
+            line = lines[j]
+            if not line.startswith(indent) or line[len(indent)] == " " or line.lstrip().startswith("#"):
+                break
+            if pat.search(line):
+                if calls and (j != i + 1 or _CALL.search(line) or "s." in line) \
+                        or len(_CALL.findall(line)) > 1:     # another call could run first
+                    break
+                lines[j] = pat.sub(lambda _: f"({expr})", line, count=1)
+                del lines[i]
+                for k, (idx, n) in enumerate(starts):
+                    if idx > i:
+                        starts[k] = (idx - 1, n)
+                break
+            d = _SIMPLE.match(line)
+            if calls or d is None or _CALL.search(line) or d.group(2) in words:
+                break
+        i -= 1
 
 
 def _resolve_lap_end(e):
