@@ -352,7 +352,8 @@ class Emitter:
             return None
         kind, bits, r, a, b, exact = p
         m, sb = M[bits], 1 << (bits - 1)
-        z = f"({r} & {m}) == 0"
+        # a plain a - b and a dec lie within (-2**bits, 2**bits): zero exactly when masked zero
+        z = f"{r} == 0" if kind == DEC or kind == SUB and exact else f"({r} & {m}) == 0"
         s = f"({r} & {sb})"
         if kind == LOGIC:
             return ["False", "False", f"{r} == 0", f"{r} == 0", s, None, s,
