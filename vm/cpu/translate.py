@@ -674,9 +674,11 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     e.lines = [_CYC_N.sub(lambda m: cycles_after[m.group(1)], line.replace("__CYC__", str(e.static_cycles)))
                if "__CYC" in line else line for line in e.lines]
     if loop:
+        # only loops: the passes cost more translation time than a block
+        # that runs a few times saves (cold boots translate every block)
         _finish_loop(e, starts)
-    _resolve_lap_end(e)
-    _propagate_copies(e, starts)
+        _resolve_lap_end(e)
+        _propagate_copies(e, starts)
     return e, starts, cycles_before, count
 
 
