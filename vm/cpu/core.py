@@ -408,7 +408,8 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         shared = self.code_cache
         # the block checks the exec hooks on its page inline: it depends on where they are
         hooks = tuple(sorted(h & 0xFFF for h in self.exec_hooks if h >> 12 == phys >> 12))
-        ckey = (kind, self.cost_key, key, self.eip, hooks)
+        # the store outlives the process: it keys by CS's base and limit, not the in-process number
+        ckey = (kind, self.cost_key, key & 0xFFFFFFFF | self.stored_mode_key(), self.eip, hooks)
         group = (self.cost_key, phys >> 12)      # read from the store together (codecache.py)
         t = shared.find(ckey, self.mem, group) if shared is not None else None
         if t is None:

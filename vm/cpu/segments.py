@@ -21,6 +21,9 @@ REAL_CODE_ATTR = A_PRESENT | A_S | A_CODE | A_RW | A_ACCESSED
 
 
 FULL_RANGE = (0, 0xFFFFFFFF)
+# (CS base, CS limit key) -> the small number block keys name it by (update_mode)
+_CS_IDS = {}
+MAX_CS_IDS = 1 << 21      # ids use bits 41..61 of a key; past that, the long form (bit 62)
 EMPTY_RANGE = (1, 0)         # an unusable (null) segment: no offset is inside
 
 
@@ -201,7 +204,25 @@ class Segments:
         self.limited = limited
         # blocks stop before an instruction past CS's limit: a limited CS's limit is part of the key
         cs_limit = self.slimit[CS] << 73 if limited >> CS & 1 else 0
-        self.mode_key = (code32 | stack32 | flat | limited << 3) << 32 | sb[CS] << 41 | cs_limit
+        bits = (code32 | stack32 | flat | limited << 3) << 32
+        # the in-process block caches name CS's base and limit by a small
+        # number, so that a key stays a machine-word int (on PyPy a long key
+        # costs a bigint `|`, hash and compare on every block dispatch);
+        # the store's key (stored_mode_key) names them themselves
+        cs = (sb[CS], cs_limit)
+        cs_id = _CS_IDS.get(cs)
+        if cs_id is None and len(_CS_IDS) < MAX_CS_IDS:
+            cs_id = _CS_IDS[cs] = len(_CS_IDS)
+        self.mode_key = bits | cs_id << 41 if cs_id is not None else bits | 1 << 62 | self.stored_mode_key() << 64
+
+    def stored_mode_key(self):
+        """The mode bits of `mode_key` with CS's base and limit themselves:
+        what the translation store (codecache.py) keys by, the same in
+        every process.  (No attribute for it: on PyPy an instance with more
+        than 80 attributes keeps them in a dict, and the CPU is near that.)"""
+        limited = self.limited
+        cs_limit = self.slimit[CS] << 73 if limited >> CS & 1 else 0
+        return self.mode_key & 0x1FF00000000 | self.sbase[CS] << 41 | cs_limit
 
     def checked_linear(self, seg, offset, size):
         """The linear address of a `size`-byte access at seg:offset, or #GP(0)

@@ -140,7 +140,8 @@ def _incdec(e, i, kind):
     a = e.v(dst) if e.flags_dead() and isinstance(dst, Reg) else e.ld(dst)
     r = f"_r{e.n}"
     e.emit(f"{r} = {a} {'+' if kind == INC else '-'} 1")
-    e.set_flags(kind, dst.bits, r, a, None)
+    # the record's operand from the result (r is unmasked): `a` need not be kept
+    e.set_flags(kind, dst.bits, r, f"({r} {'-' if kind == INC else '+'} 1)", None)
     e.st(dst, f"{r} & {M[dst.bits]}")
 
 

@@ -28,6 +28,21 @@ CF_SOURCE = "(_l if (_l := s.lf)[0] < 4 else _l[4])"
 MAX_BLOCK_INSNS = 48
 
 
+def carry_record(p) -> str:
+    """A record with the carry of pending record `p`, as the source an
+    inc/dec keeps (only its CF is ever read): a FIXED record of CF alone
+    where the carry is cheap to state, so `p`'s operand snapshots are not
+    kept alive for it (and the copy pass can drop them)."""
+    kind, bits, r, a, b = p[:5]
+    if kind == ADD:
+        return f"(0, 0, {r} >> {bits} & 1, 0, 0)"
+    if kind == SUB:
+        return f"(0, 0, 1 if {r} < 0 else 0, 0, 0)"
+    if kind == LOGIC:
+        return "(0, 0, 0, 0, 0)"
+    return f"({kind}, {bits}, {r}, {a}, {b})"
+
+
 class AddrOp:
     """A memory operand whose linear address is already in a local; `seg`
     is its segment register (a store through it checks the segment's type)."""
@@ -58,6 +73,7 @@ class Emitter:
         self.pending_producer = None
         self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
         self.deferred = []           # (insn index, flags store) for the fault handler (defer_flags)
+        self.lap_end_store = None    # a loop's flags store at its back edge (_loop_back)
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -244,7 +260,7 @@ class Emitter:
             elif p[0] in (INC, DEC):
                 b = p[4]
             else:
-                b = f"({p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]})"
+                b = carry_record(p)
                 self._use_flags()
         if kind in (INC, DEC):
             # never dropped: a following inc/dec takes its carry source from it
@@ -290,10 +306,20 @@ class Emitter:
         its memory access: the pending record stays in locals, and the
         block's fault handler stores it if this instruction faults
         (`deferred`, assemble)."""
+        if self.pending is None and self.carried():
+            # the record is the previous lap's, still in its locals: stored
+            # by the handler on a later lap (on the first, s.lf holds it)
+            self.deferred.append((self.n, LAP_END))
+            return
         if self.pending is None:
             self.flush_flags(reads=True)
             return
         self.deferred.append((self.n, self.flag_store()))
+
+    def carried(self) -> bool:
+        """In a loop before anything of this lap set or read the flags: the
+        flags record is the one the previous lap ended with (LAP_END)."""
+        return self.loop_start is not None and self.first_flag_use is None and self.pending is None
 
     def carry(self) -> str:
         p = self.pending
@@ -326,7 +352,8 @@ class Emitter:
             return None
         kind, bits, r, a, b, exact = p
         m, sb = M[bits], 1 << (bits - 1)
-        z = f"({r} & {m}) == 0"
+        # a plain a - b and a dec lie within (-2**bits, 2**bits): zero exactly when masked zero
+        z = f"{r} == 0" if kind == DEC or kind == SUB and exact else f"({r} & {m}) == 0"
         s = f"({r} & {sb})"
         if kind == LOGIC:
             return ["False", "False", f"{r} == 0", f"{r} == 0", s, None, s,
@@ -398,7 +425,7 @@ class Emitter:
         room `s.room` (CPU.run) not used up; so interrupts, events and
         limits are seen at the same laps as with one call per chunk."""
         p = self.pending
-        store = self.flag_store()
+        store = self.lap_end_store = self.flag_store()
         self.emit("_it += 1")
         with self.block(f"if {cond}:"):
             if store and self.first_flag_use == "read":
@@ -433,7 +460,7 @@ class Emitter:
             if p[4] != "_cfs":
                 self.emit(f"_cfs = {p[4]}")
         else:
-            self.emit(f"_cfs = ({p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]})")
+            self.emit(f"_cfs = {carry_record(p)}")
 
     def end_block(self, target) -> None:
         if self.follow is not None and target is not None:
@@ -460,6 +487,7 @@ BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MA
                "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT")
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
+LAP_END = "__LAP_END__"  # stands for the flags store at a loop's back edge until it is known
 
 
 def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loop=True,
@@ -632,6 +660,8 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
             with e.block("if _w:"):
                 if e.pending is not None:
                     e.emit(e.flag_store())
+                elif e.carried():
+                    e.emit(f"if _it: {LAP_END}")     # the previous lap's record
                 # where the trace goes on: a followed call continues at its target
                 nxt = insns[n + 1].eip if follow is not None and n + 1 < len(insns) else insn.next_eip & mask
                 e.emit(f"s.eip = {nxt}; s.cycles += {e.static_cycles}; return {e.retired(n + 1)}")
@@ -644,8 +674,73 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     e.lines = [_CYC_N.sub(lambda m: cycles_after[m.group(1)], line.replace("__CYC__", str(e.static_cycles)))
                if "__CYC" in line else line for line in e.lines]
     if loop:
+        # only loops: the passes cost more translation time than a block
+        # that runs a few times saves (cold boots translate every block)
         _finish_loop(e, starts)
+        _resolve_lap_end(e)
+        _propagate_copies(e, starts)
     return e, starts, cycles_before, count
+
+
+_DEF = re.compile(r"^( *)(_[avr]\d+(?:_\d+)?) = ([^;]+)$")
+_CALL = re.compile(r"[\w\])]\(")
+_SIMPLE = re.compile(r"^( *)([\w]+)(?:\[\d\])? = [^;]+$")
+# helpers that change no register and no attribute the next line reads
+_MOVABLE_CALLS = {"rd8", "rd16", "rd32", "PIN"}
+
+
+def _propagate_copies(e, starts):
+    """Substitute a temporary that is used once, later in the same
+    instruction, into that use and drop its assignment: fewer loads and
+    stores per instruction on CPython.  Only where moving the expression
+    cannot change what it computes: nothing in between assigns what it
+    reads and nothing in between calls out; an expression with a call
+    (only a memory or port read) moves only into the very next line, and
+    only one without a call or attribute of its own."""
+    text = "\n".join(e.lines + [st for _, st in e.deferred])
+    uses = {}
+    for name in re.findall(r"\b_[avr]\d+(?:_\d+)?\b", text):
+        uses[name] = uses.get(name, 0) + 1
+    lines = e.lines
+    i = len(lines) - 1
+    while i >= 0:
+        m = _DEF.match(lines[i])
+        if m is None or uses.get(m.group(2)) != 2:
+            i -= 1
+            continue
+        indent, name, expr = m.groups()
+        calls = _CALL.findall(expr)
+        if calls and not {c[:-1] for c in re.findall(r"\w+\(", expr)} <= _MOVABLE_CALLS:
+            i -= 1
+            continue
+        words = set(re.findall(r"\w+", expr))
+        pat = re.compile(rf"\b{name}\b")
+        for j in range(i + 1, len(lines)):
+            line = lines[j]
+            if not line.startswith(indent) or line[len(indent)] == " " or line.lstrip().startswith("#"):
+                break
+            if pat.search(line):
+                if calls and (j != i + 1 or _CALL.search(line) or "s." in line) \
+                        or len(_CALL.findall(line)) > 1:     # another call could run first
+                    break
+                lines[j] = pat.sub(lambda _: f"({expr})", line, count=1)
+                del lines[i]
+                for k, (idx, n) in enumerate(starts):
+                    if idx > i:
+                        starts[k] = (idx - 1, n)
+                break
+            d = _SIMPLE.match(line)
+            if calls or d is None or _CALL.search(line) or d.group(2) in words:
+                break
+        i -= 1
+
+
+def _resolve_lap_end(e):
+    """Put the loop's back-edge flags store where LAP_END stands (`pass`
+    when the laps store no record: s.lf is then still the entry's)."""
+    store = e.lap_end_store or "pass"
+    e.lines = [line.replace(LAP_END, store) for line in e.lines]
+    e.deferred = [(n, f"if _it: {store}" if st == LAP_END else st) for n, st in e.deferred]
 
 
 _REG = re.compile(r"\bR\[(\d)\]")
@@ -698,7 +793,10 @@ def assemble(e, starts, loop, name="blk"):
         # the flags record an instruction left in locals, stored when the next one faults
         tail.append(f"        _i = FAULT_AT(_e, {done})")
         for k, (n, store) in enumerate(e.deferred):
-            tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n}: {store}")
+            if store.startswith("if _it: "):       # the previous lap's record, from its second lap on
+                tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n} and _it: {store[8:]}")
+            else:
+                tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n}: {store}")
     else:
         tail.append(f"        FAULT_AT(_e, {done})")
     tail.append("        raise")
