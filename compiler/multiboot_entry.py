@@ -27,7 +27,6 @@ copy also runs from the disk image's point of view unchanged.
 """
 from __future__ import annotations
 
-import functools
 import io
 import struct
 
@@ -283,24 +282,14 @@ _ENTRY_ASM = """
 """
 
 
-@functools.lru_cache(maxsize=1)
-def _target_machine():
-    import llvmlite.binding as llvm
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    llvm.initialize_native_asmparser()
-    target = llvm.Target.from_triple("i386-unknown-none-elf")
-    return target.create_target_machine(cpu="i686", reloc="static", codemodel="default")
-
-
 def _assemble(text: str) -> bytes:
     """Raw bytes of 32-bit AT&T `text` (it must need no relocation)."""
-    import llvmlite.binding as llvm
     from elftools.elf.elffile import ELFFile
+    from compiler.target import TRIPLE, parse_ir, target_machine
     lines = [".text"] + text.strip().splitlines()
-    ir = 'target triple = "i386-unknown-none-elf"\n' + "".join(
+    ir = f'target triple = "{TRIPLE}"\n' + "".join(
         'module asm "{}"\n'.format(line.replace("\\", "\\5C").replace('"', "\\22")) for line in lines)
-    obj = ELFFile(io.BytesIO(_target_machine().emit_object(llvm.parse_assembly(ir))))
+    obj = ELFFile(io.BytesIO(target_machine(0).emit_object(parse_ir(ir))))
     if obj.get_section_by_name(".rel.text") is not None:
         raise AssertionError("the Multiboot entry code needs a relocation")
     return obj.get_section_by_name(".text").data()
