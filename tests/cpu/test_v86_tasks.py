@@ -8,6 +8,7 @@ own TSS names."""
 import struct
 
 from tests.cpu.bare import gate, gdt_entry, protected
+from tests.cpu.test_v86 import TAIL      # the IDT/GDT pointers, the V86 code at 0x400, the handlers
 
 TSS_A, TSS_B = 0x1000, 0x1100
 VM, IOPL3, NT = 0x20000, 0x3000, 0x4000
@@ -16,25 +17,6 @@ lidtl idtr_ptr
 lgdtl gdt_big
 movw $0x28, %ax
 ltr %ax
-"""
-TAIL = """
-idtr_ptr: .word 0x7ff
-.long 0x10000
-gdt_big: .word 0xff
-.long 0x500
-.org 0x400
-.code16
-v86:
-{v86}
-.code32
-.org 0x600
-handler:
-movl %esp, %ebp
-hlt
-.org 0x680
-gp:
-popl %edi
-hlt
 """
 V86_SELECTORS = dict(es=0x0200, cs=0x0800, ss=0x0700, ds=0x0100, fs=0x0300, gs=0x0400)
 
