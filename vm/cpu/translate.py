@@ -74,6 +74,7 @@ class Emitter:
         self.first_flag_use = None   # "read" when the block may read s.lf before setting flags
         self.deferred = []           # (insn index, flags store) for the fault handler (defer_flags)
         self.lap_end_store = None    # a loop's flags store at its back edge (_loop_back)
+        self.lap_body = 0            # the first line of a pure loop's lap (_pure_loop_back)
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -426,29 +427,49 @@ class Emitter:
         limits are seen at the same laps as with one call per chunk."""
         p = self.pending
         store = self.lap_end_store = self.flag_store()
+        if self.pure_loop:
+            self._pure_loop_back(cond, exit_eip, p, store)
+            return
         self.emit("_it += 1")
         with self.block(f"if {cond}:"):
-            if store and self.first_flag_use == "read":
-                self.emit(store)       # the next lap reads s.lf before setting flags
-                store = None
-            elif self.first_flag_use == "cfs":
-                self._carry_source_for_next_lap(p)
-            chunk = f"_it & {LOOP_ITERATIONS - 1}"
-            room = f"_it * {self.ninsns} < s.room"
-            if self.pure_loop:
-                # nothing in the body can look at the clock: charge the laps on exit
-                self.emit(f"if {chunk} or {room} and s.cycles + __CYC__ * _it < s.limit: continue")
-                self.emit("s.cycles += __CYC__ * _it")
-            else:
-                self.emit("s.cycles += __CYC__")
-                self.emit(f"if s.cycles < s.limit and ({chunk} or {room}): continue")
-            if store:
+            self._next_lap_flags(p, store)
+            self.emit("s.cycles += __CYC__")
+            self.emit(f"if s.cycles < s.limit and (_it & {LOOP_ITERATIONS - 1} or _it * {self.ninsns} < s.room): "
+                      "continue")
+            if store and self.first_flag_use != "read":
                 self.emit(store)
             self.emit(f"s.eip = {self.loop_start}; return _it * {self.ninsns}")
         self.emit(f"s.eip = {exit_eip}")
-        if self.pure_loop:
-            self.emit("s.cycles += __CYC__ * (_it - 1)")
         self.emit("_it -= 1")     # the epilogue counts this lap itself
+
+    def _pure_loop_back(self, cond, exit_eip, p, store):
+        """`_loop_back` of a pure loop, whose laps run in `for _it in
+        range(_it, _it + LOOP_ITERATIONS)` (_emit): cheaper per lap on
+        CPython than counting and testing `_it` by hand.  Nothing in the
+        body can look at the clock, so the laps are charged on exit; `_it`
+        is the laps done before the current one, as in every loop body."""
+        if cond != "True":
+            self.emit(f"if {_negated(cond)}: break")
+        self._next_lap_flags(p, store)
+        if all(line.lstrip().startswith("#") for line in self.lines[self.lap_body:]):
+            self.emit("pass")            # `jmp .`: a lap does nothing
+        self.depth -= 1
+        with self.block("else:"):        # a whole chunk of laps done
+            self.emit("_it += 1")
+            self.emit(f"if _it * {self.ninsns} < s.room and s.cycles + __CYC__ * _it < s.limit: continue")
+            self.emit("s.cycles += __CYC__ * _it")
+            if store and self.first_flag_use != "read":
+                self.emit(store)
+            self.emit(f"s.eip = {self.loop_start}; return _it * {self.ninsns}")
+        self.emit(f"s.eip = {exit_eip}")
+        self.emit("s.cycles += __CYC__ * _it")
+
+    def _next_lap_flags(self, p, store):
+        """What the next lap needs of this lap's flags before it goes round."""
+        if store and self.first_flag_use == "read":
+            self.emit(store)       # the next lap reads s.lf before setting flags
+        elif self.first_flag_use == "cfs":
+            self._carry_source_for_next_lap(p)
 
     def _carry_source_for_next_lap(self, p) -> None:
         """`_cfs` for the next lap's first inc/dec: what CFSRC(s.lf) would give
@@ -475,6 +496,19 @@ class Emitter:
         if target is not None:
             self.emit(f"s.eip = {target}")
         self.ended = True
+
+
+def _negated(cond: str) -> str:
+    """`not (cond)`, without a double negation when `cond` is one already."""
+    if cond.startswith("not (") and cond.endswith(")"):
+        inner, depth = cond[5:-1], 0
+        for ch in inner:
+            depth += (ch == "(") - (ch == ")")
+            if depth < 0:
+                break
+        else:
+            return f"({inner})"
+    return f"not ({cond})"
 
 
 def has_memory_operand(insn) -> bool:
@@ -619,6 +653,10 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         e.emit("_cfs = CFSRC(s.lf)")      # removed again unless the loop uses it (_finish_loop)
         e.emit("while True:")
         e.depth += 1
+        if e.pure_loop:
+            e.emit(f"for _it in range(_it, _it + {LOOP_ITERATIONS}):")     # _pure_loop_back
+            e.depth += 1
+            e.lap_body = len(e.lines)
     starts = []             # (first line index, insn index)
     cycles_before = []      # static cycles charged before each instruction
     mem_read, mem_write = profile.mem_read, profile.mem_write
