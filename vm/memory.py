@@ -61,6 +61,9 @@ class PhysicalMemory:
         self.watch_pages: set[int] = set()
         self.a20_mask = 0xFFFFFFFF
         self.listeners = []   # CPUs: .code_written(page, lo, hi), .memory_map_changed()
+        # bumped by every change of the map or of executed bytes: an `out` that
+        # changed either (PAM, A20, a device's DMA) ends the running block (portio.py)
+        self.generation = 0
 
     # ---- layout -----------------------------------------------------------
     def add_rom(self, base: int, data: bytes, alias: int | None = None) -> Region:
@@ -126,6 +129,7 @@ class PhysicalMemory:
                 fn(paddr, size)
 
     def _map_changed(self) -> None:
+        self.generation += 1
         for cpu in self.listeners:
             cpu.memory_map_changed()
 
@@ -198,6 +202,7 @@ class PhysicalMemory:
                     self.code_count[page] -= n
                     self._clear_block_starts(page, lo, hi)
                     hit = True
+                    self.generation += 1
                     for cpu in self.listeners:
                         cpu.code_written(page, lo, hi)
         return hit

@@ -61,7 +61,7 @@ class MMU:
         self.mrtlb: dict[int, tuple] = {}
         self.mwtlb: dict[int, tuple] = {}
         self.ctlb: dict[int, int] = {}
-        self.smc_stores = 0     # guest stores that overwrote decoded code
+        self.block_cuts = 0     # stores that overwrote decoded code and `out`s after which the block ended
 
     # ---- flushing ----------------------------------------------------------------
     def flush_fast_tlbs(self):
@@ -288,7 +288,7 @@ class MMU:
             self._store(paddr, size, value)
             if mem.code_count.get(page, 0) != before:
                 self.charge("code_write", self.timing.smc_invalidate, page)
-                self.smc_stores += 1      # the running block ends here (core.py's exact paths follow it)
+                self.block_cuts += 1      # the running block ends here (core.py's exact paths follow it)
                 return 1
             return self._stop_exit_here() if self.stop_requested else 0
         if page in mem.page_region and mem.page_region[page].kind == "mmio":

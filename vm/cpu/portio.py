@@ -1,5 +1,5 @@
 """Port I/O as translated blocks call it: `PIN(port, size, into)` for `in`
-and `POUT(port, size, value, into)` for `out`.
+and `POUT(port, size, value, into)` for `out` (true when the block must end after it).
 
 `into` is the static cycles of the block's instructions before this one
 (the translator knows it): a device that reads the clock sees the count as
@@ -22,7 +22,7 @@ MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
 def make_port_accessors(cpu):
     ports = cpu.ports
     untimed, devices = ports.untimed, ports.devices    # PortBus fills these dicts in place
-    cr = cpu.cr
+    cr, mem = cpu.cr, cpu.mem
     # CPython: add the io charge in place unless a subscriber (vm.profiler)
     # replaced CPU.charge on the instance (it is then in the instance dict).
     # PyPy: always call charge (its JIT inlines the call); never touch the
@@ -50,7 +50,7 @@ def make_port_accessors(cpu):
         finally:
             cpu.cycles -= into
 
-    def pout(port, size, value, into):
+    def write(port, size, value, into):
         if cr[0] & 1 and (cpu.cpl or cpu.fl & VM):
             return cpu.port_out(port, size, value)
         dev = untimed.get(port)
@@ -69,5 +69,19 @@ def make_port_accessors(cpu):
             dev.port_write(port, size, value & MASK[size])
         finally:
             cpu.cycles -= into
+
+    def pout(port, size, value, into):
+        """1 when the block must end after this `out`: the device raised an
+        interrupt line or asked to stop (taken before the next instruction,
+        as today), or the memory map or executed bytes changed (PAM, A20)
+        under the running block. It is counted in `block_cuts`, which the
+        exact paths (stepper.py) follow. The decision depends on the
+        machine's state only, never on how the run is observed."""
+        irq, stop, generation = cpu._irq, cpu.stop_requested, mem.generation
+        write(port, size, value, into)
+        if cpu._irq and not irq or cpu.stop_requested and not stop or mem.generation != generation:
+            cpu.block_cuts += 1
+            return 1
+        return 0
 
     return {"PIN": pin, "POUT": pout}

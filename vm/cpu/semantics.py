@@ -771,8 +771,10 @@ def sem_in(e, i):
 
 def sem_out(e, i):
     src, port = i.ops
-    e.emit(f"POUT({e.v(port)}, {src.bits // 8}, {e.v(src)}, {e.cycles_so_far()})")
-    e.end_block(i.next_eip)      # a device may have raised an interrupt or asked to stop
+    # the block goes on unless the write raised an interrupt, asked to stop or
+    # changed the memory map (portio.py): then it ends after this instruction
+    e.emit(f"if POUT({e.v(port)}, {src.bits // 8}, {e.v(src)}, {e.cycles_so_far()}): _w = 1")
+    e.may_cut = True
 
 
 # ---- string instructions (whole rep loop in one helper call) --------------------

@@ -75,6 +75,7 @@ class Emitter:
         self.deferred = []           # (insn index, flags store) for the fault handler (defer_flags)
         self.lap_end_store = None    # a loop's flags store at its back edge (_loop_back)
         self.lap_body = 0            # the first line of a pure loop's lap (_pure_loop_back)
+        self.may_cut = False         # the current instruction may end the block through `_w` (an out)
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -97,6 +98,7 @@ class Emitter:
     def begin_insn(self, n: int) -> None:
         self.n = n
         self._addr_cache = {}
+        self.may_cut = False
 
     def cycles_so_far(self) -> int:
         return self.static_cycles
@@ -693,8 +695,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         cycles_after[str(n)] = str(e.static_cycles)
         if e.ended:
             break
-        if e.writes > writes0:
-            # a store that hit decoded code ends the block after this instruction
+        if e.writes > writes0 or e.may_cut:
+            # a store that hit decoded code (or an out a device answered, portio.py)
+            # ends the block after this instruction
             with e.block("if _w:"):
                 if e.pending is not None:
                     e.emit(e.flag_store())
