@@ -1,0 +1,112 @@
+"""`out` goes on within its block unless the device answered: it raised an
+interrupt line or asked to stop (then the block ends right after the `out`,
+so the interrupt or stop comes before the next instruction). Traced and
+plain runs agree on where blocks end (stepper.py follows `block_cuts`)."""
+from __future__ import annotations
+
+from tests.cpu.asm import assemble
+from tests.cpu.bare import boot_sector
+
+
+class Answering:
+    """A port device that, on its `after`-th write, raises the CPU's
+    interrupt line or asks it to stop."""
+
+    def __init__(self, cpu, after, answer):
+        self.cpu, self.after, self.answer, self.writes = cpu, after, answer, 0
+
+    def port_read(self, port, size):
+        return 0
+
+    def port_write(self, port, size, value):
+        self.writes += 1
+        if self.writes == self.after:
+            if self.answer == "irq":
+                self.cpu.irq_pending = True
+            else:
+                self.cpu.request_stop()
+
+
+def machine(text, after=0, answer="irq", timing="off"):
+    cpu = boot_sector(text, timing=timing)
+    dev = Answering(cpu, after, answer)
+    cpu.ports.register(0x80, 1, dev)
+    return cpu, dev
+
+
+def block_starts(cpu):
+    """EIPs where the run loop looked a block up (every block translated)."""
+    return sorted(fn.block.eips[0] for cache in (cpu.blocks, cpu.cold_blocks) for fn in cache.values())
+
+
+def test_out_to_a_quiet_device_does_not_end_the_block():
+    cpu = boot_sector("movb $0x41, %al\noutb %al, $0xe9\nmovb $0x42, %al\noutb %al, $0xe9\nmovb $7, %bl\nhlt")
+    assert cpu.run(max_insns=100) == "hlt"
+    assert bytes(cpu.out.data) == b"AB"
+    assert block_starts(cpu) == [0x7C00]       # both outs and the hlt in one block
+
+
+def test_out_that_raises_an_interrupt_line_ends_the_block_after_it():
+    cpu, dev = machine("movb $1, %al\noutb %al, $0x80\nmovb $7, %bl\nhlt", after=1, answer="irq")
+    assert cpu.run(max_insns=100) == "hlt"
+    assert cpu.regs[3] & 0xFF == 7
+    assert block_starts(cpu) == [0x7C00, 0x7C04]     # the block left right after the out
+
+
+def test_out_whose_device_asks_to_stop_stops_before_the_next_instruction():
+    cpu, dev = machine("movb $1, %al\noutb %al, $0x80\nmovb $7, %bl\nhlt", after=1, answer="stop")
+    assert cpu.run(max_insns=100) == "stop"
+    assert cpu.eip == 0x7C04 and cpu.regs[3] & 0xFF == 0       # the mov after the out has not run
+    assert cpu.run(max_insns=100) == "hlt"
+    assert cpu.regs[3] & 0xFF == 7
+
+
+LOOP = """
+sti
+movw $40, %cx
+1: movb %cl, %al
+outb %al, $0x80
+addb $3, %bl
+outb %al, $0xe9
+loop 1b
+hlt
+"""
+HANDLER = 0x7E00          # real-mode handler of vector 0x20: note the lap (BL) it came in
+
+
+class OneShotController:
+    """An interrupt controller with one line: vector 0x20."""
+
+    def __init__(self, cpu):
+        self.cpu = cpu
+
+    def acknowledge(self):
+        self.cpu.irq_pending = False
+        return 0x20
+
+
+def run_loop(traced, answer):
+    cpu, dev = machine(LOOP, after=17, answer=answer, timing="tcg")
+    cpu.intc = OneShotController(cpu)
+    cpu.mem.write(HANDLER, assemble("movb %bl, %dh\niret", code16=True))
+    cpu.mem.write(0x20 * 4, HANDLER.to_bytes(2, "little") + bytes(2))
+    if traced:
+        cpu.trace = lambda c: None       # every instruction through the exact paths
+    outcomes = []
+    while len(outcomes) < 10:
+        outcomes.append(cpu.run(max_insns=1000))
+        if outcomes[-1] == "hlt":
+            break
+    return outcomes, cpu.cycles, cpu.insns, cpu.regs[2] >> 8 & 0xFF, cpu.regs[3] & 0xFF, bytes(cpu.out.data)
+
+
+def test_traced_and_plain_runs_end_blocks_at_the_same_out():
+    for answer in ("irq", "stop"):
+        plain, traced = run_loop(False, answer), run_loop(True, answer)
+        assert plain == traced
+        assert plain[0][-1] == "hlt" and plain[4] == 120 and len(plain[5]) == 40
+
+
+def test_an_interrupt_raised_by_an_out_comes_before_the_next_instruction():
+    outcomes, cycles, insns, lap_bl, bl, out = run_loop(False, "irq")
+    assert lap_bl == 16 * 3        # raised by the 17th lap's first out: before its addb
