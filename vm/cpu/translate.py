@@ -556,11 +556,12 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
         return e, starts, cycles_before, [i.eip for i in insns[:count]], False
     insns, follow = _collect(decode, code32, stack32, flat, start_eip, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
-    first = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, hook_at=hook_at,
-                  limited=limited)[0]
-    dead = frozenset(first.producers - first.used)
-    e, starts, cycles_before, count = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop,
-                                            dead, hook_at, limited)
+    emitted = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, hook_at=hook_at,
+                    limited=limited)
+    dead = frozenset(emitted[0].producers - emitted[0].used)
+    if dead:      # else the second pass would emit the same again (two traces in three)
+        emitted = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead, hook_at, limited)
+    e, starts, cycles_before, count = emitted
     if count < len(insns):
         del insns[count:]
     # which instructions execution reaches by a control transfer inside the trace
