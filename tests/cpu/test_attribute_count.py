@@ -3,11 +3,11 @@
 PyPy stores an instance's attributes in a map (fields at fixed offsets,
 which its JIT turns into plain loads) only below 80 of them; from the 80th
 the instance gets a real dict and every `s.x` in a translated block becomes
-a dict lookup.  That is invisible on CPython and in every behaviour test,
-and it costs PyPy most of its speed: at 85 attributes (after the issue 20
-and decode-memo merges) the polled-UART loop of bench/bench_cpu.py ran at
-~22 MIPS on PyPy, against ~110 at 75.  State that translated blocks never touch goes into a
-holder object (vm/cpu/held.py), never straight onto the CPU.
+a dict lookup. That is invisible on CPython and in every behaviour test, and
+it costs PyPy most of its speed: at 85 attributes (after the issue 20 and
+decode-memo merges) the polled-UART loop of bench/bench_cpu.py ran at ~22
+MIPS on PyPy, against ~110 at 75. State that translated blocks never touch
+goes into a holder object (vm/cpu/held.py), never straight onto the CPU.
 """
 from tests.cpu.asm import assemble
 from vm.flat import FlatMachine, GuestFault
