@@ -14,10 +14,7 @@ from unicorn import x86_const as X
 
 from tests.cpu.asm import assemble_with_labels
 from tests.cpu.insngen import ALL, Gen
-from vm.cpu import CPU
-from vm.flat import FlatMachine
-from vm.memory import PhysicalMemory
-from vm.ports import PortBus
+from tests.cpu.vm_cases import LAYOUT16, LAYOUT32, Layout, VMSide
 
 UC_REGS = [X.UC_X86_REG_EAX, X.UC_X86_REG_ECX, X.UC_X86_REG_EDX, X.UC_X86_REG_EBX,
            X.UC_X86_REG_ESP, X.UC_X86_REG_EBP, X.UC_X86_REG_ESI, X.UC_X86_REG_EDI]
@@ -25,47 +22,23 @@ NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"]
 DF = 0x400
 
 
-@dataclass
-class Layout:
-    mode16: bool
-    code: int          # linear address of the blob
-    window: int        # linear base of the compared data window
-    window_size: int
-    ebp: int
-    esp: int
-
-
-LAYOUT32 = Layout(False, 0x100000, 0x10000, 0x20000, 0x10000, 0x20800 + 0x10000 - 0x10000 + 0x8000)
-LAYOUT16 = Layout(True, 0x8000, 0x10000, 0x10000, 0x100, 0xF000)
-
-
 class Mismatch(AssertionError):
     pass
 
 
-class Pair:
-    """Our CPU and a Unicorn instance holding the same code blob."""
+class Unicorn:
+    """A Unicorn instance holding a code blob (the oracle)."""
 
     def __init__(self, layout: Layout, blob: bytes):
         self.layout = layout
-        self.blob = blob
         mode = unicorn.UC_MODE_16 if layout.mode16 else unicorn.UC_MODE_32
         self.uc = unicorn.Uc(unicorn.UC_ARCH_X86, mode)
         self.uc.mem_map(0, 0x200000)
         self.uc.mem_write(layout.code, blob)
-        if layout.mode16:
-            mem = PhysicalMemory(2 << 20)
-            self.cpu = CPU(mem, PortBus())
-            self.mem = mem
-            mem.write(layout.code, blob)
-        else:
-            fm = FlatMachine(None, ram_size=4 << 20)
-            fm.write(layout.code, blob)
-            self.cpu, self.mem = fm.cpu, fm.mem
 
     def run(self, start: int, end: int, regs, flags, window: bytes):
-        lay, uc, cpu = self.layout, self.uc, self.cpu
-        # Unicorn
+        """(registers, EFLAGS, the window's bytes afterwards)."""
+        lay, uc = self.layout, self.uc
         uc.mem_write(lay.window, window)
         for r, v in zip(UC_REGS, regs):
             uc.reg_write(r, v)
@@ -75,24 +48,22 @@ class Pair:
                 uc.reg_write(seg, lay.window >> 4)
             uc.reg_write(X.UC_X86_REG_CS, 0)
         uc.emu_start(lay.code + start, lay.code + end, count=10000)
-        theirs_regs = [uc.reg_read(r) for r in UC_REGS]
-        theirs_flags = uc.reg_read(X.UC_X86_REG_EFLAGS)
-        theirs_mem = bytes(uc.mem_read(lay.window, lay.window_size))
-        # ours
-        self.mem.write(lay.window, window)
-        cpu.regs[:] = list(regs)
-        cpu.set_eflags(flags)
-        if lay.mode16:
-            cpu.load_seg(1, 0)
-            for seg in (0, 2, 3):
-                cpu.load_seg(seg, lay.window >> 4)
-        cpu.eip = lay.code + start if not lay.mode16 else lay.code + start
-        cpu.halted = False
-        reason = cpu.run(max_insns=10000)
-        ours_regs = list(cpu.regs)
-        ours_flags = cpu.get_eflags()
-        ours_mem = self.mem.read(lay.window, lay.window_size)
-        return reason, (theirs_regs, theirs_flags, theirs_mem), (ours_regs, ours_flags, ours_mem)
+        return ([uc.reg_read(r) for r in UC_REGS], uc.reg_read(X.UC_X86_REG_EFLAGS),
+                bytes(uc.mem_read(lay.window, lay.window_size)))
+
+
+class Pair:
+    """Our CPU and a Unicorn instance holding the same code blob."""
+
+    def __init__(self, layout: Layout, blob: bytes):
+        self.layout = layout
+        self.oracle = Unicorn(layout, blob)
+        self.ours = VMSide(layout, blob)
+
+    def run(self, start: int, end: int, regs, flags, window: bytes):
+        theirs = self.oracle.run(start, end, regs, flags, window)
+        reason, *ours = self.ours.run(start, end, regs, flags, window)
+        return reason, theirs, tuple(ours)
 
 
 def random_state(rng: random.Random, layout: Layout):
@@ -104,25 +75,46 @@ def random_state(rng: random.Random, layout: Layout):
     return regs, flags, window
 
 
-def run_batch(seed: int, count: int, mode16: bool = False, length=(1, 6)):
-    """Generate, assemble and compare `count` sequences; raises Mismatch."""
+@dataclass
+class Case:
+    """One sequence of a batch and the state it starts from."""
+    body: str
+    undefined: int       # flags the sequence leaves undefined (not compared)
+    start: int           # blob offsets of the sequence and of its hlt
+    end: int
+    regs: list
+    flags: int
+    window: bytes
+
+
+def batch_sequences(seed: int, count: int, mode16: bool = False, length=(1, 6)):
+    """(sequences, layout, rng) of batch `seed`, as run_batch compares them."""
     rng = random.Random(seed)
     layout = LAYOUT16 if mode16 else LAYOUT32
     gen = Gen(rng, mode16)
-    seqs = [gen.sequence(rng.randint(*length)) for _ in range(count)]
-    return compare_sequences(seqs, layout, rng)
+    return [gen.sequence(rng.randint(*length)) for _ in range(count)], layout, rng
+
+
+def run_batch(seed: int, count: int, mode16: bool = False, length=(1, 6)):
+    """Generate, assemble and compare `count` sequences; raises Mismatch."""
+    return compare_sequences(*batch_sequences(seed, count, mode16, length))
+
+
+def batch_cases(seqs, layout, rng):
+    """(blob, [Case]): the sequences assembled into one blob, each with a random starting state."""
+    text = "\n".join(f"seq{k}:\n{body}\nend{k}:\nhlt" for k, (body, _) in enumerate(seqs))
+    blob, labels = assemble_with_labels(text, code16=layout.mode16, base=layout.code)
+    return blob, [Case(body, undefined, labels[f"seq{k}"], labels[f"end{k}"], *random_state(rng, layout))
+                  for k, (body, undefined) in enumerate(seqs)]
 
 
 def compare_sequences(seqs, layout, rng):
-    text = "\n".join(f"seq{k}:\n{body}\nend{k}:\nhlt" for k, (body, _) in enumerate(seqs))
-    blob, labels = assemble_with_labels(text, code16=layout.mode16, base=layout.code)
+    blob, cases = batch_cases(seqs, layout, rng)
     pair = Pair(layout, blob)
-    for k, (body, undefined) in enumerate(seqs):
-        regs, flags, window = random_state(rng, layout)
-        start, end = labels[f"seq{k}"], labels[f"end{k}"]
-        reason, theirs, ours = pair.run(start, end, regs, flags, window)
-        check(body, undefined, regs, flags, reason, theirs, ours, layout)
-    return len(seqs)
+    for c in cases:
+        reason, theirs, ours = pair.run(c.start, c.end, c.regs, c.flags, c.window)
+        check(c.body, c.undefined, c.regs, c.flags, reason, theirs, ours, layout)
+    return len(cases)
 
 
 def check(body, undefined, regs, flags, reason, theirs, ours, layout):

@@ -4,6 +4,7 @@ from ring 3), `iret`, and far jmp/call/ret; double and triple fault."""
 from __future__ import annotations
 
 from . import gates, tasks, v86
+from .held import Holder, held
 from .faults import CONTRIBUTORY, WITH_ERROR_CODE, Fault, TripleFault
 from .protection import require_in_code_limit
 from .flags import IF, NT, RF, TF, VM, AC, IOPL
@@ -25,10 +26,13 @@ EXCEPTIONS_PER_TURN = 64
 
 class Interrupts:
     """Mixin for CPU."""
+    # the exception-loop counters: off the instance (PyPy's 80-attribute limit, held.py)
+    _fault_mark, _fault_streak, _faults = held("fault_loop", "mark", "streak", "delivered")
 
     def init_interrupts(self):
         self.recent_exceptions = []
         self.on_exception = None
+        self.fault_loop = Holder()
         self._fault_mark = -1       # the instruction count at the last exception
         self._fault_streak = 0      # exceptions delivered since an instruction retired
         self._faults = 0            # exceptions delivered (EXCEPTIONS_PER_TURN)

@@ -8,6 +8,7 @@ bits 12-15, the layout of bytes 5-6 of a descriptor.
 from __future__ import annotations
 
 from .faults import Fault
+from .held import Holder, held
 from . import protection
 from .protection import rights_masks, write_fault
 
@@ -49,6 +50,10 @@ class Segments:
     op_lar, op_lsl, op_verr, op_verw = (protection.op_lar, protection.op_lsl,
                                          protection.op_verr, protection.op_verw)
     require_protected_not_v86 = protection.require_protected_not_v86
+    # the descriptor table registers: off the instance (PyPy's 80-attribute limit, held.py)
+    (gdtr, idtr, ldtr_sel, ldtr_base, ldtr_limit,
+     tr_sel, tr_base, tr_limit, tr_attr) = held("tables", "gdtr", "idtr", "ldtr_sel", "ldtr_base", "ldtr_limit",
+                                                "tr_sel", "tr_base", "tr_limit", "tr_attr")
 
     def init_segments(self):
         if not hasattr(self, "sbase"):
@@ -61,6 +66,7 @@ class Segments:
         self.noread = self.nowrite = 0     # bit i: segment i's type forbids reads / writes (protection.py)
         self.sattr = [REAL_DATA_ATTR] * 6
         self.sattr[CS] = REAL_CODE_ATTR
+        self.tables = Holder()
         self.gdtr = [0, 0xFFFF]
         self.idtr = [0, 0x3FF]
         self.ldtr_sel, self.ldtr_base, self.ldtr_limit = 0, 0, 0
