@@ -51,10 +51,12 @@ def build_images(root: Path, out_dir: Path, opt: int = 2, names=EXPERIMENTS) -> 
     return {name: with_cmdline(disk, f"exp={name}") for name in names}
 
 
-def run_experiment(image: bytes, timing: str) -> str:
+def run_experiment(image: bytes, timing: str, ram_size: int = 128 << 20) -> str:
+    """What the experiment printed; `ram_size`: a smaller machine scans a
+    smaller direct map (exp=scan), the other programs print the same."""
     from vm.machine import Machine
     out = io.BytesIO()
-    machine = Machine(timing=timing, disk=image, serial=out)
+    machine = Machine(ram_size=ram_size, timing=timing, disk=image, serial=out)
     result = machine.run(timeout=600)
     text = out.getvalue().decode("latin-1")
     if result.reason != "poweroff":
