@@ -15,10 +15,12 @@ source roots, or $KPY_CACHE_DIR):
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .driver import CompileError, check_only, compile_module
@@ -359,19 +361,16 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
     jobs = min(jobs or os.cpu_count() or 1, len(misses))
     work = [(p, [Path(r) for r in roots], opt, debug, emit, cache.dir) for p in misses]
     if jobs > 1 and hasattr(os, "fork"):
-        from .parser import parse_source
-        for p in misses:
-            try:
-                parse_source(read_source(p)[0], str(p))
-            except (CompileError, OSError, UnicodeDecodeError):
-                pass        # reported by the compile itself
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            # Largest sources first, one at a time: the workers finish together
-            # instead of one of them compiling a last chunk alone.
-            work.sort(key=lambda w: -len(read_source(w[0])[0]))
-            results = list(pool.map(_compile_job, work, chunksize=1))
+        with _collector_paused():
+            _parse_all(misses)          # every tree outlives the workers: nothing to collect
+        with _heap_frozen():
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+                # Largest sources first, one at a time: the workers finish together
+                # instead of one of them compiling a last chunk alone.
+                work.sort(key=lambda w: -len(read_source(w[0])[0]))
+                results = list(pool.map(_compile_job, work, chunksize=1))
         cache._meta.clear()     # the workers wrote metadata this process has not read
     else:
         results = [_compile_job(w) for w in work]
@@ -381,6 +380,42 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
         raise CompileError(once_per_build(errors))
     built = {p: v for p, status, v in results}
     return {p: built[p] if p in built else compile_cached(p, roots, opt, debug, emit, cache_dir) for p in paths}
+
+
+def _parse_all(paths) -> None:
+    """Parse every source into parse_source's memo, for the workers to inherit."""
+    from .parser import parse_source
+    for p in paths:
+        try:
+            parse_source(read_source(p)[0], str(p))
+        except (CompileError, OSError, UnicodeDecodeError):
+            pass        # reported by the compile itself
+
+
+@contextmanager
+def _collector_paused():
+    """No cyclic garbage collection inside: for code that makes only objects
+    that stay alive (a collection would walk them all and free nothing)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
+def _heap_frozen():
+    """Everything alive now (the parser's tables, every parse tree) is left
+    out of collections until the end: the forked workers' collector never
+    walks it. Each full collection would, and its writes to every object's
+    header would copy the parent's memory into the worker, page by page."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def compile_cached(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None):
