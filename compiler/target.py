@@ -25,19 +25,14 @@ def _initialised() -> bool:
     return True
 
 
+@lru_cache(maxsize=None)
 def target_machine(opt: int = 2):
-    """A new target machine (~50 us) for each use: one that has emitted a
-    module keeps state that changes the next module's object (its mergeable
-    strings' sections: kernel_src/exp/scan.kpy's object depended on the module
-    the same LLVM child had compiled before it, so a parallel build's output
-    depended on how the modules fell to the workers)."""
     _initialised()
     target = llvm.Target.from_triple(TRIPLE)
     return target.create_target_machine(cpu=CPU, features="", opt=opt, reloc="static",
                                         codemodel="default")
 
 
-@lru_cache(maxsize=None)
 def data_layout() -> str:
     return str(target_machine(0).target_data)
 
