@@ -328,21 +328,29 @@ def _cache_for(roots, cache_dir) -> CompileCache:
 
 
 def _compile_job(args):
-    path, roots, opt, debug, emit, cache_dir = args
+    path, roots, opt, debug, emit, cache_dir, each = args
     try:
-        return path, "ok", compile_cached(path, roots, opt, debug, emit, cache_dir)
+        output = compile_cached(path, roots, opt, debug, emit, cache_dir)
     except CompileError as e:
         return path, "error", e.diagnostics
+    if each is not None:
+        each(path, output)
+    return path, "ok", output
 
 
 def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None,
-                jobs: int | None = None) -> dict:
+                jobs: int | None = None, each=None) -> dict:
     """Compile many sources through the cache. Returns {path: output};
     raises one CompileError with the diagnostics of every failing source.
 
     With several CPUs the misses are compiled by forked workers, after the
     parent has parsed every source once (parse trees are memoised, so the
-    workers inherit them instead of parsing imports again)."""
+    workers inherit them instead of parsing imports again).
+
+    `each(path, output)`, a module-level function (or a partial of one), is
+    called with every output compiled here, in the process that compiled it:
+    for work on the outputs whose result the caller keeps by content (the
+    build's ELF section headers), done on every CPU instead of afterwards."""
     paths = [Path(p) for p in paths]
     cache = _cache_for(roots, cache_dir)
     cache._digests = {}
@@ -359,7 +367,7 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
         finally:
             cache._digests = None
     jobs = min(jobs or os.cpu_count() or 1, len(misses))
-    work = [(p, [Path(r) for r in roots], opt, debug, emit, cache.dir) for p in misses]
+    work = [(p, [Path(r) for r in roots], opt, debug, emit, cache.dir, each) for p in misses]
     if jobs > 1 and hasattr(os, "fork"):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
