@@ -14,10 +14,12 @@ import re
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .image import STAGE2_SECTORS, SECTOR, ImageError, KernelImage, disk_image
 from .linker import LinkError, LinkResult, TargetLayout, link
+from .linker.objfile import section_headers
 
 BUILD_FILE = Path("kernel_src") / "build.toml"     # this repository's kernel
 PROJECT_FILE = Path("build.toml")                   # a project of one's own (kpyc init)
@@ -251,6 +253,17 @@ class _HeaderCache:
             self.memo.put(data, [list(h) for h in headers])
 
 
+def _read_headers_early(roots: list[Path], path: Path, data: bytes) -> None:
+    """Run where each object is compiled (compile_all's workers, on every
+    CPU): its section headers go to the header cache, where the link finds
+    them, instead of the link decoding every object with pyelftools in turn."""
+    try:
+        headers = section_headers(str(path), data)
+    except LinkError:
+        return          # the link reports it
+    _HeaderCache(roots).put(data, headers)
+
+
 def target_sources(spec: TargetSpec, project_root: Path, roots: list[Path],
                    imports: dict | None = None) -> list[Path]:
     """Every source file of a target, in link order, without repeats.
@@ -323,7 +336,8 @@ class _ObjectCache:
         if not missing:
             return
         try:
-            self.done.update(compile_all(missing, roots=self.roots, opt=self.opt, debug=self.debug))
+            self.done.update(compile_all(missing, roots=self.roots, opt=self.opt, debug=self.debug,
+                                         each=partial(_read_headers_early, self.roots)))
         except CompileError as exc:
             raise BuildError(str(exc)) from None
 

@@ -7,8 +7,10 @@ with lark (LALR + PythonIndenter). The parser is built once per process
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
-from lark import Lark, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+import lark.parse_tree_builder as _ptb
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.exceptions import LarkError
 from lark.indenter import DedentError, PythonIndenter
 
@@ -20,9 +22,51 @@ _parser: Lark | None = None
 def get_parser() -> Lark:
     global _parser
     if _parser is None:
-        _parser = Lark(grammar_text(), parser="lalr", postlex=PythonIndenter(), start="file_input",
-                       propagate_positions=True, maybe_placeholders=True, cache=True)
+        with _start_positions_only():
+            _parser = Lark(grammar_text(), parser="lalr", postlex=PythonIndenter(), start="file_input",
+                           propagate_positions=True, maybe_placeholders=True, cache=True)
     return _parser
+
+
+class _StartPositions(_ptb.PropagatePositions):
+    """lark's PropagatePositions with the start of each node only: the line
+    and column of its first token, filtered keywords and brackets included
+    (`return` of a return statement), which is all the AST builder reads.
+    The end positions lark also computes cost a fifth of the parse."""
+
+    def __call__(self, children):
+        res = self.node_builder(children)
+        if isinstance(res, Tree):
+            for c in children:
+                if isinstance(c, Tree):
+                    m = c._meta
+                    if m is None or m.empty:
+                        continue
+                    line, column = m.container_line, m.container_column
+                elif isinstance(c, Token):
+                    line, column = c.line, c.column
+                else:
+                    continue            # a None placeholder
+                meta = res.meta
+                if not hasattr(meta, "line"):       # else an inlined rule's node, placed already
+                    meta.line, meta.column, meta.empty = line, column, False
+                meta.container_line, meta.container_column = line, column
+                break
+        return res
+
+
+@contextmanager
+def _start_positions_only():
+    """lark builds its tree callbacks from parse_tree_builder.PropagatePositions
+    when a parser is made (or loaded from its cache): ours, for that moment.
+    tests/compiler/test_parser_positions.py checks that both give every node
+    the same start."""
+    saved = _ptb.PropagatePositions
+    _ptb.PropagatePositions = _StartPositions
+    try:
+        yield
+    finally:
+        _ptb.PropagatePositions = saved
 
 
 # lark's Python grammar lacks Python's negative literal patterns (`case -1:`,

@@ -1,6 +1,7 @@
 """The compile cache: unchanged modules are not recompiled; a changed body
 of an imported module does not invalidate its importers, a changed
 interface does."""
+import os
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,30 @@ def test_compile_all_matches_compile_file(project):
     assert [got[p] for p in paths] == [compile_file(p, roots=[src], opt=2) for p in paths]
     again = compile_all(paths, roots=[src], opt=2, cache_dir=cache, jobs=2)
     assert again == got
+
+
+def _note_output(log_dir, path, output):
+    """compile_all's `each` for the test below: one file per output (it runs
+    in a forked worker, whose memory the test does not see)."""
+    (log_dir / f"{path.stem}.{os.getpid()}").write_bytes(output)
+
+
+def test_compile_all_hands_each_compiled_output_to_each(project, tmp_path):
+    from functools import partial
+
+    from compiler.cache import compile_all
+    src, cache, calls = project
+    paths = [src / "app.kpy", src / "lib2" / "util.kpy"]
+    log = tmp_path / "log"
+    log.mkdir()
+    got = compile_all(paths, roots=[src], opt=2, cache_dir=cache, jobs=2, each=partial(_note_output, log))
+    noted = {f.name.split(".")[0]: f.read_bytes() for f in log.iterdir()}
+    assert noted == {p.stem: got[p] for p in paths}
+    assert all(int(f.name.split(".")[1]) != os.getpid() for f in log.iterdir())     # in the workers
+    for f in log.iterdir():
+        f.unlink()
+    compile_all(paths, roots=[src], opt=2, cache_dir=cache, jobs=2, each=partial(_note_output, log))
+    assert not list(log.iterdir())          # cache hits: nothing compiled, nothing handed over
 
 
 def test_compile_all_reports_every_failing_source(tmp_path):
