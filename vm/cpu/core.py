@@ -260,7 +260,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                 return "insn-limit"
             try:
                 if (single or self.trace is not None or insn_limit - n <= SLOW_MARGIN
-                        or n < self.cold_until or self._shadow is not None):
+                        or self._shadow is not None):
                     self.room = 0          # a looping block returns after one chunk of laps
                     try:
                         n += self.exact_step(insn_limit - n, n, single)   # stepper.py
@@ -272,7 +272,24 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                     continue
                 budget = insn_limit - SLOW_MARGIN
                 blk = None
-                if budget == INF:
+                if n < self.cold_until:
+                    # the cold period after hlt, as the exact path ran it (stepper.py): each
+                    # block looked up, one chunk of laps a call, and charged the `cold`
+                    # rule by its length when it ends inside the period
+                    self.room = 0
+                    until, per_insn = self.cold_until, self.timing.hlt_cold_insn
+                    while self.cycles < self.limit and n < budget and n < until:
+                        blk = self._lookup()
+                        k = blk()
+                        if self._stop_exit is not None:
+                            self._follow_stopped(blk, True)
+                            if self._shadow is not None:     # walked on exactly: charged at its end
+                                n += k
+                                break
+                        if k and n + k < until:
+                            self.charge("cold", k * per_insn)
+                        n += k
+                elif budget == INF:
                     self.room = INF
                     while self.cycles < self.limit:
                         blk = vget(self.eip | self.mode_key)
