@@ -54,7 +54,9 @@ class Translation:
         fields = marshal.loads(blob)
         if not isinstance(fields, tuple) or len(fields) != len(cls.__slots__):
             raise ValueError("not a translation")
-        t = cls(**dict(zip(cls.__slots__, fields)))
+        t = cls.__new__(cls)
+        for name, value in zip(cls.__slots__, fields):
+            setattr(t, name, value)
         if not (isinstance(t.code, CodeType) and isinstance(t.code_bytes, bytes) and isinstance(t.runs, tuple)):
             raise ValueError("not a translation")
         return t
