@@ -244,7 +244,8 @@ class CompileCache:
                 return data if emit == "obj" else data.decode()
         except (Unknown, OSError, UnicodeDecodeError):
             pass                     # a miss, or an entry damaged on disk: compile again
-        result = compile_module(src, str(path), module, roots, opt, debug, emit)
+        with _collector_relaxed():
+            result = compile_module(src, str(path), module, roots, opt, debug, emit)
         try:
             self.record(result, roots)
             key = self.object_key(module, path, srchash, roots, opt, debug, emit)
@@ -438,10 +439,25 @@ def _worker_collector() -> None:
     one every ~20 modules: 0.3-0.45 s of GC in each worker of a kernel build.
     Collecting every 200,000 allocations frees them all the same, holding at
     most that many dead objects (a kernel build's workers peak 6 MB higher)."""
-    gc.set_threshold(_WORKER_GC_THRESHOLD, 10, 10)
+    gc.set_threshold(*_COMPILE_GC_THRESHOLDS)
 
 
-_WORKER_GC_THRESHOLD = 200_000
+@contextmanager
+def _collector_relaxed():
+    """One compile in any process, with the workers' thresholds (above): the
+    serial path (one CPU, `kpyc compile`, bench_compiler's serial row) spent
+    ~0.1-0.3 s of a kernel's 42 compiles in GC, mostly full collections
+    walking the parse trees the parser memoises. The caller's thresholds are
+    back afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(*_COMPILE_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+_COMPILE_GC_THRESHOLDS = (200_000, 10, 10)
 
 
 def compile_cached(path, roots=(), opt: int = 2, debug: bool = False, emit: str = "obj", cache_dir=None):
