@@ -275,7 +275,8 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                 if n < self.cold_until:
                     # the cold period after hlt, as the exact path ran it (stepper.py): each
                     # block looked up, one chunk of laps a call, and charged the `cold`
-                    # rule by its length when it ends inside the period
+                    # rule by its length when it ends inside the period (inline, like the
+                    # loops below: a fault must find `n` up to date)
                     self.room = 0
                     until, per_insn = self.cold_until, self.timing.hlt_cold_insn
                     while self.cycles < self.limit and n < budget and n < until:

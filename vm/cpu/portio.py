@@ -72,8 +72,8 @@ def make_port_accessors(cpu):
 
     def pout(port, size, value, into):
         """1 when the block must end after this `out`: the device raised an
-        interrupt line or asked to stop (taken before the next instruction,
-        as today), or the memory map or executed bytes changed (PAM, A20)
+        interrupt line or asked to stop (so that is taken before the next
+        instruction), or the memory map or executed bytes changed (PAM, A20)
         under the running block. It is counted in `block_cuts`, which the
         exact paths (stepper.py) follow. The decision depends on the
         machine's state only, never on how the run is observed."""

@@ -150,14 +150,14 @@ class Stepper:
             one = self._translate((self.sbase[CS] + self.eip) & 0xFFFFFFFF, phys, key, self.single_blocks)
         if self.trace is not None:
             self.trace(self)
-        smc = self.block_cuts
+        cuts = self.block_cuts
         self._hook_held = False
         k = one()
         self._stop_exit = None        # a stop after this one instruction cuts nothing
         if self._hook_held:
             return 0                  # a hook left before this instruction: the stepping stays on it
         done, idx, laps = sh.done + k, sh.idx + 1, sh.laps
-        going = k == 1 and self.block_cuts == smc
+        going = k == 1 and self.block_cuts == cuts     # no store or out ended the block here
         if going:
             eips = b.eips
             if idx < len(eips):
