@@ -382,8 +382,7 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
             # memory into the worker, page by page.
             gc.freeze()
         try:
-            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                     initializer=_worker_collector) as pool:
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
                 # Largest sources first, one at a time: the workers finish together
                 # instead of one of them compiling a last chunk alone.
                 work.sort(key=lambda w: -len(read_source(w[0])[0]))
@@ -431,24 +430,17 @@ def _collector_paused():
             gc.enable()
 
 
-def _worker_collector() -> None:
-    """A worker compiles module after module, and each compile leaves its
+@contextmanager
+def _collector_relaxed():
+    """One compile, in a worker or in the one process: each compile leaves its
     ~10,000 objects (syntax trees, symbols, IR) in cycles when it ends. At
     the default threshold (700 allocations) the collector walked them in ~9
     young collections per module, a middle one per module or two and a full
-    one every ~20 modules: 0.3-0.45 s of GC in each worker of a kernel build.
-    Collecting every 200,000 allocations frees them all the same, holding at
-    most that many dead objects (a kernel build's workers peak 6 MB higher)."""
-    gc.set_threshold(*_COMPILE_GC_THRESHOLDS)
-
-
-@contextmanager
-def _collector_relaxed():
-    """One compile in any process, with the workers' thresholds (above): the
-    serial path (one CPU, `kpyc compile`, bench_compiler's serial row) spent
-    ~0.1-0.3 s of a kernel's 42 compiles in GC, mostly full collections
-    walking the parse trees the parser memoises. The caller's thresholds are
-    back afterwards."""
+    one every ~20 modules, and the full ones also walk the parse trees the
+    parser memoises: 0.3-0.45 s of GC in each worker of a kernel build, and
+    0.28 s of the 42 compiles on one CPU. Collecting every 200,000
+    allocations frees them all the same, holding at most that many dead
+    objects (~6 MB). The caller's thresholds are back afterwards."""
     before = gc.get_threshold()
     gc.set_threshold(*_COMPILE_GC_THRESHOLDS)
     try:

@@ -275,11 +275,9 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                 if n < self.cold_until:
                     # the cold period after hlt, as the exact path ran it (stepper.py): each
                     # block looked up, one chunk of laps a call, and charged the `cold`
-                    # rule by its length when it ends inside the period (inline, like the
-                    # loops below: a fault must find `n` up to date)
+                    # rule (inline, like the loops below: a fault must find `n` up to date)
                     self.room = 0
-                    until, per_insn = self.cold_until, self.timing.hlt_cold_insn
-                    while self.cycles < self.limit and n < budget and n < until:
+                    while self.cycles < self.limit and n < budget and n < self.cold_until:
                         blk = self._lookup()
                         k = blk()
                         if self._stop_exit is not None:
@@ -287,8 +285,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
                             if self._shadow is not None:     # walked on exactly: charged at its end
                                 n += k
                                 break
-                        if k and n + k < until:
-                            self.charge("cold", k * per_insn)
+                        self.charge_cold_block(n + k, k)
                         n += k
                 elif budget == INF:
                     self.room = INF

@@ -80,13 +80,19 @@ class Stepper:
         else:
             k = self._exact_block(budget, n < self.cold_until)
             ended = self._ended
-        if ended and n + k < self.cold_until:
-            self.charge("cold", ended * self.timing.hlt_cold_insn)
+        self.charge_cold_block(n + k, ended)
         if self.tf_trap:
             self.tf_trap = False
             if k:
                 self._single_step_trap()
         return k
+
+    def charge_cold_block(self, end, length):
+        """The `cold` rule for a block of `length` instructions (0: none ended)
+        that ended at instruction count `end`, if that is inside the cold
+        period after hlt (the exact paths and CPU.run's cold-period loop)."""
+        if length and end < self.cold_until:
+            self.charge("cold", length * self.timing.hlt_cold_insn)
 
     def _slow_block(self, cache):
         """One block outside the vcache, from `cache`: single_blocks (one
