@@ -19,7 +19,10 @@ class Device(Protocol):
         port_read(port, size) / port_write(port, size, value); an MMIO device
         mmio_read(addr, size) / mmio_write(addr, size, value), and a class
         attribute `timed = False` when its result never depends on the
-        cycle count (its accesses then skip the exact paths)."""
+        cycle count (its accesses then skip the exact paths). An untimed
+        device whose memory is plain bytes may also offer `window =
+        (buffer, base address)`: the CPU then reads and writes the buffer
+        itself (rep copies in bulk, single accesses without a call)."""
 
 
 @runtime_checkable
