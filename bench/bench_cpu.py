@@ -4,9 +4,10 @@ print loop (read LSR, test THRE, write THR: 9 instructions a character) and a
 2-instruction dec/jnz loop, under the `off` and `tcg` timing profiles, the
 tcg/off ratio (target >= 0.8), on CPython and, in the same run, on PyPy.
 Beside them, a host reference: the register loop's lap written directly in
-Python, what this machine and engine do with the same arithmetic at all
-(the VM's register loop cannot beat it; wall-clock MIPS targets are read
-against it on a machine slower or faster than the one they were set on).
+Python, what this machine and engine do with the same arithmetic with no
+emulator around it (the VM's block runs this body plus its lap count and
+chunk test), to read wall-clock MIPS targets against on a machine slower or
+faster than the one they were set on.
 
     python bench/bench_cpu.py [--iterations N] [--boot] [--soak N] [--no-pypy]
 
@@ -123,8 +124,7 @@ def measure(name, code, timing, iterations):
 def register_lap_in_python(laps):
     """The register loop's lap written directly in Python, with the masks and
     the carry the VM's block keeps (the block's own body, without the VM):
-    what this host does with the same arithmetic, the ceiling for the VM's
-    register loop on this machine and engine."""
+    what this host does with the same arithmetic with no emulator around it."""
     eax, ecx, edx, ebx = 0, laps, 7, 0
     for _ in range(laps):
         eax = (eax + edx) & 0xFFFFFFFF
