@@ -1,6 +1,7 @@
 """The decoded-instruction memo (core.py `CPU.decoded`): a hot trace and the
 cold blocks before it share their decoded instructions, and one is reused
-only while memory still holds its bytes."""
+only while memory still holds its bytes; a hot trace that comes out the
+same as its cold block shares its compiled code."""
 from tests.cpu.asm import assemble
 from vm.flat import FlatMachine
 
@@ -45,3 +46,38 @@ def test_each_instruction_is_decoded_once_while_its_bytes_stay():
         decoder.Decoder.decode = original
     # cold blocks at the loop head, then its hot loop: all from the memo after the first decode
     assert len(decoded) == len(set(decoded))
+
+
+# f is reached by an indirect call, so it is a block of its own, and its
+# `ret` ends both its cold block and its hot trace: the two come out the same
+SAME_TRACE = """
+xorl %edx, %edx
+movl $5, %ecx
+movl $f, %esi
+1: call *%esi
+addl %eax, %edx
+loop 1b
+movl %edx, %eax
+ret
+f: movl $7, %eax
+ret
+"""
+
+
+def test_a_trace_like_its_cold_block_reuses_its_compiled_code(monkeypatch):
+    from vm.cpu import core
+    fm = FlatMachine.from_code(assemble(SAME_TRACE, base=0x100000))
+    compiled = []
+    monkeypatch.setattr(core, "compile", lambda *a: compiled.append(a[1]) or compile(*a), raising=False)
+    assert fm.call("start") == 5 * 7
+    cpu = fm.cpu
+    f = next(fn for fn in cpu.blocks.values() if fn.block.source.lstrip().startswith("def") and
+             "mov eax, 0x7" in fn.block.source.splitlines()[4])
+    cold = cpu.cold_blocks[f.block.key]
+    assert f.__code__ is cold.__code__ and f is not cold
+    # a trace shares its cold block's code exactly when their sources are the same
+    for key, hot in cpu.blocks.items():
+        cold = cpu.cold_blocks[key]
+        assert (hot.__code__ is cold.__code__) == (hot.block.source == cold.block.source)
+    codes = {fn.__code__ for cache in (cpu.cold_blocks, cpu.blocks) for fn in cache.values()}
+    assert len(compiled) == len(codes) < len(cpu.cold_blocks) + len(cpu.blocks)

@@ -517,16 +517,32 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
             allow_loop=kind == "hot", max_insns=BLOCK_INSNS[kind], hook_at=hook_at if hooks else None,
             limited=self.mode_key >> 35 & 0x3F)
         source = assemble(e, starts, loop)
-        namespace = {}
-        exec(compile(source, f"<block {lin:#010x}>", "exec"), self.globals, namespace)
+        table = (tuple(idx + BODY_FIRST_LINE for idx, _ in starts), tuple(eips), tuple(cycles_before))
+        code = self._cold_code_alike(kind, phys, source, table)
+        if code is None:
+            namespace = {}
+            exec(compile(source, f"<block {lin:#010x}>", "exec"), self.globals, namespace)
+            code = namespace["blk"].__code__
         addresses = sorted(set(fetched))
         return Translation(
-            code=namespace["blk"].__code__, source=source, static_cycles=e.static_cycles,
+            code=code, source=source, static_cycles=e.static_cycles,
             memory_cycles=e.reads * self.timing.mem_read + e.writes * self.timing.mem_write,
             eips=tuple(eips), loop=loop, pure=e.pure_loop, phys=tuple(first_byte[eip] for eip in eips),
-            table=(tuple(idx + BODY_FIRST_LINE for idx, _ in starts), tuple(eips), tuple(cycles_before)),
-            runs=tuple(_runs(addresses)), code_bytes=bytes(byte_at[a] for a in addresses),
+            table=table, runs=tuple(_runs(addresses)), code_bytes=bytes(byte_at[a] for a in addresses),
             ended=e.ended, last_next_eip=e.last_next_eip, arrivals=tuple(e.arrivals))
+
+    def _cold_code_alike(self, kind, phys, source, table):
+        """The compiled code of the cold block at `phys` when the hot trace
+        translated there came out the same (source and line table): a trace
+        that cannot grow past its cold block, one in six of a kernel boot's
+        traces, need not be compiled again. None otherwise."""
+        if kind != "hot":
+            return None
+        cold = self.cold_blocks.get(phys | self.mode_key)
+        # a wrapped block function (vm.profiler's) has the wrapper's code: no table, no match
+        if cold is None or cold.block.source != source or self.block_tables.get(cold.__code__) != table:
+            return None
+        return cold.__code__
 
     def _install(self, t, key, cache, phys):
         """Make a block function of translation `t` and record what it decoded."""
