@@ -81,3 +81,18 @@ def test_a_trace_like_its_cold_block_reuses_its_compiled_code(monkeypatch):
         assert (hot.__code__ is cold.__code__) == (hot.block.source == cold.block.source)
     codes = {fn.__code__ for cache in (cpu.cold_blocks, cpu.blocks) for fn in cache.values()}
     assert len(compiled) == len(codes) < len(cpu.cold_blocks) + len(cpu.blocks)
+
+
+def test_remembered_block_ends_give_the_same_translations():
+    """translate._ends_block remembers its answer by bytes and mode: traces
+    made with the memo full come out as with it empty."""
+    from vm.cpu import translate
+
+    def sources():
+        fm = FlatMachine.from_code(assemble(PATCHED, base=0x100000))
+        fm.call("start")
+        return sorted(fn.block.source for cache in (fm.cpu.cold_blocks, fm.cpu.blocks) for fn in cache.values())
+    translate._ENDS.clear()
+    first = sources()
+    assert translate._ENDS
+    assert sources() == first

@@ -626,14 +626,29 @@ def _collect(decode, code32, stack32, flat, start_eip, max_insns):
     return insns, follow
 
 
+_ENDS: dict = {}         # (bytes, mode) -> _ends_block's answer: a boot asks 3,100 times of 715 encodings
+ENDS_LIMIT = 50_000
+
+
 def _ends_block(insn, code32, stack32, flat):
-    """Whether the instruction's semantics end the block (emitted to a scratch emitter)."""
-    fn = SEMANTICS.get(insn.mnem)
-    if fn is None or insn.lock and not lock_allowed(insn, Mem):
-        return True
-    scratch = Emitter(code32, stack32, flat)
-    fn(scratch, insn)
-    return scratch.ended
+    """Whether the instruction's semantics end the block (emitted to a scratch
+    emitter). The answer depends only on the instruction's bytes and mode
+    (not on its address), so it is remembered by those."""
+    key = (insn.raw, code32, stack32, flat) if insn.raw else None     # decoded, not made by hand
+    ends = _ENDS.get(key)
+    if ends is None:
+        fn = SEMANTICS.get(insn.mnem)
+        if fn is None or insn.lock and not lock_allowed(insn, Mem):
+            ends = True
+        else:
+            scratch = Emitter(code32, stack32, flat)
+            fn(scratch, insn)
+            ends = scratch.ended
+        if key is not None:
+            if len(_ENDS) >= ENDS_LIMIT:
+                _ENDS.clear()
+            _ENDS[key] = ends
+    return ends
 
 
 def _jumps_back(insn, start_eip, code32):
