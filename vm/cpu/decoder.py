@@ -76,9 +76,14 @@ class Insn:
 
     def text(self) -> str:
         """`mnemonic operands` in the decoder's terms (Intel operand order), as
-        the comment before each instruction in a translated block's source."""
-        ops = ", ".join(_operand_text(op) for op in self.ops)
-        return f"{self.rep + ' ' if self.rep else ''}{self.mnem}{' ' + ops if ops else ''}"
+        the comment before each instruction in a translated block's source.
+        Kept once made: a decoded instruction is emitted by every tier and
+        pass that translates it (a kernel boot asks 9,040 times of 3,643)."""
+        text = self.__dict__.get("_text")
+        if text is None:
+            ops = ", ".join(_operand_text(op) for op in self.ops)
+            text = self._text = f"{self.rep + ' ' if self.rep else ''}{self.mnem}{' ' + ops if ops else ''}"
+        return text
 
 
 REG_TEXT = {32: ("eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"),
