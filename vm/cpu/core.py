@@ -465,15 +465,17 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
             """The instruction at `eip` (linear `a`, on the block's page) as
             decoded before, if memory still holds its bytes: a hot trace and
             the cold blocks before it decode the same code. Its bytes are
-            fetched in the decoder's order, so the fetch record is the same."""
+            compared in one piece and recorded as the decoder would have
+            fetched them, first byte first."""
             insn = known.get((a, eip, code32))
             if insn is None or (a & 0xFFF) + insn.length > 0x1000:
                 return None
-            mark, raw = len(fetched), insn.raw
-            for k in range(insn.length):
-                if fetch(eip + k) != raw[k]:
-                    del fetched[mark:]
-                    return None
+            p, raw = (phys & ~0xFFF) | (a & 0xFFF), insn.raw
+            if self.mem.peek_bytes(p, insn.length) != raw:
+                return None
+            span = range(p, p + insn.length)
+            fetched.extend(span)
+            byte_at.update(zip(span, raw))
             return insn
 
         def decoded(eip):
