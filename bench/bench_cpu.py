@@ -107,18 +107,22 @@ def measure(name, code, timing, iterations):
         n = iterations * 10                 # 2 instructions a lap: as long a run as the others
     reps = max(1, iterations // n)
     fm.call("start", 100, buf)            # translate once (warm the block cache)
-    samples = []
-    # PyPy's JIT keeps compiling traces and bridges for the first few samples'
-    # worth of calls (the memory loop: ~10 MIPS in the first, ~140 from the
-    # seventh): those are discarded, the figure is the steady state
-    for _ in range(WARMUP + 5):
+
+    def sample():
         start_insns = fm.cpu.insns
         t0 = time.perf_counter()
         for _ in range(reps):
             fm.call("start", n, buf)
-        dt = time.perf_counter() - t0
-        samples.append((fm.cpu.insns - start_insns) / dt / 1e6)
-    return statistics.median(samples[WARMUP:])
+        return (fm.cpu.insns - start_insns) / (time.perf_counter() - t0) / 1e6
+    return steady_median(sample)
+
+
+def steady_median(sample) -> float:
+    """The median of 5 calls of `sample` (MIPS) after WARMUP discarded ones:
+    PyPy's JIT keeps compiling traces and bridges for the first few samples'
+    worth of calls (the memory loop: ~10 MIPS in the first, ~140 from the
+    seventh), so the figure is the steady state."""
+    return statistics.median([sample() for _ in range(WARMUP + 5)][WARMUP:])
 
 
 def register_lap_in_python(laps):
@@ -141,13 +145,12 @@ def register_lap_in_python(laps):
 
 def host_reference(iterations) -> float:
     """register_lap_in_python's speed in MIPS-equivalent (6 instructions a
-    lap), median of 5 after the same warm-up as the loops."""
-    samples = []
-    for _ in range(WARMUP + 5):
+    lap), measured as the loops are."""
+    def sample():
         t0 = time.perf_counter()
         register_lap_in_python(iterations)
-        samples.append(iterations * 6 / (time.perf_counter() - t0) / 1e6)
-    return statistics.median(samples[WARMUP:])
+        return iterations * 6 / (time.perf_counter() - t0) / 1e6
+    return steady_median(sample)
 
 
 def boot_image(tmp: Path) -> bytes:

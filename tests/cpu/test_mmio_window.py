@@ -10,8 +10,9 @@ from vm.devices.vga import BASE, SIZE, VGAText
 from vm.flat import FlatMachine
 from tests.cpu.asm import assemble
 
-# bytes, words and dwords to the second text page (the first stays blank), a
-# sum of loads of them, and a store straddling the end of VGA memory's first page
+# bytes, words and dwords to the second text page, a sum of loads of them,
+# and a store straddling the end of VGA memory's first page (over the first
+# lap's byte)
 PROGRAM = """
 movl $0xB9000, %edi
 movl 4(%esp), %ecx

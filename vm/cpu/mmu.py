@@ -267,12 +267,13 @@ class MMU:
             untimed = self.mwtlb.get(lin >> 12)
             if untimed is not None:
                 self.charge("mmio", self.timing.mmio_write, untimed[1] >> 12)
+                value &= (1 << (8 * size)) - 1
                 buf = untimed[2]
                 if buf is not None:      # VGA text: 13,000 stores of a boot, half its slow ones
                     o = untimed[3] + off
-                    buf[o:o + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+                    buf[o:o + size] = value.to_bytes(size, "little")
                 else:
-                    untimed[0].mmio_write(untimed[1] | off, size, value & ((1 << (8 * size)) - 1))
+                    untimed[0].mmio_write(untimed[1] | off, size, value)
                 return self._stop_exit_here() if self.stop_requested else 0
         elif off + size > 0x1000:
             # check both pages before writing anything (no partial stores)

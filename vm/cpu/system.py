@@ -540,11 +540,9 @@ class System:
         if page is not None:
             return self.mem.ram, page | (lin & 0xFFF), 0
         untimed = (self.mwtlb if write else self.mrtlb).get(lin >> 12)
-        window = getattr(untimed[0], "window", None) if untimed is not None else None
-        if window is None:
+        if untimed is None or untimed[2] is None:      # (device, page, window buffer, page's offset in it)
             return None, 0, 0
-        buf, base = window
-        return buf, (untimed[1] | (lin & 0xFFF)) - base, self.timing.mmio_write if write else self.timing.mmio_read
+        return untimed[2], untimed[3] + (lin & 0xFFF), self.timing.mmio_write if write else self.timing.mmio_read
 
     def _read_run(self, lin, n):
         """(the n bytes at `lin` (inside one page), extra cost per item) for
