@@ -31,6 +31,7 @@ import sys
 from bisect import bisect_right
 
 from .faults import Fault
+from .jit_hints import keep_out_of_traces
 
 PG, WP, PE = 1 << 31, 1 << 16, 1
 PSE = 1 << 4
@@ -419,6 +420,11 @@ class MMU:
             paddr = self.probe(vaddr + k)
             if paddr is not None:
                 self.mem.write(paddr, bytes([byte]))
+
+
+# PyPy: a store's or load's slow path is called from the traces of the
+# accessors and blocks, not inlined into them (jit_hints.py)
+keep_out_of_traces(MMU.slow_read, MMU.slow_write)
 
 
 def make_accessors(cpu):
