@@ -188,8 +188,9 @@ def pypy_figures(codes: dict, iterations: int, image, tmp: Path):
         image_path.write_bytes(image)
     request.write_text(json.dumps({"codes": {k: v.hex() for k, v in codes.items()}, "iterations": iterations,
                                    "image": str(image_path) if image is not None else None}))
+    from vm.engine import child_environment      # as `--engine pypy` runs it
     out = subprocess.run([pypy, __file__, "--child", str(request)], capture_output=True, text=True,
-                         env=dict(__import__("os").environ, PYTHONPATH=str(ROOT)))
+                         env=child_environment("pypy"))
     if out.returncode != 0:
         print(f"pypy3 run failed:\n{out.stderr}", file=sys.stderr)
         return None

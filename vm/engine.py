@@ -62,6 +62,17 @@ def payload(args, disk_image, engine: str) -> str:
     return json.dumps({"options": options, "image": None if disk_image is None else str(disk_image)})
 
 
+def child_environment(engine: str) -> dict:
+    """The environment of a process of `engine` that runs vm/ (bench/ uses it too)."""
+    root = str(Path(__file__).resolve().parent.parent)       # where the vm package lies
+    env = dict(os.environ, KPY_ENGINE=engine)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    # PyPy sizes its young generation from the host's cache sizes (~230 MiB
+    # on one host: 340 MiB peak RSS for any boot); 8 MiB costs no measurable time
+    env.setdefault("PYPY_GC_NURSERY", NURSERY)
+    return env
+
+
 def run_in(engine: str, args, disk_image) -> int:
     """Run the machine in a process of `engine`; its exit status."""
     program = shutil.which(os.environ.get("KPY_PYPY", "pypy3") if engine == "pypy" else ENGINES[engine])
@@ -69,15 +80,10 @@ def run_in(engine: str, args, disk_image) -> int:
         print(f"kpy vm: error: --engine {engine} needs {ENGINES[engine]} on PATH "
               f"(Debian package {PACKAGES[engine]}; or set KPY_ENGINE=cpython)", file=sys.stderr)
         return BAD_INPUT
-    root = str(Path(__file__).resolve().parent.parent)       # where the vm package lies
-    env = dict(os.environ, KPY_ENGINE=engine)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    # PyPy sizes its young generation from the host's cache sizes (~230 MiB
-    # here: 340 MiB peak RSS for any boot); 8 MiB costs no measurable time
-    env.setdefault("PYPY_GC_NURSERY", NURSERY)
     sys.stdout.flush()
     sys.stderr.flush()
-    child = subprocess.Popen([program, "-m", "vm.engine", payload(args, disk_image, engine)], env=env)
+    child = subprocess.Popen([program, "-m", "vm.engine", payload(args, disk_image, engine)],
+                             env=child_environment(engine))
     while True:
         try:
             return child.wait()
