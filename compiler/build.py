@@ -20,6 +20,7 @@ from pathlib import Path
 from .image import STAGE2_SECTORS, SECTOR, ImageError, KernelImage, disk_image
 from .linker import LinkError, LinkResult, TargetLayout, link
 from .linker.objfile import section_headers
+from .sourceroots import is_file, one_build, resolved
 
 BUILD_FILE = Path("kernel_src") / "build.toml"     # this repository's kernel
 PROJECT_FILE = Path("build.toml")                   # a project of one's own (kpyc init)
@@ -186,7 +187,7 @@ def _module_files(pattern: str, roots: list[Path]) -> list[Path]:
             found += _glob(root, glob + ("/*.kpy" if parts[-1] == "**" else ""), pattern)
         else:
             candidate = root.joinpath(*parts).with_suffix(".kpy")
-            if candidate.is_file():
+            if is_file(candidate):
                 return [candidate]
     return found
 
@@ -273,7 +274,7 @@ def target_sources(spec: TargetSpec, project_root: Path, roots: list[Path],
     imports = {} if imports is None else imports
 
     def visit(path: Path):
-        path = path.resolve()
+        path = resolved(path)
         if path in ordered:
             return
         ordered[path] = None
@@ -354,7 +355,7 @@ class _ObjectCache:
 
 def _display_name(path: Path, project_root: Path) -> str:
     try:
-        return str(path.relative_to(project_root.resolve()))
+        return str(path.relative_to(resolved(project_root)))
     except ValueError:
         return str(path)
 
@@ -390,6 +391,11 @@ def _runtime_objects(spec: TargetSpec, project_root: Path, roots: list[Path], ca
 def build(project_root, opt: int = 2, debug: bool = False, cmdline: str = "", out_dir=None,
           progress=None) -> BuildResult:
     """`progress(what)`, when given, is told each stage as it begins."""
+    with one_build():
+        return _build(project_root, opt, debug, cmdline, out_dir, progress)
+
+
+def _build(project_root, opt, debug, cmdline, out_dir, progress) -> BuildResult:
     progress = progress or (lambda what: None)
     project_root = Path(project_root).resolve()
     out_dir = Path(out_dir) if out_dir is not None else project_root / "build"

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .driver import CompileError, check_only, compile_module
-from .sourceroots import module_name_for, module_path
+from .sourceroots import module_name_for, module_path, one_build, resolved
 
 
 _source_memo: dict[tuple[str, int, int], tuple[str, str]] = {}
@@ -57,7 +57,7 @@ def default_cache_dir(roots) -> Path:
     env = os.environ.get("KPY_CACHE_DIR")
     if env:
         return Path(env)
-    parents = [Path(r).resolve().parent for r in roots] or [Path.cwd()]
+    parents = [resolved(r).parent for r in roots] or [Path.cwd()]
     return parents[0] / "build" / ".kpyc-cache"
 
 
@@ -148,9 +148,9 @@ class CompileCache:
     def object_key(self, module: str, path: Path, srchash: str, roots, opt: int, debug: bool, emit: str) -> str:
         m = self.meta(module, srchash)
         deps = self.deps_key(m["imports"], roots, (module,))
-        return _sha(compiler_version(), module, str(path.resolve()), srchash, deps,
+        return _sha(compiler_version(), module, str(resolved(path)), srchash, deps,
                     f"opt={opt}", f"debug={debug}", f"emit={emit}",
-                    ",".join(str(Path(r).resolve()) for r in roots))
+                    ",".join(str(resolved(r)) for r in roots))
 
     def has(self, path: Path, roots, opt: int, debug: bool, emit: str) -> bool:
         try:
@@ -352,6 +352,12 @@ def compile_all(paths, roots=(), opt: int = 2, debug: bool = False, emit: str = 
     called with every output compiled here, in the process that compiled it:
     for work on the outputs whose result the caller keeps by content (the
     build's ELF section headers), done on every CPU instead of afterwards."""
+    with one_build():
+        return _compile_all(paths, roots, opt, debug, emit, cache_dir, jobs, each)
+
+
+def _compile_all(paths, roots, opt, debug, emit, cache_dir, jobs, each) -> dict:
+    """compile_all, with each path resolved once (sourceroots.one_build)."""
     paths = [Path(p) for p in paths]
     cache = _cache_for(roots, cache_dir)
     cache._digests = {}
