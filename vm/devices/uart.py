@@ -90,6 +90,15 @@ class UART16550:
     # ------------------------------------------------------------ ports
     def port_read(self, port: int, size: int) -> int:
         reg = port - self.base
+        if reg == 5:
+            # LSR, read before every byte a polled console sends: only a
+            # cleared overrun can change the interrupt line (every other
+            # change of its sources updates it where it happens)
+            value = self.line_status()
+            if self.overrun:
+                self.overrun = False
+                self._update_irq()
+            return value
         dlab = self.lcr & 0x80
         if reg == 0:
             if dlab:
@@ -105,9 +114,6 @@ class UART16550:
             return self.lcr
         elif reg == 4:
             return self.mcr
-        elif reg == 5:
-            value = self.line_status()
-            self.overrun = False
         elif reg == 6:
             value = self.modem_status()
             self.msr_changed = False
