@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 
 from .flags import VM
+from .jit_hints import keep_out_of_traces
 
 MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
 
@@ -41,6 +42,9 @@ def make_port_accessors(cpu):
             cpu.cycles += cpu.io_cost       # what CPU.charge does, without the call
         if dev is not None:
             return dev.port_read(port, size) & MASK[size]
+        return timed_read(port, size, into)
+
+    def timed_read(port, size, into):
         dev = devices.get(port)
         if dev is None:
             return MASK[size]
@@ -61,6 +65,9 @@ def make_port_accessors(cpu):
         if dev is not None:
             dev.port_write(port, size, value & MASK[size])
             return
+        timed_write(port, size, value, into)
+
+    def timed_write(port, size, value, into):
         dev = devices.get(port)
         if dev is None:
             return
@@ -84,4 +91,9 @@ def make_port_accessors(cpu):
             return 1
         return 0
 
+    # PyPy: the devices that read the clock (PIT, PIC, CMOS...) are called
+    # from the traces, not inlined: inlined, they made `pin` and `pout` the
+    # longest functions of too-long traces, and the JIT then stopped
+    # inlining those for every port of the run (jit_hints.py)
+    keep_out_of_traces(timed_read, timed_write)
     return {"PIN": pin, "POUT": pout}

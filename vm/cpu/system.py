@@ -6,6 +6,7 @@ from __future__ import annotations
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP
 from .faults import Fault
 from .flags import AC, ARITH, DF, FIXED, ID, IF, IOPL, NT, RF, TF, VM, materialize
+from .jit_hints import keep_out_of_traces
 from .mmu import PG, WP
 from .segments import CS, ES, SS
 from .translate import MAX_BLOCK_INSNS
@@ -651,3 +652,8 @@ class System:
             done += 1
             if limit is not None and done >= limit:
                 return r[ECX] & amask != 0
+
+
+# PyPy: port I/O with its permission checks (CPL > 0, V86) is called from
+# the traces of the port accessors, not inlined into them (jit_hints.py)
+keep_out_of_traces(System.port_in, System.port_out)
