@@ -23,6 +23,7 @@ except ImportError:          # CPython
 
 
 def keep_out_of_traces(*functions) -> None:
+    if pypyjit is None:
+        return
     for fn in functions:
-        if pypyjit is not None:
-            pypyjit.dont_trace_here(0, False, fn.__code__)
+        pypyjit.dont_trace_here(0, False, fn.__code__)

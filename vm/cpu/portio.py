@@ -22,7 +22,7 @@ MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
 
 def make_port_accessors(cpu):
     ports = cpu.ports
-    untimed, devices = ports.untimed, ports.devices    # PortBus fills these dicts in place
+    untimed = ports.untimed      # PortBus fills this dict in place
     cr, mem = cpu.cr, cpu.mem
     # CPython: add the io charge in place unless a subscriber (vm.profiler)
     # replaced CPU.charge on the instance (it is then in the instance dict).
@@ -42,17 +42,7 @@ def make_port_accessors(cpu):
             cpu.cycles += cpu.io_cost       # what CPU.charge does, without the call
         if dev is not None:
             return dev.port_read(port, size) & MASK[size]
-        return timed_read(port, size, into)
-
-    def timed_read(port, size, into):
-        dev = devices.get(port)
-        if dev is None:
-            return MASK[size]
-        cpu.cycles += into              # the device sees the count as of this instruction
-        try:
-            return dev.port_read(port, size) & MASK[size]
-        finally:
-            cpu.cycles -= into
+        return timed_read(cpu, port, size, into)
 
     def write(port, size, value, into):
         if cr[0] & 1 and (cpu.cpl or cpu.fl & VM):
@@ -65,17 +55,7 @@ def make_port_accessors(cpu):
         if dev is not None:
             dev.port_write(port, size, value & MASK[size])
             return
-        timed_write(port, size, value, into)
-
-    def timed_write(port, size, value, into):
-        dev = devices.get(port)
-        if dev is None:
-            return
-        cpu.cycles += into
-        try:
-            dev.port_write(port, size, value & MASK[size])
-        finally:
-            cpu.cycles -= into
+        timed_write(cpu, port, size, value, into)
 
     def pout(port, size, value, into):
         """1 when the block must end after this `out`: the device raised an
@@ -91,9 +71,34 @@ def make_port_accessors(cpu):
             return 1
         return 0
 
-    # PyPy: the devices that read the clock (PIT, PIC, CMOS...) are called
-    # from the traces, not inlined: inlined, they made `pin` and `pout` the
-    # longest functions of too-long traces, and the JIT then stopped
-    # inlining those for every port of the run (jit_hints.py)
-    keep_out_of_traces(timed_read, timed_write)
     return {"PIN": pin, "POUT": pout}
+
+
+def timed_read(cpu, port, size, into):
+    """`in` from a device that reads the clock (or from no device)."""
+    dev = cpu.ports.devices.get(port)
+    if dev is None:
+        return MASK[size]
+    cpu.cycles += into              # the device sees the count as of this instruction
+    try:
+        return dev.port_read(port, size) & MASK[size]
+    finally:
+        cpu.cycles -= into
+
+
+def timed_write(cpu, port, size, value, into):
+    dev = cpu.ports.devices.get(port)
+    if dev is None:
+        return
+    cpu.cycles += into
+    try:
+        dev.port_write(port, size, value & MASK[size])
+    finally:
+        cpu.cycles -= into
+
+
+# PyPy: the devices that read the clock (PIT, PIC, CMOS...) are called from
+# the traces, not inlined: inlined, they made `pin` and `pout` the longest
+# functions of too-long traces, and the JIT then stopped inlining those for
+# every port of the run (jit_hints.py)
+keep_out_of_traces(timed_read, timed_write)
