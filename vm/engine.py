@@ -69,7 +69,7 @@ def child_environment(engine: str) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     # PyPy sizes its young generation from the host's cache sizes (~230 MiB
     # on one host: 340 MiB peak RSS for any boot). 8 MiB costs no measurable
-    # time now that slow paths stay out of traces (cpu/jit_hints.py; before,
+    # time now that slow paths stay out of traces (jit_hints.py; before,
     # some nursery sizes made the JIT stop inlining wr32: a 3x slower scan)
     env.setdefault("PYPY_GC_NURSERY", NURSERY)
     return env

@@ -1,4 +1,4 @@
-"""PyPy's JIT calls the slow paths vm/cpu/jit_hints.py marks, never inlines them.
+"""PyPy's JIT calls the slow paths vm/jit_hints.py marks, never inlines them.
 
 Inlined, a store's slow path made block traces long; the JIT, throwing a
 too-long trace away, then stopped inlining the store accessor `wr32` itself,
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.cpu.asm import assemble
-from vm.cpu import jit_hints
+from vm import jit_hints
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPY = shutil.which("pypy3")

@@ -31,7 +31,7 @@ import sys
 from bisect import bisect_right
 
 from .faults import Fault
-from .jit_hints import keep_out_of_traces
+from ..jit_hints import keep_out_of_traces
 
 PG, WP, PE = 1 << 31, 1 << 16, 1
 PSE = 1 << 4

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 from .flags import VM
-from .jit_hints import keep_out_of_traces
+from ..jit_hints import keep_out_of_traces
 
 MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP
 from .faults import Fault
 from .flags import AC, ARITH, DF, FIXED, ID, IF, IOPL, NT, RF, TF, VM, materialize
-from .jit_hints import keep_out_of_traces
+from ..jit_hints import keep_out_of_traces
 from .mmu import PG, WP
 from .segments import CS, ES, SS
 from .translate import MAX_BLOCK_INSNS
