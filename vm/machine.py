@@ -19,6 +19,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vm.collector import relaxed_collector
 from vm.cpu import codecache
 from vm.bios.disk import HEADS, SECTORS_PER_TRACK, Disk
 from vm.bios.firmware import BuiltinBios
@@ -290,12 +291,8 @@ class Machine:
         self._ctrl_c = False
         previous = self._catch_ctrl_c()
         try:
-            while self.stop is None and not self.paused:
-                if self._ctrl_c:
-                    raise KeyboardInterrupt
-                if pause_insns is not None and self.insns() >= pause_insns:
-                    break
-                self._step(max_insns, max_cycles, deadline, pause_insns)
+            with relaxed_collector():
+                self._run_steps(max_insns, max_cycles, deadline, pause_insns)
         except KeyboardInterrupt:
             self.stop = ("interrupted", EXIT_STATUS["interrupted"], "interrupted from the keyboard (Ctrl-C)")
         except Exception:                            # an emulator bug: report it, never raise
@@ -306,6 +303,14 @@ class Machine:
                 signal.signal(signal.SIGINT, previous)
         self._flush_outputs()
         return self.stop is not None
+
+    def _run_steps(self, max_insns, max_cycles, deadline, pause_insns):
+        while self.stop is None and not self.paused:
+            if self._ctrl_c:
+                raise KeyboardInterrupt
+            if pause_insns is not None and self.insns() >= pause_insns:
+                break
+            self._step(max_insns, max_cycles, deadline, pause_insns)
 
     def _catch_ctrl_c(self):
         """In the main thread, Ctrl-C asks the CPU to stop at the next block boundary, so
