@@ -302,10 +302,12 @@ def user_error_types() -> tuple[type, ...]:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     from compiler.progress import make_stages
+    from vm.collector import relaxed_collector
     args.stages = make_stages()
     try:
         try:
-            return COMMANDS[args.command](args)
+            with relaxed_collector():      # a build and a run keep what they make (vm/collector.py)
+                return COMMANDS[args.command](args)
         finally:
             args.stages.done()
     except KeyboardInterrupt:
