@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .driver import CompileError, check_only, compile_module
 from .sourceroots import module_name_for, module_path, one_build, resolved
+from vm.collector import relaxed_collector
 
 
 _source_memo: dict[tuple[str, int, int], tuple[str, str]] = {}
@@ -436,7 +437,6 @@ def _collector_paused():
             gc.enable()
 
 
-@contextmanager
 def _collector_relaxed():
     """One compile, in a worker or in the one process: each compile leaves its
     ~10,000 objects (syntax trees, symbols, IR) in cycles when it ends. At
@@ -447,12 +447,7 @@ def _collector_relaxed():
     0.28 s of the 42 compiles on one CPU. Collecting every 200,000
     allocations frees them all the same, holding at most that many dead
     objects (~6 MB). The caller's thresholds are back afterwards."""
-    before = gc.get_threshold()
-    gc.set_threshold(*_COMPILE_GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
+    return relaxed_collector(_COMPILE_GC_THRESHOLDS)
 
 
 _COMPILE_GC_THRESHOLDS = (200_000, 10, 10)
