@@ -785,8 +785,8 @@ def _string(e, i, name):
         e.emit(f"s.string_op({name!r}, {bits // 8}, {i.asz}, {seg}, None)")
     else:
         # stopped for an event: it resumes at this instruction
-        e.exit_before(f"s.string_op({name!r}, {bits // 8}, {i.asz}, {seg}, {i.rep!r}, {e.static_cycles})",
-                      i.eip)
+        e.exit_before(f"s.string_op({name!r}, {bits // 8}, {i.asz}, {seg}, {i.rep!r}, {e.static_cycles}, "
+                      f"{i.eip})", i.eip)
     if name in ("ins", "outs"):
         e.end_block(i.next_eip)
 

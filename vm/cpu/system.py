@@ -351,7 +351,7 @@ class System:
             raise
 
     # ---- string instructions -----------------------------------------------------------------
-    def string_op(self, op, size, asz, seg, rep, into_block=0):
+    def string_op(self, op, size, asz, seg, rep, into_block=0, eip=None):
         """One string instruction; with a rep prefix, its items a run at a
         time.  Every item of a rep counts as one instruction (as QEMU counts
         them under icount), so `--max-insns` stops a rep between items.
@@ -363,7 +363,9 @@ class System:
         the run's instruction budget is spent.  The block then leaves with
         EIP at this instruction, which goes on from where it stopped when it
         runs again.  `into_block`: the static cycles of the instructions
-        before this one in its block (charged at the block's end)."""
+        before this one in its block (charged at the block's end); `eip`:
+        the instruction's own (given with a rep, so a stop need not search
+        the running block for it)."""
         if rep is None:
             self._string_loop(op, size, asz, seg, None)
             return False
@@ -371,7 +373,7 @@ class System:
         started = self.regs[ECX] & amask
         stopped = True            # a fault mid-rep: the items before it were done, the rep was not
         try:
-            stopped = self._rep_run(op, size, asz, seg, rep, into_block, started, amask)
+            stopped = self._rep_run(op, size, asz, seg, rep, into_block, started, amask, eip)
         finally:
             self._count_rep_items((started - self.regs[ECX]) & amask, stopped)
         return stopped
@@ -385,12 +387,11 @@ class System:
         room = self.rep_room - self.rep_insns
         return max(chunk_end, started - max(1, room)) if room < started else chunk_end
 
-    def _rep_cut(self):
+    def _rep_cut(self, eip):
         """A rep stopped for the run loop's sake goes on in a block that begins
         at the rep: a boundary the code did not make, so (like a block cut by
         its length limit) it records no block start for the tcg write penalty
         (core.py, cut_points), and the time of the run stays what it was."""
-        eip, _ = self.locate_instruction()
         phys = self.probe((self.sbase[CS] + eip) & 0xFFFFFFFF)
         if phys is not None:
             self.cut_points.add(phys)
@@ -411,7 +412,7 @@ class System:
         self.limit = -1 if self.attn else self.cyc_limit
         return extra
 
-    def _rep_run(self, op, size, asz, seg, rep, into_block, started, amask):
+    def _rep_run(self, op, size, asz, seg, rep, into_block, started, amask, eip):
         fast = op in ("movs", "stos", "cmps", "scas") and not self.fl & DF
         r = self.regs
         stop_at = self._rep_stop_at(started)
@@ -422,7 +423,7 @@ class System:
             if left == 0:
                 return False
             if left <= stop_at:
-                self._rep_cut()
+                self._rep_cut(eip)
                 return True
             # the time now: the running block charges its static costs at its end
             if left != started and self.cycles + into_block >= self.device_event:
