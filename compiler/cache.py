@@ -245,7 +245,7 @@ class CompileCache:
                 return data if emit == "obj" else data.decode()
         except (Unknown, OSError, UnicodeDecodeError):
             pass                     # a miss, or an entry damaged on disk: compile again
-        with _collector_relaxed():
+        with relaxed_collector(_COMPILE_GC_THRESHOLDS):
             result = compile_module(src, str(path), module, roots, opt, debug, emit)
         try:
             self.record(result, roots)
@@ -437,19 +437,14 @@ def _collector_paused():
             gc.enable()
 
 
-def _collector_relaxed():
-    """One compile, in a worker or in the one process: each compile leaves its
-    ~10,000 objects (syntax trees, symbols, IR) in cycles when it ends. At
-    the default threshold (700 allocations) the collector walked them in ~9
-    young collections per module, a middle one per module or two and a full
-    one every ~20 modules, and the full ones also walk the parse trees the
-    parser memoises: 0.3-0.45 s of GC in each worker of a kernel build, and
-    0.28 s of the 42 compiles on one CPU. Collecting every 200,000
-    allocations frees them all the same, holding at most that many dead
-    objects (~6 MB). The caller's thresholds are back afterwards."""
-    return relaxed_collector(_COMPILE_GC_THRESHOLDS)
-
-
+# One compile, in a worker or in the one process, leaves its ~10,000 objects
+# (syntax trees, symbols, IR) in cycles when it ends. At the default threshold
+# (700 allocations) the collector walked them in ~9 young collections per
+# module, a middle one per module or two and a full one every ~20 modules, and
+# the full ones also walk the parse trees the parser memoises: 0.3-0.45 s of
+# GC in each worker of a kernel build, and 0.28 s of the 42 compiles on one
+# CPU. Collecting every 200,000 allocations frees them all the same, holding
+# at most that many dead objects (~6 MB) (vm/collector.py).
 _COMPILE_GC_THRESHOLDS = (200_000, 10, 10)
 
 
