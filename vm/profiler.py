@@ -96,7 +96,6 @@ class CycleProfiler:
 
     def _install(self):
         cpu = self.cpu
-        cpu.charge = self._charge
         original_translate = cpu._translate
 
         def translate(lin, phys, key, cache):
@@ -104,7 +103,7 @@ class CycleProfiler:
             cache[key] = blk
             return blk
         cpu._translate = translate
-        cpu.flush_code_cache()          # every block from now on is a wrapped one
+        cpu.observe_charges(self._charge)       # and every block from now on is a wrapped one
 
     def _block(self, blk, eip, page):
         cpu, frames = self.cpu, self.frames

@@ -27,9 +27,12 @@ class Answering:
                 self.cpu.request_stop()
 
 
-def machine(text, after=0, answer="irq", timing="off"):
+def machine(text, after=0, answer="irq", timing="off", timed=True):
+    """`timed` false: the device says it never reads the clock, so a hot
+    trace writes to it inline (semantics.sem_out) instead of through POUT."""
     cpu = boot_sector(text, timing=timing)
     dev = Answering(cpu, after, answer)
+    dev.timed = timed
     cpu.ports.register(0x80, 1, dev)
     return cpu, dev
 
@@ -85,8 +88,8 @@ class OneShotController:
         return 0x20
 
 
-def run_loop(traced, answer):
-    cpu, dev = machine(LOOP, after=17, answer=answer, timing="tcg")
+def run_loop(traced, answer, timed=True):
+    cpu, dev = machine(LOOP, after=17, answer=answer, timing="tcg", timed=timed)
     cpu.intc = OneShotController(cpu)
     cpu.mem.write(HANDLER, assemble("movb %bl, %dh\niret", code16=True))
     cpu.mem.write(0x20 * 4, HANDLER.to_bytes(2, "little") + bytes(2))
@@ -102,9 +105,21 @@ def run_loop(traced, answer):
 
 def test_traced_and_plain_runs_end_blocks_at_the_same_out():
     for answer in ("irq", "stop"):
-        plain, traced = run_loop(False, answer), run_loop(True, answer)
-        assert plain == traced
-        assert plain[0][-1] == "hlt" and plain[4] == 120 and len(plain[5]) == 40
+        for timed in (True, False):
+            plain, traced = run_loop(False, answer, timed), run_loop(True, answer, timed)
+            assert plain == traced
+            assert plain[0][-1] == "hlt" and plain[4] == 120 and len(plain[5]) == 40
+
+
+def test_a_traces_inline_out_to_an_untimed_device_matches_the_call():
+    """The same outcomes, cycles and instructions whether the loop's trace
+    writes to the device inline (untimed) or calls POUT (timed)."""
+    for answer in ("irq", "stop"):
+        assert run_loop(False, answer, timed=False) == run_loop(False, answer, timed=True)
+    cpu, _ = machine(LOOP, after=17, timed=False)
+    cpu.intc = OneShotController(cpu)
+    cpu.run(max_insns=1000)
+    assert any("UNTIMED.get(128)" in fn.block.source for fn in cpu.blocks.values())
 
 
 def test_an_interrupt_raised_by_an_out_comes_before_the_next_instruction():

@@ -180,6 +180,35 @@ def test_io_in_ring3_follows_the_tss_permission_bitmap():
         assert cpu.eax == 0 and cpu.cpl == 0, code    # #GP(0) reached its handler
 
 
+class CountingPorts:
+    timed = False          # a hot trace reads it inline, where the CPL allows
+
+    def __init__(self):
+        self.reads = 0
+
+    def port_read(self, port, size):
+        self.reads += 1
+        return 0
+
+    def port_write(self, port, size, value):
+        pass
+
+
+def test_io_in_a_ring3_hot_trace_still_follows_the_bitmap():
+    """A loop reading ports 0xE0, 0xE1... becomes a trace with inline port
+    reads; at CPL 3 they still take the checked path: #GP(0) at the first
+    denied port (0xE4), after four reads."""
+    cpu = ring3_cpu_with_io_bitmap("movw $0xe0, %dx\nmovl $8, %ecx\nread: inb %dx, %al\nincw %dx\nloop read",
+                                   range(0xE0, 0xE4))
+    dev = CountingPorts()
+    cpu.ports.register(0xE0, 8, dev)
+    assert not reached_the_syscall(cpu)
+    assert dev.reads == 4 and cpu.edx & 0xFFFF == 0xE4 and cpu.ecx == 4
+    assert cpu.eax == 0 and cpu.cpl == 0           # #GP(0) reached its handler
+    loops = [fn.block for fn in cpu.blocks.values() if fn.block.loop]
+    assert len(loops) == 1 and "UNTIMED.get" in loops[0].source and cpu.edi == loops[0].eips[0]
+
+
 def test_io_in_ring3_without_a_bitmap_faults():
     cpu = ring3_cpu("inb $0x61, %al")
     cpu.mem.write(0x3000 + 0x66, struct.pack("<H", 0x68))    # the map starts past the TSS limit

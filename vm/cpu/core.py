@@ -112,7 +112,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
                             FAULT_AT=self._fault_at, HOOK=self._run_hooks, LIN=self.checked_linear,
-                            __builtins__=__builtins__)
+                            UNTIMED=self.ports.untimed, CREGS=self.cr, MEM=mem, __builtins__=__builtins__)
         mem.listeners.append(self)
         self.reset()
 
@@ -371,6 +371,16 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         subscribes by replacing this method on its CPU; static block costs
         stay folded into the translated blocks (translate.py)."""
         self.cycles += cycles
+
+    def observe_charges(self, charge):
+        """Route every dynamic cost through `charge(rule, cycles, page)` in
+        place of CPU.charge (vm.profiler), the `io` charge of the traces'
+        inline port I/O included: their port table is emptied, so every
+        access calls PIN/POUT, which charge through it. Drops every
+        translation (the blocks bind the table when they are made)."""
+        self.charge = charge
+        self.globals["UNTIMED"] = {}
+        self.flush_code_cache()
 
     def _service(self):
         """Handle whatever raised the attention flag; (reason or None, single_step)."""

@@ -9,6 +9,13 @@ that never reads the clock (PortBus.untimed, e.g. the UART) costs one dict
 lookup and the `io` charge.  Anything but the always-allowed case (real
 mode, or CPL 0 outside V86) takes System's path with its I/O permission
 checks.
+
+A hot trace does the untimed case itself (semantics.sem_in/sem_out: the
+same test, charge and block cut inline, two Python calls fewer for each
+access of a polled UART) and calls PIN/POUT for every other case.  Whoever
+observes charges (vm.profiler) empties the trace's port table
+(CPU.observe_charges), so every access then comes here and is charged
+through `CPU.charge`.
 """
 from __future__ import annotations
 
@@ -18,6 +25,10 @@ from .flags import VM
 from ..jit_hints import keep_out_of_traces
 
 MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
+# when an access takes System's checked path (protected mode at CPL > 0 or in
+# V86), as a trace's inline fast path tests it (CREGS: the CPU's cr, VM = 0x20000);
+# pin and pout below test the same
+CHECKED_IO = "CREGS[0] & 1 and (s.cpl or s.fl & 0x20000)"
 
 
 def make_port_accessors(cpu):
@@ -64,6 +75,7 @@ def make_port_accessors(cpu):
         under the running block. It is counted in `block_cuts`, which the
         exact paths (stepper.py) follow. The decision depends on the
         machine's state only, never on how the run is observed."""
+        # semantics.sem_out makes the same decision inline (a trace's untimed `out`)
         irq, stop, generation = cpu._irq, cpu.stop_requested, mem.generation
         write(port, size, value, into)
         if cpu._irq and not irq or cpu.stop_requested and not stop or mem.generation != generation:

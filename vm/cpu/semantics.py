@@ -8,13 +8,16 @@ one instruction, so no instruction is implemented twice.
 
 Names available to the generated code (see CPU.block_globals): `s` (the
 CPU), `R` (registers), `SB` (segment bases), `rd8/16/32`, `wr8/16/32`,
-`MAT`/`COND`/`CARRY`/`CFSRC` (flags.py), `ALU` (alu.py).
+`MAT`/`COND`/`CARRY`/`CFSRC` (flags.py), `ALU` (alu.py), `PIN`/`POUT`
+(portio.py) and, for a trace's inline port I/O, `UNTIMED` (the untimed
+devices' ports), `CREGS` (the control registers) and `MEM` (memory).
 """
 from __future__ import annotations
 
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
 from .descriptor_insns import SEMANTICS as DESCRIPTOR_SEMANTICS
 from .flags import ADD, AF, CF, DEC, DF, FIXED, INC, LOGIC, OF, PF, SF, SUB, ZF  # noqa: F401
+from .portio import CHECKED_IO
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
 
@@ -765,16 +768,47 @@ def sem_wrmsr(e, i):
 
 def sem_in(e, i):
     dst, port = i.ops
-    p = e.v(port)
-    e.st(dst, f"PIN({p}, {dst.bits // 8}, {e.cycles_so_far()})")      # portio.py
+    size, into = dst.bits // 8, e.cycles_so_far()
+    if not e.inline_io:
+        e.st(dst, f"PIN({e.v(port)}, {size}, {into})")      # portio.py
+        return
+    p, d, v = _port(e, port), e.tmp("d"), e.tmp("v")
+    with e.block(f"if ({d} := UNTIMED.get({p})) is None or {CHECKED_IO}:"):
+        e.emit(f"{v} = PIN({p}, {size}, {into})")
+    with e.block("else:"):
+        e.emit(f"s.cycles += {e.io_cost}")
+        e.emit(f"{v} = {d}.port_read({p}, {size}) & {M[dst.bits]}")
+    e.st(dst, v)
 
 
 def sem_out(e, i):
     src, port = i.ops
+    size, into, value = src.bits // 8, e.cycles_so_far(), e.v(src)
     # the block goes on unless the write raised an interrupt, asked to stop or
     # changed the memory map (portio.py): then it ends after this instruction
-    e.emit(f"if POUT({e.v(port)}, {src.bits // 8}, {e.v(src)}, {e.cycles_so_far()}): _w = 1")
     e.may_cut = True
+    if not e.inline_io:
+        e.emit(f"if POUT({e.v(port)}, {size}, {value}, {into}): _w = 1")
+        return
+    p, d, irq, stop, gen = _port(e, port), e.tmp("d"), e.tmp("i"), e.tmp("s"), e.tmp("g")
+    with e.block(f"if ({d} := UNTIMED.get({p})) is None or {CHECKED_IO}:"):
+        e.emit(f"if POUT({p}, {size}, {value}, {into}): _w = 1")
+    with e.block("else:"):      # portio.pout, inline
+        e.emit(f"s.cycles += {e.io_cost}")
+        e.emit(f"{irq}, {stop}, {gen} = s._irq, s.stop_requested, MEM.generation")
+        e.emit(f"{d}.port_write({p}, {size}, {value})")
+        with e.block(f"if s._irq and not {irq} or s.stop_requested and not {stop} or MEM.generation != {gen}:"):
+            e.emit("s.block_cuts += 1")
+            e.emit("_w = 1")
+
+
+def _port(e, port) -> str:
+    """The port number of an in/out, in a local unless it is an immediate."""
+    if isinstance(port, Imm):
+        return str(port.value)
+    name = e.tmp("p")
+    e.emit(f"{name} = {e.v(port)}")
+    return name
 
 
 # ---- string instructions (whole rep loop in one helper call) --------------------

@@ -76,6 +76,8 @@ class Emitter:
         self.lap_end_store = None    # a loop's flags store at its back edge (_loop_back)
         self.lap_body = 0            # the first line of a pure loop's lap (_pure_loop_back)
         self.may_cut = False         # the current instruction may end the block through `_w` (an out)
+        self.inline_io = False       # in/out do the untimed devices' case inline (hot traces; portio.py)
+        self.io_cost = 0             # ... and charge the profile's `io` cost for it
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -520,7 +522,7 @@ def has_memory_operand(insn) -> bool:
 
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
-               "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT")
+               "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT", "UNTIMED", "CREGS", "MEM")
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 LAP_END = "__LAP_END__"  # stands for the flags store at a loop's back edge until it is known
@@ -664,6 +666,8 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     `follow` None); returns (emitter, starts, cycles_before, count emitted)."""
     e = Emitter(code32, stack32, flat, limited)
     e.dead = dead
+    # a hot trace's port I/O saves two calls inline; a cold block stays short to compile
+    e.inline_io, e.io_cost = follow is not None, profile.io
     e.loop_start = start_eip if loop else None
     if loop:
         e.ninsns = len(insns)
