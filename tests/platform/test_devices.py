@@ -213,6 +213,27 @@ def test_uart_transmitter_empty_interrupt():
     assert board.irqs[-1] == (4, True)
 
 
+
+def test_uart_polled_sends_move_no_line_until_ier_enables_thr_empty():
+    board = FakeBoard()
+    uart = UART16550(board, output(), b"")
+    for ch in b"abc":                                     # a polled console: IER 0
+        uart.port_write(0x3F8, 1, ch)
+    assert board.irqs == [] and uart.port_read(0x3FA, 1) == 0x01
+    uart.port_write(0x3F9, 1, 0x02)                       # THR is empty: the line rises now
+    assert board.irqs == [(4, True)]
+
+
+def test_uart_loopback_byte_raises_the_receive_interrupt():
+    board = FakeBoard()
+    uart = UART16550(board, output(), b"")
+    uart.port_write(0x3F9, 1, 0x01)                       # IER: received data
+    uart.port_write(0x3FC, 1, 0x10)                       # loopback
+    uart.port_write(0x3F8, 1, 0x5A)
+    assert board.irqs[-1] == (4, True)
+    assert uart.port_read(0x3FA, 1) & 0x0F == 0x04 and uart.port_read(0x3F8, 1) == 0x5A
+    assert board.irqs[-1] == (4, False)
+
 def test_rtc_periodic_rate_and_register_c():
     board = FakeBoard()
     cmos = CMOS(board, 16 << 20)

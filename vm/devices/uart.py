@@ -40,7 +40,6 @@ class UART16550:
         self.thr_interrupt = False  # THR-empty interrupt armed (cleared by IIR read / THR write)
         self.msr_changed = False
         self.irq_level = False
-        self.transmitted = bytearray()
 
     # ------------------------------------------------------------ interrupts
     def iir_source(self) -> int:
@@ -62,12 +61,18 @@ class UART16550:
 
     # ------------------------------------------------------------ data
     def _transmit(self, value: int):
+        """A byte written to THR. The THR-empty interrupt it arms (THR is
+        empty again at once) moves the line only when IER enables it; in
+        loopback the byte arrives in our receiver, which may too. A polled
+        console (IER 0) thus costs no interrupt update per byte."""
+        self.thr_interrupt = True
         if self.mcr & 0x10:                 # loopback: back into our receiver
             self.rx.append(value)
-        else:
-            self.transmitted.append(value)
-            self.output = write_to_host(self.output, value)
-        self.thr_interrupt = True
+            self._update_irq()
+            return
+        self.output = write_to_host(self.output, value)
+        if self.ier & IER_THRE:
+            self._update_irq()
 
     def _receive(self) -> int:
         value = self.rx.popleft() if self.rx else 0
@@ -77,9 +82,6 @@ class UART16550:
             self.irq_level = False
             self.board.set_irq(self.irq, False)
         return value
-
-    def line_status(self) -> int:
-        return (LSR_DR if self.rx else 0) | (LSR_OE if self.overrun else 0) | LSR_THRE | LSR_TEMT
 
     def modem_status(self) -> int:
         if self.mcr & 0x10:                 # loopback wires MCR outputs to MSR inputs
@@ -94,8 +96,9 @@ class UART16550:
             # LSR, read before every byte a polled console sends: only a
             # cleared overrun can change the interrupt line (every other
             # change of its sources updates it where it happens)
-            value = self.line_status()
+            value = (LSR_DR if self.rx else 0) | LSR_THRE | LSR_TEMT
             if self.overrun:
+                value |= LSR_OE
                 self.overrun = False
                 self._update_irq()
             return value
@@ -127,10 +130,10 @@ class UART16550:
         value &= 0xFF
         dlab = self.lcr & 0x80
         if reg == 0:
-            if dlab:
-                self.divisor = (self.divisor & 0xFF00) | value
-            else:
-                self._transmit(value)
+            if not dlab:
+                self._transmit(value)       # it updates the interrupt line itself
+                return
+            self.divisor = (self.divisor & 0xFF00) | value
         elif reg == 1:
             if dlab:
                 self.divisor = (self.divisor & 0xFF) | value << 8
