@@ -6,6 +6,14 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The suite's compile cache and VM translation store live in the checkout,
+# not in the user's ~/.cache/kpy: the suite boots hundreds of kernel
+# variants, which grew the user's store past its limit (128 MiB) in one
+# run, and a dropped store makes the user's next `kpyc run` a cold one.
+# Set here, before any test imports vm (the store is opened at import) and
+# for every `kpyc`/`python -m vm` a test starts.
+os.environ["KPY_CACHE_DIR"] = str(ROOT / "build" / "test-cache")
+
 # CI runs derandomized so a red run can be replayed; locally examples vary.
 settings.register_profile(
     "ci", derandomize=True, deadline=None, print_blob=True,
