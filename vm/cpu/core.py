@@ -368,8 +368,9 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         """Every dynamic cost (slow paths, interrupts, the cold period after
         hlt) is charged here: `rule` is one of vm.timing.RULES, `page` the
         physical page the cost is about (None: no page). vm.profiler
-        subscribes by replacing this method on its CPU; static block costs
-        stay folded into the translated blocks (translate.py)."""
+        subscribes through `observe_charges`, which replaces this method on
+        its CPU; static block costs stay folded into the translated blocks
+        (translate.py)."""
         self.cycles += cycles
 
     def observe_charges(self, charge):

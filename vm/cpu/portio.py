@@ -36,7 +36,7 @@ def make_port_accessors(cpu):
     untimed = ports.untimed      # PortBus fills this dict in place
     cr, mem = cpu.cr, cpu.mem
     # CPython: add the io charge in place unless a subscriber (vm.profiler)
-    # replaced CPU.charge on the instance (it is then in the instance dict).
+    # replaced CPU.charge on the instance (CPU.observe_charges: it is then in the instance dict).
     # PyPy: always call charge (its JIT inlines the call); never touch the
     # CPU's __dict__ there, which turns every attribute of it into a dict entry
     # (the UART loop fell from ~40 to 13 MIPS)
