@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # variants, which grew the user's store past its limit (128 MiB) in one
 # run, and a dropped store makes the user's next `kpyc run` a cold one.
 # Set here, before any test imports vm (the store is opened at import) and
-# for every `kpyc`/`python -m vm` a test starts.
+# for every `kpyc`/`python -m vm` a test starts; over a KPY_CACHE_DIR of
+# yours too, which would fill up the same way.
 os.environ["KPY_CACHE_DIR"] = str(ROOT / "build" / "test-cache")
 
 # CI runs derandomized so a red run can be replayed; locally examples vary.

@@ -213,7 +213,6 @@ def test_uart_transmitter_empty_interrupt():
     assert board.irqs[-1] == (4, True)
 
 
-
 def test_uart_polled_sends_move_no_line_until_ier_enables_thr_empty():
     board = FakeBoard()
     uart = UART16550(board, output(), b"")
@@ -233,6 +232,7 @@ def test_uart_loopback_byte_raises_the_receive_interrupt():
     assert board.irqs[-1] == (4, True)
     assert uart.port_read(0x3FA, 1) & 0x0F == 0x04 and uart.port_read(0x3F8, 1) == 0x5A
     assert board.irqs[-1] == (4, False)
+
 
 def test_rtc_periodic_rate_and_register_c():
     board = FakeBoard()
