@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, settings
 ROOT = Path(__file__).resolve().parent.parent
 
 # The suite's compile cache and VM translation store live in the checkout,
-# not in the user's ~/.cache/kpy: the suite boots hundreds of kernel
-# variants, which grew the user's store past its limit (128 MiB) in one
-# run, and a dropped store makes the user's next `kpyc run` a cold one.
+# not in the user's ~/.cache/kpy: one suite run (kernel variants, the
+# differential tests' random code) wrote 123 MB of translations there,
+# past the store's limit (128 MiB with the rest), and a dropped store makes
+# the user's next `kpyc run` a cold one.
 # Set here, before any test imports vm (the store is opened at import) and
 # for every `kpyc`/`python -m vm` a test starts; over a KPY_CACHE_DIR of
 # yours too, which would fill up the same way.
