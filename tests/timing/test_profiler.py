@@ -53,26 +53,15 @@ def test_unreadable_symbol_file_is_a_clear_error(tmp_path):
         CycleProfiler(seed_machine("off").cpu, [bad])
 
 
-POLLED_UART = """
-movl 4(%esp), %ecx
-1: movw $0x3FD, %dx
-2: inb %dx, %al
-testb $0x20, %al
-jz 2b
-movw $0x3F8, %dx
-movb $0x41, %al
-outb %al, %dx
-decl %ecx
-jnz 1b
-ret"""
-
-
 def test_port_accesses_of_a_hot_loop_are_booked_to_io():
     """A polled-UART loop's trace does its port I/O inline unless charges
     are observed: every access is still booked to `io`."""
-    from tests.cpu.asm import assemble
+    import sys
+    from pathlib import Path
     from vm.flat import FlatMachine
-    fm = FlatMachine.from_code(assemble(POLLED_UART, base=0x100000), timing="tcg")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import bench_cpu
+    fm = FlatMachine.from_code(bench_cpu.assembled()["polled-UART print loop"], timing="tcg")
     prof = CycleProfiler(fm.cpu)
     fm.call("start", 500)
     assert fm.output == b"A" * 500

@@ -375,12 +375,12 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
 
     def observe_charges(self, charge):
         """Route every dynamic cost through `charge(rule, cycles, page)` in
-        place of CPU.charge (vm.profiler), the `io` charge of the traces'
-        inline port I/O included: their port table is emptied, so every
-        access calls PIN/POUT, which charge through it. Drops every
-        translation (the blocks bind the table when they are made)."""
+        place of CPU.charge (vm.profiler), port I/O's `io` charge included:
+        PIN/POUT are made again to call it, and the traces' inline port I/O
+        gets an empty port table, so every access calls them. Drops every
+        translation (the blocks bind these when they are made)."""
         self.charge = charge
-        self.globals["UNTIMED"] = {}
+        self.globals.update(make_port_accessors(self), UNTIMED={})
         self.flush_code_cache()
 
     def _service(self):

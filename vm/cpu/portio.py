@@ -35,19 +35,18 @@ def make_port_accessors(cpu):
     ports = cpu.ports
     untimed = ports.untimed      # PortBus fills this dict in place
     cr, mem = cpu.cr, cpu.mem
-    # CPython: add the io charge in place unless a subscriber (vm.profiler)
-    # replaced CPU.charge on the instance (CPU.observe_charges: it is then in the instance dict).
-    # PyPy: always call charge (its JIT inlines the call); never touch the
-    # CPU's __dict__ there, which turns every attribute of it into a dict entry
-    # (the UART loop fell from ~40 to 13 MIPS)
-    pypy = sys.implementation.name == "pypy"
-    own = {} if pypy else cpu.__dict__
+    # CPython: add the io charge in place unless a subscriber replaced
+    # CPU.charge on the instance (CPU.observe_charges, which makes these
+    # accessors again). PyPy: always call charge (its JIT inlines the call);
+    # never touch the CPU's __dict__ there, which turns every attribute of it
+    # into a dict entry (the UART loop fell from ~40 to 13 MIPS)
+    charged = sys.implementation.name == "pypy" or "charge" in cpu.__dict__
 
     def pin(port, size, into):
         if cr[0] & 1 and (cpu.cpl or cpu.fl & VM):
             return cpu.port_in(port, size)       # the I/O permission checks
         dev = untimed.get(port)
-        if pypy or "charge" in own:
+        if charged:
             cpu.charge("io", cpu.io_cost)
         else:
             cpu.cycles += cpu.io_cost       # what CPU.charge does, without the call
@@ -59,7 +58,7 @@ def make_port_accessors(cpu):
         if cr[0] & 1 and (cpu.cpl or cpu.fl & VM):
             return cpu.port_out(port, size, value)
         dev = untimed.get(port)
-        if pypy or "charge" in own:
+        if charged:
             cpu.charge("io", cpu.io_cost)
         else:
             cpu.cycles += cpu.io_cost       # what CPU.charge does, without the call
