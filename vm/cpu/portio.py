@@ -26,8 +26,11 @@ from ..jit_hints import keep_out_of_traces
 
 MASK = (0, 0xFF, 0xFFFF, 0, 0xFFFFFFFF)   # by access size in bytes
 # when an access takes System's checked path (protected mode at CPL > 0 or in
-# V86), as a trace's inline fast path tests it (CREGS: the CPU's cr, VM = 0x20000);
-# pin and pout below test the same
+# V86), as a trace with inline port I/O computes it once, on entry, into local
+# `_io` (CREGS: the CPU's cr, VM = 0x20000); pin and pout below test the same.
+# Once is enough: no instruction changes it without ending the block (CPL and
+# VM change by far transfers, interrupts, IRET and task switches; a CR0 write
+# runs at CPL 0 outside V86, where the test is false before and after it)
 CHECKED_IO = "CREGS[0] & 1 and (s.cpl or s.fl & 0x20000)"
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
 from .descriptor_insns import SEMANTICS as DESCRIPTOR_SEMANTICS
 from .flags import ADD, AF, CF, DEC, DF, FIXED, INC, LOGIC, OF, PF, SF, SUB, ZF  # noqa: F401
-from .portio import CHECKED_IO
 
 M = {8: 0xFF, 16: 0xFFFF, 32: 0xFFFFFFFF, 64: 0xFFFFFFFFFFFFFFFF}
 
@@ -773,7 +772,7 @@ def sem_in(e, i):
         e.st(dst, f"PIN({e.v(port)}, {size}, {into})")      # portio.py
         return
     p, d, v = _port(e, port), e.tmp("d"), e.tmp("v")
-    with e.block(_not_inline(d, p)):
+    with e.block(_not_inline(e, d, p)):
         e.emit(f"{v} = PIN({p}, {size}, {into})")
     with e.block("else:"):
         e.emit(f"s.cycles += {e.io_cost}")
@@ -791,7 +790,7 @@ def sem_out(e, i):
         e.emit(f"if POUT({e.v(port)}, {size}, {value}, {into}): _w = 1")
         return
     p, d, irq, stop, gen = _port(e, port), e.tmp("d"), e.tmp("i"), e.tmp("s"), e.tmp("g")
-    with e.block(_not_inline(d, p)):
+    with e.block(_not_inline(e, d, p)):
         e.emit(f"if POUT({p}, {size}, {value}, {into}): _w = 1")
     with e.block("else:"):      # portio.pout, inline
         e.emit(f"s.cycles += {e.io_cost}")
@@ -802,10 +801,12 @@ def sem_out(e, i):
             e.emit("_w = 1")
 
 
-def _not_inline(d: str, p: str) -> str:
+def _not_inline(e, d: str, p: str) -> str:
     """The test for when port `p` takes PIN/POUT: no untimed device there
-    (else it is put in local `d`), or the checked path's privilege case."""
-    return f"if ({d} := UNTIMED.get({p})) is None or {CHECKED_IO}:"
+    (else it is put in local `d`), or the checked path's privilege case
+    (local `_io`, which the block computes on entry: portio.CHECKED_IO)."""
+    e.checks_io = True
+    return f"if ({d} := UNTIMED.get({p})) is None or _io:"
 
 
 def _port(e, port) -> str:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
 from .flags import ADD, DEC, INC, LOGIC, SUB
+from .portio import CHECKED_IO
 from .protection import lock_allowed
 from .semantics import PURE, SEMANTICS
 
@@ -78,6 +79,7 @@ class Emitter:
         self.may_cut = False         # the current instruction may end the block through `_w` (an out)
         self.inline_io = False       # in/out do the untimed devices' case inline (hot traces; portio.py)
         self.io_cost = 0             # ... and charge the profile's `io` cost for it
+        self.checks_io = False       # ... and test the I/O privilege case (local `_io`)
 
     # ---- plumbing -------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -841,9 +843,11 @@ _CYC_N = re.compile(r"__CYC(\d+)__")
 def assemble(e, starts, loop, name="blk"):
     """Wrap the emitted body in a function with the fault-mapping handler."""
     # the names the body uses become default arguments: fast locals instead of globals
-    text = "\n".join(line for line in e.lines if not line.lstrip().startswith("#"))
+    # a block with inline port I/O tests the privilege case once (portio.CHECKED_IO)
+    start = f"    _it = 0; _io = {CHECKED_IO}" if e.checks_io else "    _it = 0"
+    text = "\n".join([start] + [line for line in e.lines if not line.lstrip().startswith("#")])
     bound = ", ".join(f"{g}={g}" for g in BOUND_NAMES if g in text)
-    head = [f"def {name}({bound}):", "    _w = 0", "    _it = 0", "    try:"]
+    head = [f"def {name}({bound}):", "    _w = 0", start, "    try:"]
     body = e.lines
     first_line = BODY_FIRST_LINE        # 1-based line number of body[0]
     assert first_line == len(head) + 1
