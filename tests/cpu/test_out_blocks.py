@@ -95,10 +95,10 @@ def run_loop(traced, answer, timed=True):
     cpu.mem.write(0x20 * 4, HANDLER.to_bytes(2, "little") + bytes(2))
     if traced:
         cpu.trace = lambda c: None       # every instruction through the exact paths
-    outcomes = []
+    outcomes = []      # (why each run ended, EFLAGS then: a trace stores its flags on leaving)
     while len(outcomes) < 10:
-        outcomes.append(cpu.run(max_insns=1000))
-        if outcomes[-1] == "hlt":
+        outcomes.append((cpu.run(max_insns=1000), cpu.get_eflags()))
+        if outcomes[-1][0] == "hlt":
             break
     return outcomes, cpu.cycles, cpu.insns, cpu.regs[2] >> 8 & 0xFF, cpu.regs[3] & 0xFF, bytes(cpu.out.data)
 
@@ -108,7 +108,7 @@ def test_traced_and_plain_runs_end_blocks_at_the_same_out():
         for timed in (True, False):
             plain, traced = run_loop(False, answer, timed), run_loop(True, answer, timed)
             assert plain == traced
-            assert plain[0][-1] == "hlt" and plain[4] == 120 and len(plain[5]) == 40
+            assert plain[0][-1][0] == "hlt" and plain[4] == 120 and len(plain[5]) == 40
 
 
 def test_a_traces_inline_out_to_an_untimed_device_matches_the_call():

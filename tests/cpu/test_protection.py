@@ -209,6 +209,30 @@ def test_io_in_a_ring3_hot_trace_still_follows_the_bitmap():
     assert len(loops) == 1 and "UNTIMED.get" in loops[0].source and cpu.edi == loops[0].eips[0]
 
 
+def pushed_eflags(cpu):
+    """EFLAGS in the #GP frame the ring-0 handler stopped with (EIP at ESP)."""
+    return struct.unpack("<I", cpu.mem.read(cpu.esp + 8, 4))[0]
+
+
+def test_a_fault_at_a_hot_traces_port_access_pushes_the_flags_before_it():
+    """A trace keeps the flags record in locals across its inline in/out;
+    a #GP there must still push the flags of the instructions before it:
+    the previous lap's `incw` (CF kept from `stc`, PF of 0xE4) at an `in`,
+    this lap's `cmpb` (0 - 5: CF, AF, SF) at an `out`."""
+    cpu = ring3_cpu_with_io_bitmap("stc\nmovw $0xe0, %dx\nmovl $8, %ecx\n"
+                                   "read: inb %dx, %al\nincw %dx\nloop read", range(0xE0, 0xE4))
+    cpu.ports.register(0xE0, 8, CountingPorts())
+    assert not reached_the_syscall(cpu) and cpu.edx & 0xFFFF == 0xE4
+    assert pushed_eflags(cpu) & 0xFFF == 0x2 | 0x1 | 0x4
+    cpu = ring3_cpu_with_io_bitmap("movw $0xe1, %dx\nmovl $8, %ecx\n"
+                                   "write: inb $0xe0, %al\ncmpb %cl, %al\noutb %al, %dx\nincw %dx\nloop write",
+                                   range(0xE0, 0xE4))
+    cpu.ports.register(0xE0, 8, CountingPorts())
+    assert not reached_the_syscall(cpu) and cpu.edx & 0xFFFF == 0xE4 and cpu.ecx == 5
+    assert pushed_eflags(cpu) & 0xFFF == 0x2 | 0x1 | 0x10 | 0x80
+    assert [fn.block.loop for fn in cpu.blocks.values()].count(True) == 1
+
+
 def test_io_in_ring3_without_a_bitmap_faults():
     cpu = ring3_cpu("inb $0x61, %al")
     cpu.mem.write(0x3000 + 0x66, struct.pack("<H", 0x68))    # the map starts past the TSS limit

@@ -693,7 +693,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         count = n + 1
         e.begin_insn(n)
         e.follow = follow[n] if follow is not None and n < len(insns) - 1 else None
-        if insn.mnem in PURE and has_memory_operand(insn):
+        if insn.mnem in PURE and has_memory_operand(insn) or e.inline_io and insn.mnem in ("in", "out"):
+            # neither reads s.lf unless it faults (a device never looks at
+            # the flags; an `out` that ends the block stores them on its exit)
             e.defer_flags()
         elif insn.mnem not in PURE:
             e.flush_flags(reads=True)
