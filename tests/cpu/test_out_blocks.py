@@ -125,3 +125,35 @@ def test_a_traces_inline_out_to_an_untimed_device_matches_the_call():
 def test_an_interrupt_raised_by_an_out_comes_before_the_next_instruction():
     outcomes, cycles, insns, lap_bl, bl, out = run_loop(False, "irq")
     assert lap_bl == 16 * 3        # raised by the 17th lap's first out: before its addb
+
+
+class Failing:
+    """An untimed port device whose `after`-th write raises (a device's own error)."""
+    timed = False
+
+    def __init__(self, after):
+        self.after, self.writes = after, 0
+
+    def port_read(self, port, size):
+        return 0
+
+    def port_write(self, port, size, value):
+        self.writes += 1
+        if self.writes == self.after:
+            raise RuntimeError("device error")
+
+
+def test_an_error_in_a_traces_inline_out_leaves_the_registers_of_that_out():
+    """A loop of register instructions and port I/O keeps the registers in
+    locals; an exception out of a device still finds them in R, as of the
+    `out` that raised (lap 30: CX counted down from 40 to 11, BL = 30 * 3)."""
+    cpu = boot_sector("movw $40, %cx\n1: movb %cl, %al\naddb $3, %bl\noutb %al, $0x80\nloop 1b\nhlt")
+    cpu.ports.register(0x80, 1, Failing(after=30))
+    try:
+        cpu.run(max_insns=1000)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the device's error did not reach the caller")
+    assert (cpu.regs[1] & 0xFFFF, cpu.regs[0] & 0xFF, cpu.regs[3] & 0xFF) == (11, 11, 30 * 3)
+    assert any(fn.block.loop and "_R1" in fn.block.source for fn in cpu.blocks.values())

@@ -67,6 +67,8 @@ class Emitter:
         self.loop_start = None     # block start EIP when the block loops on itself
         self.ninsns = 0
         self.pure_loop = False
+        self.regs_in_locals = False  # a loop keeps the registers in locals (_finish_loop)
+        self.fault_spill = ""        # ... and its fault handler writes them back first
         self.follow = None         # how the trace goes on after this instruction
         self.dead = frozenset()    # instructions whose flags nothing reads (second pass)
         self.producers = set()     # instructions that set flags (first pass)
@@ -674,6 +676,9 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     if loop:
         e.ninsns = len(insns)
         e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
+        # a trace's inline in/out calls devices, which never look at the registers
+        e.regs_in_locals = all(i.mnem in PURE and not has_memory_operand(i)
+                               or e.inline_io and i.mnem in ("in", "out") for i in insns)
         e.emit("_cfs = CFSRC(s.lf)")      # removed again unless the loop uses it (_finish_loop)
         e.emit("while True:")
         e.depth += 1
@@ -812,14 +817,15 @@ _REG = re.compile(r"\bR\[(\d)\]")
 
 
 def _finish_loop(e, starts):
-    """Drop the unused carry-source local; in a pure loop without hooks, keep
-    the registers in locals (nothing in it can fault or call out, so nobody
-    sees R until a return, where they are written back)."""
+    """Drop the unused carry-source local; in a loop without hooks whose
+    instructions touch no memory, keep the registers in locals: nothing in
+    it looks at R but a return and (through an in/out's checked path) the
+    fault handler, and both write them back first."""
     if e.first_flag_use != "cfs":
         del e.lines[0]
         for k, (idx, n) in enumerate(starts):
             starts[k] = (idx - 1, n)
-    if not e.pure_loop or any("HOOK(" in line for line in e.lines):
+    if not e.regs_in_locals or any("HOOK(" in line for line in e.lines):
         return
     used = sorted({int(m) for line in e.lines for m in _REG.findall(line)})
     stored = sorted({int(m) for line in e.lines for m in re.findall(r"^\s*R\[(\d)\] = ", line)})
@@ -835,6 +841,7 @@ def _finish_loop(e, starts):
         lines.append(line)
     head = "    " * 2 + "; ".join(f"_R{i} = R[{i}]" for i in used)
     e.lines = [head] + lines
+    e.fault_spill = back
     for k, (idx, n) in enumerate(starts):
         starts[k] = (idx + 1, n)
 
@@ -856,6 +863,8 @@ def assemble(e, starts, loop, name="blk"):
     done = f"_it * {len(starts)}" if loop else "0"
     # the handler finds the block's line table (CPU.block_tables) by its code object
     tail = ["    except Fault as _e:"]
+    if e.fault_spill:
+        tail.append("        " + e.fault_spill.rstrip("; "))
     if e.deferred:
         # the flags record an instruction left in locals, stored when the next one faults
         tail.append(f"        _i = FAULT_AT(_e, {done})")
@@ -867,4 +876,7 @@ def assemble(e, starts, loop, name="blk"):
     else:
         tail.append(f"        FAULT_AT(_e, {done})")
     tail.append("        raise")
+    if e.fault_spill:
+        # anything else (a device's error, Ctrl-C) leaves R as it would be without the locals
+        tail += ["    except BaseException:", "        " + e.fault_spill.rstrip("; "), "        raise"]
     return "\n".join(head + body + tail) + "\n"
