@@ -143,17 +143,21 @@ class Failing:
             raise RuntimeError("device error")
 
 
-def test_an_error_in_a_traces_inline_out_leaves_the_registers_of_that_out():
-    """A loop of register instructions and port I/O keeps the registers in
-    locals; an exception out of a device still finds them in R, as of the
-    `out` that raised (lap 30: CX counted down from 40 to 11, BL = 30 * 3)."""
-    cpu = boot_sector("movw $40, %cx\n1: movb %cl, %al\naddb $3, %bl\noutb %al, $0x80\nloop 1b\nhlt")
-    cpu.ports.register(0x80, 1, Failing(after=30))
+def test_an_error_in_a_traces_inline_out_leaves_the_registers_and_flags_of_that_out():
+    """A loop of register instructions and port I/O keeps the registers and
+    the flags record in locals; an exception out of a device still finds
+    them in R and s.lf, as of the `out` that raised (lap 28: CX counted
+    down from 40 to 13, BL = 0x10 + 0x30 = 0x40: no flag set by the `addb`,
+    where the record of the lap that made the loop hot, 0x60 + 0x30, had
+    PF, SF and OF)."""
+    cpu = boot_sector("movw $40, %cx\n1: movb %cl, %al\naddb $0x30, %bl\noutb %al, $0x80\nloop 1b\nhlt")
+    cpu.ports.register(0x80, 1, Failing(after=28))
     try:
         cpu.run(max_insns=1000)
     except RuntimeError:
         pass
     else:
         raise AssertionError("the device's error did not reach the caller")
-    assert (cpu.regs[1] & 0xFFFF, cpu.regs[0] & 0xFF, cpu.regs[3] & 0xFF) == (11, 11, 30 * 3)
+    assert (cpu.regs[1] & 0xFFFF, cpu.regs[0] & 0xFF, cpu.regs[3] & 0xFF) == (13, 13, 0x40)
+    assert cpu.get_eflags() & 0xFFF == 0x2
     assert any(fn.block.loop and "_R1" in fn.block.source for fn in cpu.blocks.values())

@@ -111,7 +111,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         acc.update(make_port_accessors(self))
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
-                            FAULT_AT=self._fault_at, HOOK=self._run_hooks, LIN=self.checked_linear,
+                            FAULT_AT=self._fault_at, INSN_AT=self._insn_at, HOOK=self._run_hooks, LIN=self.checked_linear,
                             UNTIMED=self.ports.untimed, CREGS=self.cr, MEM=mem, __builtins__=__builtins__)
         mem.listeners.append(self)
         self.reset()
@@ -212,11 +212,17 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         (its index in the block's lap, returned)?"""
         tb = fault.__traceback__          # its first entry is the block's own frame
         line_starts, eips, cycles_before = self.block_tables[tb.tb_frame.f_code]
-        idx = max(0, bisect_right(line_starts, tb.tb_lineno) - 1)
+        idx = self._insn_at(fault)
         self.eip = eips[idx]
         self.cycles += cycles_before[idx]
         fault.done = laps_done + idx
         return idx
+
+    def _insn_at(self, exc):
+        """The index in its block's lap of the instruction that raised `exc`,
+        which the block's except clause caught (nothing else changes)."""
+        tb = exc.__traceback__
+        return max(0, bisect_right(self.block_tables[tb.tb_frame.f_code][0], tb.tb_lineno) - 1)
 
     # ---- running -------------------------------------------------------------------------------
     def run(self, max_insns=None, until_cycle=None):

@@ -849,6 +849,19 @@ def _finish_loop(e, starts):
 _CYC_N = re.compile(r"__CYC(\d+)__")
 
 
+def _deferred_stores(e):
+    """The handler's stores of the flags records left in locals (`_i`: the
+    index of the instruction that raised)."""
+    lines = []
+    for k, (n, store) in enumerate(e.deferred):
+        test = "if" if k == 0 else "elif"
+        if store.startswith("if _it: "):       # the previous lap's record, from its second lap on
+            lines.append(f"        {test} _i == {n} and _it: {store[8:]}")
+        else:
+            lines.append(f"        {test} _i == {n}: {store}")
+    return lines
+
+
 def assemble(e, starts, loop, name="blk"):
     """Wrap the emitted body in a function with the fault-mapping handler."""
     # the names the body uses become default arguments: fast locals instead of globals
@@ -862,21 +875,19 @@ def assemble(e, starts, loop, name="blk"):
     assert first_line == len(head) + 1
     done = f"_it * {len(starts)}" if loop else "0"
     # the handler finds the block's line table (CPU.block_tables) by its code object
-    tail = ["    except Fault as _e:"]
-    if e.fault_spill:
-        tail.append("        " + e.fault_spill.rstrip("; "))
+    spill = ["        " + e.fault_spill.rstrip("; ")] if e.fault_spill else []
+    tail = ["    except Fault as _e:"] + spill
     if e.deferred:
         # the flags record an instruction left in locals, stored when the next one faults
-        tail.append(f"        _i = FAULT_AT(_e, {done})")
-        for k, (n, store) in enumerate(e.deferred):
-            if store.startswith("if _it: "):       # the previous lap's record, from its second lap on
-                tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n} and _it: {store[8:]}")
-            else:
-                tail.append(f"        {'if' if k == 0 else 'elif'} _i == {n}: {store}")
+        tail += [f"        _i = FAULT_AT(_e, {done})"] + _deferred_stores(e)
     else:
         tail.append(f"        FAULT_AT(_e, {done})")
     tail.append("        raise")
-    if e.fault_spill:
-        # anything else (a device's error, Ctrl-C) leaves R as it would be without the locals
-        tail += ["    except BaseException:", "        " + e.fault_spill.rstrip("; "), "        raise"]
+    if spill or e.checks_io and e.deferred:
+        # anything else out of a device (its own error, Ctrl-C) finds R and
+        # the flags as they would be without the locals
+        tail += ["    except BaseException as _e:"] + spill
+        if e.deferred:
+            tail += ["        _i = INSN_AT(_e)"] + _deferred_stores(e)
+        tail.append("        raise")
     return "\n".join(head + body + tail) + "\n"
