@@ -111,8 +111,8 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         acc.update(make_port_accessors(self))
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
-                            FAULT_AT=self._fault_at, INSN_AT=self._insn_at, HOOK=self._run_hooks, LIN=self.checked_linear,
-                            UNTIMED=self.ports.untimed, CREGS=self.cr, MEM=mem, __builtins__=__builtins__)
+                            FAULT_AT=self._fault_at, INSN_AT=self._insn_at, HOOK=self._run_hooks,
+                            LIN=self.checked_linear, UNTIMED=self.ports.untimed, CREGS=self.cr, MEM=mem, __builtins__=__builtins__)
         mem.listeners.append(self)
         self.reset()
 
@@ -210,8 +210,8 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
     def _fault_at(self, fault, laps_done):
         """Called from a block's except clause: which instruction faulted
         (its index in the block's lap, returned)?"""
-        tb = fault.__traceback__          # its first entry is the block's own frame
-        line_starts, eips, cycles_before = self.block_tables[tb.tb_frame.f_code]
+        # the traceback's first entry is the block's own frame
+        _, eips, cycles_before = self.block_tables[fault.__traceback__.tb_frame.f_code]
         idx = self._insn_at(fault)
         self.eip = eips[idx]
         self.cycles += cycles_before[idx]

@@ -678,7 +678,7 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
         # a trace's inline in/out calls devices, which never look at the registers
         e.regs_in_locals = all(i.mnem in PURE and not has_memory_operand(i)
-                               or e.inline_io and i.mnem in ("in", "out") for i in insns)
+                               or e.inline_io and i.mnem in PORT_IO for i in insns)
         e.emit("_cfs = CFSRC(s.lf)")      # removed again unless the loop uses it (_finish_loop)
         e.emit("while True:")
         e.depth += 1
@@ -698,7 +698,7 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         count = n + 1
         e.begin_insn(n)
         e.follow = follow[n] if follow is not None and n < len(insns) - 1 else None
-        if insn.mnem in PURE and has_memory_operand(insn) or e.inline_io and insn.mnem in ("in", "out"):
+        if insn.mnem in PURE and has_memory_operand(insn) or e.inline_io and insn.mnem in PORT_IO:
             # neither reads s.lf unless it faults (a device never looks at
             # the flags; an `out` that ends the block stores them on its exit)
             e.defer_flags()
@@ -814,6 +814,7 @@ def _resolve_lap_end(e):
 
 
 _REG = re.compile(r"\bR\[(\d)\]")
+PORT_IO = ("in", "out")      # done inline in hot traces (semantics.sem_in/sem_out)
 
 
 def _finish_loop(e, starts):
