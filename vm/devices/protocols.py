@@ -22,7 +22,10 @@ class Device(Protocol):
         cycle count (its accesses then skip the exact paths). An untimed
         device whose memory is plain bytes may also offer `window =
         (buffer, base address)`: the CPU then reads and writes the buffer
-        itself (rep copies in bulk, single accesses without a call)."""
+        itself (rep copies in bulk, single accesses without a call).
+        An access must not read or change the CPU's registers or flags: a
+        hot trace may hold them in locals around it (it may request a stop,
+        which ends the block first)."""
 
 
 @runtime_checkable
