@@ -10,7 +10,7 @@ from tests.cpu.bare import boot_sector
 
 class Answering:
     """A port device that, on its `after`-th write, raises the CPU's
-    interrupt line or asks it to stop."""
+    interrupt line, asks it to stop, or raises an error of its own."""
 
     def __init__(self, cpu, after, answer):
         self.cpu, self.after, self.answer, self.writes = cpu, after, answer, 0
@@ -23,6 +23,8 @@ class Answering:
         if self.writes == self.after:
             if self.answer == "irq":
                 self.cpu.irq_pending = True
+            elif self.answer == "error":
+                raise RuntimeError("device error")
             else:
                 self.cpu.request_stop()
 
@@ -127,22 +129,6 @@ def test_an_interrupt_raised_by_an_out_comes_before_the_next_instruction():
     assert lap_bl == 16 * 3        # raised by the 17th lap's first out: before its addb
 
 
-class Failing:
-    """An untimed port device whose `after`-th write raises (a device's own error)."""
-    timed = False
-
-    def __init__(self, after):
-        self.after, self.writes = after, 0
-
-    def port_read(self, port, size):
-        return 0
-
-    def port_write(self, port, size, value):
-        self.writes += 1
-        if self.writes == self.after:
-            raise RuntimeError("device error")
-
-
 def test_an_error_in_a_traces_inline_out_leaves_the_registers_and_flags_of_that_out():
     """A loop of register instructions and port I/O keeps the registers and
     the flags record in locals; an exception out of a device still finds
@@ -150,8 +136,8 @@ def test_an_error_in_a_traces_inline_out_leaves_the_registers_and_flags_of_that_
     down from 40 to 13, BL = 0x10 + 0x30 = 0x40: no flag set by the `addb`,
     where the record of the lap that made the loop hot, 0x60 + 0x30, had
     PF, SF and OF)."""
-    cpu = boot_sector("movw $40, %cx\n1: movb %cl, %al\naddb $0x30, %bl\noutb %al, $0x80\nloop 1b\nhlt")
-    cpu.ports.register(0x80, 1, Failing(after=28))
+    cpu, _ = machine("movw $40, %cx\n1: movb %cl, %al\naddb $0x30, %bl\noutb %al, $0x80\nloop 1b\nhlt",
+                     after=28, answer="error", timed=False)
     try:
         cpu.run(max_insns=1000)
     except RuntimeError:

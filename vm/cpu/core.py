@@ -11,7 +11,6 @@ limits.
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import deque
 from types import FunctionType
 
@@ -22,7 +21,7 @@ from .faults import Fault, NAMES, TripleFault
 from .flags import FIXED, IF, TF
 from .flags import carry, cf_source, condition, materialize
 from .interrupts import Interrupts
-from .mmu import MMU, make_accessors
+from .mmu import MMU, insn_index, make_accessors
 from .portio import make_port_accessors
 from .segments import CS, GP, Segments
 from .stepper import Block, Stepper
@@ -112,7 +111,8 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         self.globals = dict(acc, s=self, R=self.regs, SB=self.sbase, Fault=Fault, ALU=alu,
                             MAT=materialize, COND=condition, CARRY=carry, CFSRC=cf_source,
                             FAULT_AT=self._fault_at, INSN_AT=self._insn_at, HOOK=self._run_hooks,
-                            LIN=self.checked_linear, UNTIMED=self.ports.untimed, CREGS=self.cr, MEM=mem, __builtins__=__builtins__)
+                            LIN=self.checked_linear, UNTIMED=self.ports.untimed, CREGS=self.cr, MEM=mem,
+                            __builtins__=__builtins__)
         mem.listeners.append(self)
         self.reset()
 
@@ -210,9 +210,9 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
     def _fault_at(self, fault, laps_done):
         """Called from a block's except clause: which instruction faulted
         (its index in the block's lap, returned)?"""
-        # the traceback's first entry is the block's own frame
-        _, eips, cycles_before = self.block_tables[fault.__traceback__.tb_frame.f_code]
-        idx = self._insn_at(fault)
+        tb = fault.__traceback__          # its first entry is the block's own frame
+        line_starts, eips, cycles_before = self.block_tables[tb.tb_frame.f_code]
+        idx = insn_index(line_starts, tb.tb_lineno)
         self.eip = eips[idx]
         self.cycles += cycles_before[idx]
         fault.done = laps_done + idx
@@ -222,7 +222,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         """The index in its block's lap of the instruction that raised `exc`,
         which the block's except clause caught (nothing else changes)."""
         tb = exc.__traceback__
-        return max(0, bisect_right(self.block_tables[tb.tb_frame.f_code][0], tb.tb_lineno) - 1)
+        return insn_index(self.block_tables[tb.tb_frame.f_code][0], tb.tb_lineno)
 
     # ---- running -------------------------------------------------------------------------------
     def run(self, max_insns=None, until_cycle=None):

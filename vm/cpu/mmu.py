@@ -388,7 +388,7 @@ class MMU:
         while frame is not None:
             table = tables.get(frame.f_code)
             if table is not None:
-                return table, max(0, bisect_right(table[0], frame.f_lineno) - 1), frame
+                return table, insn_index(table[0], frame.f_lineno), frame
             frame = frame.f_back
         return None
 
@@ -425,6 +425,12 @@ class MMU:
 # PyPy: a store's or load's slow path is called from the traces of the
 # accessors and blocks, not inlined into them (jit_hints.py)
 keep_out_of_traces(MMU.slow_read, MMU.slow_write)
+
+
+def insn_index(line_starts, lineno):
+    """The index in its block's lap of the instruction at line `lineno` of a
+    translated block (`line_starts`: the first line of each, CPU.block_tables)."""
+    return max(0, bisect_right(line_starts, lineno) - 1)
 
 
 def make_accessors(cpu):

@@ -675,10 +675,10 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
     e.loop_start = start_eip if loop else None
     if loop:
         e.ninsns = len(insns)
-        e.pure_loop = all(i.mnem in PURE and not has_memory_operand(i) for i in insns)
+        register_only = [i.mnem in PURE and not has_memory_operand(i) for i in insns]
+        e.pure_loop = all(register_only)
         # a trace's inline in/out calls devices, which never look at the registers
-        e.regs_in_locals = all(i.mnem in PURE and not has_memory_operand(i)
-                               or e.inline_io and i.mnem in PORT_IO for i in insns)
+        e.regs_in_locals = all(r or e.inline_io and i.mnem in PORT_IO for r, i in zip(register_only, insns))
         e.emit("_cfs = CFSRC(s.lf)")      # removed again unless the loop uses it (_finish_loop)
         e.emit("while True:")
         e.depth += 1
