@@ -534,7 +534,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
         e, starts, cycles_before, eips, loop = translate_block(
             decode, code32, stack32, flat, self.timing, self.eip,
             allow_loop=kind == "hot", max_insns=BLOCK_INSNS[kind], hook_at=hook_at if hooks else None,
-            limited=self.mode_key >> 35 & 0x3F)
+            limited=self.mode_key >> 35 & 0x3F, inline_ram="W32" in self.globals)
         source = assemble(e, starts, loop)
         table = (tuple(idx + BODY_FIRST_LINE for idx, _ in starts), tuple(eips), tuple(cycles_before))
         code = self._cold_code_alike(kind, phys, source, table)

@@ -499,7 +499,11 @@ def make_accessors(cpu):
             return
         ram[o:o + 4] = v.to_bytes(4, "little")
 
-    return dict(rd8=rd8, rd16=rd16, rd32=rd32, wr8=wr8, wr16=wr16, wr32=wr32)
+    accessors = dict(rd8=rd8, rd16=rd16, rd32=rd32, wr8=wr8, wr16=wr16, wr32=wr32)
+    if native:
+        # what a loop's inline accesses use (inline_memory.py): the same TLBs and views
+        accessors.update(RTG=rt.get, WTG=wt.get, RAM=ram, W16=halves, W32=words)
+    return accessors
 
 
 def _raw_views(ram):

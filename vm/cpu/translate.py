@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from .decoder import EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP, Imm, Mem, Reg, SReg  # noqa: F401
 from .flags import ADD, DEC, INC, LOGIC, SUB
+from .inline_memory import NAMES as INLINE_NAMES, inline_ram_accesses
 from .portio import CHECKED_IO
 from .protection import lock_allowed
 from .semantics import PURE, SEMANTICS
@@ -526,14 +527,14 @@ def has_memory_operand(insn) -> bool:
 
 
 BOUND_NAMES = ("s", "R", "SB", "rd8", "rd16", "rd32", "wr8", "wr16", "wr32", "MAT", "COND", "CARRY",
-               "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT", "UNTIMED", "CREGS", "MEM")
+               "CFSRC", "ALU", "HOOK", "LIN", "PIN", "POUT", "UNTIMED", "CREGS", "MEM") + INLINE_NAMES
 BODY_FIRST_LINE = 5      # line number of a block's first body line (after def, _w, _it, try)
 LOOP_ITERATIONS = 64     # a self-looping block runs at most this many laps per call
 LAP_END = "__LAP_END__"  # stands for the flags store at a loop's back edge until it is known
 
 
 def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loop=True,
-                    max_insns=MAX_BLOCK_INSNS, hook_at=None, limited=0):
+                    max_insns=MAX_BLOCK_INSNS, hook_at=None, limited=0, inline_ram=False):
     """Emit the body of one block starting at `start_eip`.
 
     `decode(eip, first)` returns the instruction there, or None where the
@@ -551,6 +552,7 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     `hook_at(eip)`: the physical address of an exec hook at that
     instruction, or None; the block calls the hooks before it (HOOK).
     `limited`: the segments whose limits accesses check (LIN).
+    `inline_ram`: a loop does its RAM accesses inline (inline_memory.py).
 
     Returns (emitter, starts, cycles_before, eips, looping) for `assemble`."""
     if not allow_loop:
@@ -563,10 +565,11 @@ def translate_block(decode, code32, stack32, flat, profile, start_eip, allow_loo
     insns, follow = _collect(decode, code32, stack32, flat, start_eip, max_insns)
     loop = allow_loop and len(insns) > 0 and _jumps_back(insns[-1], start_eip, code32)
     emitted = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, hook_at=hook_at,
-                    limited=limited)
+                    limited=limited, inline_ram=inline_ram)
     dead = frozenset(emitted[0].producers - emitted[0].used)
     if dead:      # else the second pass would emit the same again (two traces in three)
-        emitted = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead, hook_at, limited)
+        emitted = _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead, hook_at, limited,
+                        inline_ram)
     e, starts, cycles_before, count = emitted
     if count < len(insns):
         del insns[count:]
@@ -665,7 +668,7 @@ def _jumps_back(insn, start_eip, code32):
 
 
 def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=frozenset(), hook_at=None,
-          limited=0):
+          limited=0, inline_ram=False):
     """Emit `insns` (a list, or for a straight block an iterator, with
     `follow` None); returns (emitter, starts, cycles_before, count emitted)."""
     e = Emitter(code32, stack32, flat, limited)
@@ -749,6 +752,8 @@ def _emit(insns, follow, code32, stack32, flat, profile, start_eip, loop, dead=f
         _finish_loop(e, starts)
         _resolve_lap_end(e)
         _propagate_copies(e, starts)
+        if inline_ram:
+            e.lines = inline_ram_accesses(e.lines, starts)
     return e, starts, cycles_before, count
 
 
