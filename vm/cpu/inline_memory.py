@@ -16,7 +16,7 @@ loop ran 1.34x faster on CPython. Only loops get it: a longer source costs
 more to compile than a block that runs a few times saves. PyPy inlines the
 accessors itself and keeps the plain calls.
 
-The names the lines use (mmu.inline_views): RTG/WTG, the fast TLBs' `get`;
+The names the lines use (mmu.make_accessors): RTG/WTG, the fast TLBs' `get`;
 RAM, W16 and W32, guest RAM as bytes, halves and words.
 """
 from __future__ import annotations
