@@ -4,12 +4,15 @@ constant address, and the accessor's slow path when the fast TLB misses
 (a page fault, a read-only page, a store beside the loop's own code).
 Each loop runs hot and again traced (every instruction through the exact
 path, which calls the accessors): results, memory, faults and cycles must
-agree."""
+agree; so must random loops of the Unicorn differential test's instructions."""
+import random
 import struct
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from tests.cpu.asm import assemble
+from tests.cpu.insngen import Gen
 from tests.cpu.test_paging import PT, P, US, paged
 from vm.flat import FlatMachine
 
@@ -159,3 +162,44 @@ jmp 1b""")
     assert hot[3][:4] == struct.pack("<I", 0x7C65)     # EIP: the third store (the lap starts at 0x7C5F)
     assert struct.unpack("<I", hot[6][0x1FF8:0x1FFC])[0] & 0xFFFF00FF == 0x1FDFF8 & 0xFFFF00FF
     assert hot[6][0x2000:0x2008] == bytes(8)          # nothing stored on the read-only page
+
+
+# the families whose instructions never jump or fault in the data window
+RANDOM_FAMILIES = ("alu", "alu", "unary", "shift", "move", "move", "bits", "atomics")
+SAVE_REGISTERS = "".join(f"movl %{r}, {4096 + 4 * k}(%ebp)\n"
+                         for k, r in enumerate(("eax", "ebx", "ecx", "edx", "esi", "edi")))
+
+
+def random_loop(rng):
+    """A loop of random instructions on the data window (`disp(%ebp)`, any
+    width and alignment), its lap count in memory at CONSTANT, then every
+    register stored after the window."""
+    gen = Gen(rng)
+    body = [getattr(gen, rng.choice(RANDOM_FAMILIES))()[0] for _ in range(rng.randint(1, 10))]
+    body = [text for text in body if not text.endswith(", %ebp")]      # the window base stays put
+    return (f"movl 8(%esp), %ebp\nmovl ${rng.choice([3, 70, 300])}, {CONSTANT:#x}\n1:\n" + "\n".join(body)
+            + f"\ndecl {CONSTANT:#x}\njnz 1b\nmovl 8(%esp), %ebp\n{SAVE_REGISTERS}ret\n")
+
+
+def run_random(text, data, traced):
+    fm = FlatMachine.from_code(assemble(text, base=0x100000), timing="tcg")
+    buf = fm.alloc(8192, align=4096)
+    if traced:
+        fm.cpu.trace = lambda cpu: None
+    finals = []
+    for _ in range(3):          # cold blocks, then the loop hot
+        fm.write(buf, data)
+        fm.call("start", 0, buf)
+        finals.append(fm.read(buf, 8192))
+    return finals, fm.cpu.cycles, fm.cpu.insns, loop_sources(fm.cpu)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1))
+def test_random_loops_match_the_exact_path(seed):
+    rng = random.Random(seed)
+    text = random_loop(rng)
+    data = bytes(rng.getrandbits(8) for _ in range(4096))
+    hot = run_random(text, data, traced=False)
+    assert hot[:3] == run_random(text, data, traced=True)[:3], text
+    assert hot[3] and all("RTG(" in s for s in hot[3])
