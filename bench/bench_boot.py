@@ -41,19 +41,17 @@ def vm_run(image: bytes, timing: str, code_cache):
     the kernel's first instruction)."""
     from vm.machine import Machine
     from vm.collector import relaxed_collector
+    # As timeit does: no earlier run's garbage is collected inside this one.
+    # The boot runs under the collector thresholds `kpyc run` keeps, so the
+    # young collection of what it keeps comes after power-off, as there
+    # (docs/vm-execution.md, the collector).
+    gc.collect()
     machine = Machine(ram_size=128 << 20, timing=timing, disk=image, serial=io.BytesIO(), code_cache=code_cache)
     kernel_entry = []
-    # Each run starts from the same collector state, with no earlier run's
-    # garbage left to collect inside it (as timeit and pyperf do), and runs
-    # under the thresholds `kpyc run` keeps for its whole command: there the
-    # young collection of what the boot keeps (~23,000 objects of a warm
-    # boot, 6-11 ms) comes after power-off, when the command ends, where at
-    # this process's default thresholds it came inside machine.run.
-    gc.collect()
+    machine.cpu.add_exec_hook(KERNEL_LOAD_PHYS,
+                              lambda cpu: kernel_entry or kernel_entry.append(time.perf_counter() - start))
     with relaxed_collector():
         start = time.perf_counter()
-        machine.cpu.add_exec_hook(KERNEL_LOAD_PHYS,
-                                  lambda cpu: kernel_entry or kernel_entry.append(time.perf_counter() - start))
         result = machine.run(timeout=600)
         wall = time.perf_counter() - start
     return wall, result, result.insns, result.cycles, (kernel_entry or [float("nan")])[0]
