@@ -163,6 +163,7 @@ class CPU(MMU, Segments, Interrupts, System, Stepper):
     def set_timing(self, timing):
         self.set_costs(timing)
         self.flush_code_cache()      # static block costs come from the profile
+        self.flush_fast_tlbs()       # and the store handlers' (mmu.py, stlb)
 
     # ---- block cache ------------------------------------------------------------------------
     def flush_code_cache(self):
