@@ -316,11 +316,10 @@ class MMU:
 
     def _charge_code_page_write(self, page, executed):
         """The `tcg` cost of a store to a page holding executed code."""
-        self.charge("code_write", self._code_page_cost(executed, self.mem.block_count.get(page, 0)), page)
-
-    def _code_page_cost(self, executed, blocks):
         t = self.timing
-        return t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write * blocks) // t.exec_cost_divisor
+        self.charge("code_write", t.code_page_write + (t.exec_byte_write * executed + t.exec_block_write
+                                                      * self.mem.block_count.get(page, 0)) // t.exec_cost_divisor,
+                    page)
 
     def _code_page_store(self, lbase, page):
         """stlb's handler for the linear page at `lbase`, plain RAM page `page`
