@@ -16,7 +16,6 @@ Needs valgrind (Debian's `valgrind`); without it, says so and exits 0.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import re
 import shutil
@@ -29,18 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def boots(image: Path, store: Path, timing: str, kind: str, count: int) -> None:
-    """The child: one boot to warm the process up, then `count` more."""
-    import gc
-    from vm.collector import relaxed_collector
+    """The child: one boot to warm the process up, then `count` more, each
+    as bench_boot times them."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_boot import vm_run
     from vm.cpu.codecache import CodeCache
-    from vm.machine import Machine
     disk = image.read_bytes()
     for _ in range(1 + count):
-        gc.collect()
         cache = CodeCache(store if kind == "warm" else None)
-        machine = Machine(ram_size=128 << 20, timing=timing, disk=disk, serial=io.BytesIO(), code_cache=cache)
-        with relaxed_collector():
-            result = machine.run(timeout=6000)
+        result = vm_run(disk, timing, cache)[1]
         if result.reason != "poweroff":
             sys.exit(f"the boot did not power off: {result.reason}")
         cache.save()          # the priming run's boot fills a warm run's store

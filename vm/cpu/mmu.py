@@ -501,9 +501,8 @@ def make_accessors(cpu):
         return ram[o | (a & 0xFFF)]
 
     # aligned accesses index RAM as arrays of native (little-endian) words
-    native = sys.byteorder == "little"
-    words = memoryview(ram).cast("I") if native else None
-    halves = memoryview(ram).cast("H") if native else None
+    words, halves = native_view(ram, "I"), native_view(ram, "H")
+    native = words is not None
 
     def rd16(a):
         o = rt.get(a >> 12)
@@ -531,10 +530,12 @@ def make_accessors(cpu):
         ram[o | (a & 0xFFF)] = v
 
     def wr16(a, v):
+        if (a & 0xFFF) == 0xFFF:
+            return slow_write(a, 2, v)
         o = wt.get(a >> 12)
-        if o is None or (a & 0xFFF) == 0xFFF:
+        if o is None:
             h = st.get(a >> 12)
-            return slow_write(a, 2, v) if h is None or (a & 0xFFF) == 0xFFF else h(a & 0xFFF, 2, v)
+            return slow_write(a, 2, v) if h is None else h(a & 0xFFF, 2, v)
         o |= a & 0xFFF
         if native and not o & 1:
             halves[o >> 1] = v
@@ -543,10 +544,12 @@ def make_accessors(cpu):
         ram[o + 1] = v >> 8
 
     def wr32(a, v):
+        if (a & 0xFFF) > 0xFFC:
+            return slow_write(a, 4, v)
         o = wt.get(a >> 12)
-        if o is None or (a & 0xFFF) > 0xFFC:
+        if o is None:
             h = st.get(a >> 12)
-            return slow_write(a, 4, v) if h is None or (a & 0xFFF) > 0xFFC else h(a & 0xFFF, 4, v)
+            return slow_write(a, 4, v) if h is None else h(a & 0xFFF, 4, v)
         o |= a & 0xFFF
         if native and not o & 3:
             words[o >> 2] = v
